@@ -1,0 +1,177 @@
+-- ksh.repl: what a line typed at ksh> means, how results print, completion.
+-- The C side (src/repl.c) owns readline and the loop; this file owns meaning.
+local cmd = require "ksh.cmd"
+local pp = require "ksh.pp"
+
+local M = {}
+
+--- split(line) -> words | nil, message: shell-like word splitting with
+-- single quotes, double quotes (\" \\ inside) and backslash escapes.
+function M.split(line)
+  local words, cur, i, n = {}, nil, 1, #line
+  while i <= n do
+    local c = line:sub(i, i)
+    if c:match("%s") then
+      if cur then words[#words + 1] = cur; cur = nil end
+    elseif c == "'" then
+      local j = line:find("'", i + 1, true)
+      if not j then return nil, "unterminated single quote" end
+      cur = (cur or "") .. line:sub(i + 1, j - 1)
+      i = j
+    elseif c == '"' then
+      local buf, j = {}, i + 1
+      while true do
+        if j > n then return nil, "unterminated double quote" end
+        local d = line:sub(j, j)
+        if d == '"' then break end
+        if d == "\\" and j < n and line:sub(j + 1, j + 1):match('["\\$`]') then
+          j = j + 1
+          d = line:sub(j, j)
+        end
+        buf[#buf + 1] = d
+        j = j + 1
+      end
+      cur = (cur or "") .. table.concat(buf)
+      i = j
+    elseif c == "\\" and i < n then
+      cur = (cur or "") .. line:sub(i + 1, i + 1)
+      i = i + 1
+    else
+      cur = (cur or "") .. c
+    end
+    i = i + 1
+  end
+  if cur then words[#words + 1] = cur end
+  return words
+end
+
+local function command_fn(line)
+  local words, err = M.split(line)
+  if not words then return "error", "ksh: " .. err end
+  if #words == 0 then return "empty" end
+  return "run", function() return cmd.run(table.unpack(words)) end
+end
+
+--- prepare(text) -> "run", fn | "more" | "error", message | "empty"
+function M.prepare(text)
+  if text:match("^%s*$") then return "empty" end
+  if text:sub(1, 1) == "!" then return command_fn(text:sub(2)) end
+  if text:sub(1, 1) == "=" then text = "return " .. text:sub(2) end
+  local word = text:match("^%s*([%w_][%w_%-%.]*)")
+  local is_cmd = word and not word:find(".", 1, true) and cmd.exists(word)
+  if is_cmd and rawget(_G, word) == nil then return command_fn(text) end
+  local f = load("return " .. text, "=stdin", "t")
+  if f then return "run", f end
+  local err
+  f, err = load(text, "=stdin", "t")
+  if f then return "run", f end
+  if is_cmd then return command_fn(text) end
+  if err:match("<eof>$") then return "more" end
+  return "error", err
+end
+
+--- print_results(...): values of an expression, formatted.
+function M.print_results(...)
+  local n = select("#", ...)
+  if n == 0 then return end
+  local out = {}
+  for i = 1, n do out[i] = pp.format((select(i, ...))) end
+  print(table.concat(out, "\t"))
+end
+
+-- Prompt hooks: later modules (k8s) set ksh.repl.context() to show the
+-- current context/namespace.
+M.context = nil
+function M.prompt()
+  if M.context then
+    local ok, s = pcall(M.context)
+    if ok and s and s ~= "" then return "ksh:" .. s .. "> " end
+  end
+  return "ksh> "
+end
+
+function M.banner()
+  if os.getenv("KSH_NO_BANNER") then return end
+  io.stderr:write("kscript ", "(Lua 5.4) ", "- 'help' lists commands, Ctrl-D exits\n")
+end
+
+local function sorted_keys(t, prefix, out, seen)
+  for k, v in pairs(t) do
+    if type(k) == "string" and k:sub(1, #prefix) == prefix and k:match("^[%a_][%w_]*$") and not seen[k] then
+      seen[k] = true
+      out[#out + 1] = { k, v }
+    end
+  end
+end
+
+-- Fields of a value, including those reached through __index tables.
+local function fields(v, prefix)
+  local out, seen, guard = {}, {}, 0
+  while v ~= nil and guard < 8 do
+    guard = guard + 1
+    if type(v) == "table" then sorted_keys(v, prefix, out, seen) end
+    local mt = getmetatable(v)
+    v = type(mt) == "table" and type(mt.__index) == "table" and mt.__index or nil
+  end
+  return out
+end
+
+--- complete(line, start, end, text) -> candidates
+function M.complete(line, start, _, text)
+  local before = line:sub(1, start)
+  local first = line:match("^%s*(%S+)%s") -- a command word already typed
+  if first and first:sub(1, 1) == "!" then first = first:sub(2) end
+  if first and before:match("%s") and cmd.exists(first) and rawget(_G, first) == nil then
+    local fn = cmd.completers[first]
+    if not fn then
+      pcall(cmd.find, first) -- loading a command may register its completer
+      fn = cmd.completers[first]
+    end
+    if fn then
+      local words = M.split(line:sub(1, start)) or {}
+      local ok, res = pcall(fn, words, text)
+      return ok and res or {}
+    end
+    return {}
+  end
+  -- Lua: a.b.c<TAB> or obj:me<TAB>
+  local path, sep, last = text:match("^(.-)([%.:])([%w_]*)$")
+  local out = {}
+  if path and path ~= "" then
+    local v = _G
+    for part in path:gmatch("[^%.:]+") do
+      if type(v) ~= "table" and type(getmetatable(v)) ~= "table" then return {} end
+      local ok, nv = pcall(function() return v[part] end)
+      if not ok then return {} end
+      v = nv
+    end
+    for _, kv in ipairs(fields(v, last)) do
+      local k, val = kv[1], kv[2]
+      if sep == ":" and type(val) ~= "function" then goto continue end
+      out[#out + 1] = path .. sep .. k .. (type(val) == "function" and "(" or type(val) == "table" and "." or "")
+      ::continue::
+    end
+  else
+    for _, kv in ipairs(fields(_G, text)) do
+      out[#out + 1] = kv[1] .. (type(kv[2]) == "table" and "." or "")
+    end
+    if start == 0 or before:match("^%s*!?$") then
+      local lazy = { "k8s", "etcd", "json", "yaml", "base64", "http", "pp" }
+      for _, k in ipairs(lazy) do
+        if k:sub(1, #text) == text and rawget(_G, k) == nil then out[#out + 1] = k .. "." end
+      end
+      for _, c in ipairs(cmd.list()) do
+        local bare = text:gsub("^!", "")
+        if c.name:sub(1, #bare) == bare then out[#out + 1] = (text:sub(1, 1) == "!" and "!" or "") .. c.name end
+      end
+    end
+  end
+  table.sort(out)
+  local uniq = {}
+  for i, s in ipairs(out) do
+    if s ~= out[i - 1] then uniq[#uniq + 1] = s end
+  end
+  return uniq
+end
+
+return M

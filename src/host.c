@@ -1,0 +1,731 @@
+/* host.c: Lua state, tasks as coroutines on the loop, interruption, and the
+ * ksh.loop module (sleep, spawn, suspend/wake, cancel). */
+#include "host.h"
+
+#include <lualib.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "bundle.h"
+
+struct task {
+  host_t *h;
+  lua_State *co;
+  int ref;               /* registry ref keeping the thread alive */
+  int started;           /* resumed at least once */
+  int nargs;             /* values for the next resume */
+  int waiting;           /* parked by host_yield */
+  int scheduled;         /* a resume is queued */
+  int interrupt;         /* HOST_INT_* to raise at the next resume */
+  host_cancel_fn cancel; /* stop whatever would wake us */
+  void *cancel_ud;
+  host_done_fn done;
+  void *done_ud;
+  task_t *prev, *next;
+};
+
+struct host {
+  lua_State *L;
+  loop_t *loop;
+  task_t *tasks; /* all live tasks */
+  int ntasks;
+  task_t *running;
+  task_t *fg;
+  int interrupted;
+  double timeout;
+  void (*idle_sig)(void *ud, int why);
+  void *idle_ud;
+};
+
+static const char HOST_KEY = 'h';
+static const char ERRMT_KEY = 'e';
+static host_t *the_host; /* for the signal handler only */
+static volatile sig_atomic_t got_signal;
+
+#define KSH_MODULE(name, fn) int fn(lua_State *L);
+#include "modules.def"
+#undef KSH_MODULE
+int luaopen_cjson(lua_State *L);
+
+static task_t **task_slot(lua_State *L) { return (task_t **)lua_getextraspace(L); }
+
+host_t *host_from(lua_State *L) {
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &HOST_KEY);
+  host_t *h = lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  return h;
+}
+
+loop_t *host_loop(lua_State *L) { return host_from(L)->loop; }
+lua_State *host_state(host_t *h) { return h->L; }
+loop_t *host_loop_of(host_t *h) { return h->loop; }
+int host_tasks(host_t *h) { return h->ntasks; }
+int host_interrupted(host_t *h) { return h->interrupted; }
+lua_State *host_task_thread(task_t *t) { return t->co; }
+
+/* --- errors --- */
+
+static int err_tostring(lua_State *L) {
+  lua_getfield(L, 1, "message");
+  if (!lua_isstring(L, -1)) {
+    lua_pop(L, 1);
+    lua_getfield(L, 1, "kind");
+  }
+  if (!lua_isstring(L, -1)) lua_pushliteral(L, "error");
+  return 1;
+}
+
+static void push_errmt(lua_State *L) {
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &ERRMT_KEY) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    lua_newtable(L);
+    lua_pushcfunction(L, err_tostring);
+    lua_setfield(L, -2, "__tostring");
+    lua_pushliteral(L, "ksh.error");
+    lua_setfield(L, -2, "__name");
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &ERRMT_KEY);
+  }
+}
+
+void host_push_error(lua_State *L, const char *kind, const char *fmt, ...) {
+  lua_createtable(L, 0, 2);
+  lua_pushstring(L, kind);
+  lua_setfield(L, -2, "kind");
+  va_list ap;
+  va_start(ap, fmt);
+  lua_pushvfstring(L, fmt, ap);
+  va_end(ap);
+  lua_setfield(L, -2, "message");
+  push_errmt(L);
+  lua_setmetatable(L, -2);
+}
+
+int host_is_interrupt(lua_State *L, int idx) {
+  if (lua_type(L, idx) != LUA_TTABLE) return 0;
+  lua_getfield(L, idx, "kind");
+  int r = lua_isstring(L, -1) && strcmp(lua_tostring(L, -1), "interrupted") == 0;
+  lua_pop(L, 1);
+  return r;
+}
+
+static void push_interrupt(lua_State *L, int why) {
+  switch (why) {
+  case HOST_INT_SIGTERM:
+    host_push_error(L, "interrupted", "terminated (SIGTERM)");
+    lua_pushliteral(L, "SIGTERM");
+    break;
+  case HOST_INT_TIMEOUT:
+    host_push_error(L, "interrupted", "timed out");
+    lua_pushliteral(L, "timeout");
+    break;
+  case HOST_INT_CANCEL:
+    host_push_error(L, "cancelled", "task cancelled");
+    lua_pushliteral(L, "cancel");
+    break;
+  default:
+    host_push_error(L, "interrupted", "interrupted");
+    lua_pushliteral(L, "SIGINT");
+    break;
+  }
+  lua_setfield(L, -2, "reason");
+}
+
+/* --- loading --- */
+
+int host_loadbuffer(lua_State *L, const char *buf, size_t len, const char *chunkname) {
+  if (len > 0 && buf[0] == LUA_SIGNATURE[0]) {
+    lua_pushfstring(L, "%s: precompiled Lua bytecode is not accepted (load source text)",
+                    chunkname[0] == '@' || chunkname[0] == '=' ? chunkname + 1 : chunkname);
+    return LUA_ERRSYNTAX;
+  }
+  return luaL_loadbufferx(L, buf, len, chunkname, "t");
+}
+
+/* package.searchers entry: modules bundled in the binary, or from
+ * $KSCRIPT_LUA_DIR/<a>/<b>.lua when that is set (development). */
+static int bundle_searcher(lua_State *L) {
+  const char *name = luaL_checkstring(L, 1);
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  luaL_addstring(&b, "lua/");
+  for (const char *p = name; *p; p++) luaL_addchar(&b, *p == '.' ? '/' : *p);
+  luaL_addstring(&b, ".lua");
+  luaL_pushresult(&b);
+  const char *rel = lua_tostring(L, -1);
+  const char *dir = getenv("KSCRIPT_LUA_DIR");
+  if (dir && *dir) {
+    lua_pushfstring(L, "%s/%s", dir, rel + 4);
+    const char *path = lua_tostring(L, -1);
+    FILE *f = fopen(path, "rb");
+    if (f) {
+      fclose(f);
+      if (luaL_loadfilex(L, path, "t") != LUA_OK) return lua_error(L);
+      lua_pushstring(L, path);
+      return 2;
+    }
+    lua_pop(L, 1);
+  }
+  size_t len;
+  const char *src = bundle_find(rel, &len);
+  if (!src) {
+    lua_pushfstring(L, "no bundled module '%s'", rel);
+    return 1;
+  }
+  lua_pushfstring(L, "@%s", rel);
+  if (host_loadbuffer(L, src, len, lua_tostring(L, -1)) != LUA_OK) return lua_error(L);
+  lua_pushstring(L, rel);
+  return 2;
+}
+
+/* --- tasks --- */
+
+static void task_resume(task_t *t);
+
+static void task_resume_cb(void *ud) {
+  task_t *t = ud;
+  t->scheduled = 0;
+  task_resume(t);
+}
+
+static void schedule(task_t *t) {
+  if (t->scheduled) return;
+  t->scheduled = 1;
+  loop_defer(t->h->loop, task_resume_cb, t);
+}
+
+task_t *host_task(lua_State *L) {
+  task_t *t = *task_slot(L);
+  if (!t) luaL_error(L, "cannot wait here: not inside a kscript task (use spawn() instead of a plain coroutine)");
+  return t;
+}
+
+static int yield_k(lua_State *L, int status, lua_KContext ctx) {
+  (void)status;
+  task_t *t = *task_slot(L);
+  if (t && t->interrupt) {
+    int why = t->interrupt;
+    t->interrupt = 0;
+    push_interrupt(L, why);
+    return lua_error(L);
+  }
+  return lua_gettop(L) - (int)ctx;
+}
+
+int host_yield(lua_State *L, task_t *t, host_cancel_fn cancel, void *ud) {
+  if (t->co != L) return luaL_error(L, "cannot wait from a nested coroutine; use spawn()");
+  t->waiting = 1;
+  t->cancel = cancel;
+  t->cancel_ud = ud;
+  return lua_yieldk(L, 0, (lua_KContext)lua_gettop(L), yield_k);
+}
+
+void host_wake(task_t *t, int nres) {
+  if (!t->waiting) return;
+  t->waiting = 0;
+  t->cancel = NULL;
+  t->nargs = nres;
+  schedule(t);
+}
+
+static void task_unlink(task_t *t) {
+  host_t *h = t->h;
+  if (t->prev) t->prev->next = t->next;
+  else h->tasks = t->next;
+  if (t->next) t->next->prev = t->prev;
+  h->ntasks--;
+  if (h->fg == t) h->fg = NULL;
+}
+
+static void task_free(task_t *t) {
+  host_t *h = t->h;
+  *task_slot(t->co) = NULL;
+  luaL_unref(h->L, LUA_REGISTRYINDEX, t->ref);
+  free(t);
+}
+
+static void task_finish(task_t *t, int status, int nres) {
+  task_unlink(t);
+  if (t->done) t->done(t->done_ud, t, status, t->co, nres);
+  lua_settop(t->co, 0);
+  lua_resetthread(t->co); /* runs pending __close after an error */
+  task_free(t);
+}
+
+static void hook_interrupt(lua_State *L, lua_Debug *ar) {
+  (void)ar;
+  lua_sethook(L, NULL, 0, 0);
+  host_t *h = host_from(L);
+  int why = h->interrupted ? h->interrupted : HOST_INT_SIGINT;
+  got_signal = 0;
+  push_interrupt(L, why);
+  lua_error(L);
+}
+
+static void task_resume(task_t *t) {
+  host_t *h = t->h;
+  if (t->waiting) return; /* still parked */
+  int nres = 0;
+  int nargs = t->nargs;
+  t->nargs = 0;
+  if (!t->started) {
+    t->started = 1;
+    if (t->interrupt) {
+      lua_settop(t->co, 0);
+      push_interrupt(t->co, t->interrupt);
+      task_finish(t, LUA_ERRRUN, 0);
+      return;
+    }
+    nargs = lua_gettop(t->co) - 1;
+  }
+  task_t *prev = h->running;
+  h->running = t;
+  int st = lua_resume(t->co, h->L, nargs, &nres);
+  h->running = prev;
+  if (st == LUA_YIELD) {
+    if (t->waiting) {
+      lua_pop(t->co, nres);
+      return;
+    }
+    /* a bare coroutine.yield() at a task's top level */
+    lua_pop(t->co, nres);
+    lua_pushliteral(t->co, "attempt to yield from outside a coroutine");
+    task_finish(t, LUA_ERRRUN, 0);
+    return;
+  }
+  task_finish(t, st, nres);
+}
+
+task_t *host_spawn(host_t *h, int nargs, host_done_fn done, void *ud) {
+  lua_State *L = h->L;
+  task_t *t = calloc(1, sizeof *t);
+  if (!t) {
+    lua_pop(L, nargs + 1);
+    return NULL;
+  }
+  lua_State *co = lua_newthread(L);
+  t->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  t->h = h;
+  t->co = co;
+  t->done = done;
+  t->done_ud = ud;
+  *task_slot(co) = t;
+  lua_xmove(L, co, nargs + 1);
+  t->next = h->tasks;
+  if (h->tasks) h->tasks->prev = t;
+  h->tasks = t;
+  h->ntasks++;
+  schedule(t);
+  return t;
+}
+
+void host_set_foreground(host_t *h, task_t *t) { h->fg = t; }
+
+void host_interrupt(host_t *h, task_t *t, int why) {
+  (void)h;
+  if (!t) return;
+  if (t->waiting) {
+    if (t->cancel) t->cancel(t->cancel_ud);
+    t->cancel = NULL;
+    t->waiting = 0;
+    t->interrupt = why;
+    t->nargs = 0;
+    schedule(t);
+  } else if (!t->started) {
+    t->interrupt = why; /* ends before running */
+    schedule(t);
+  } else {
+    t->interrupt = why; /* will be raised at its next wait */
+  }
+}
+
+void host_kill_all(host_t *h) {
+  while (h->tasks) {
+    task_t *t = h->tasks;
+    if (t->waiting && t->cancel) t->cancel(t->cancel_ud);
+    t->waiting = 0;
+    task_unlink(t);
+    lua_settop(t->co, 0);
+    lua_resetthread(t->co);
+    task_free(t);
+  }
+}
+
+/* --- signals --- */
+
+static void on_signal(int sig) {
+  got_signal = sig;
+  if (the_host) {
+    the_host->interrupted = sig == SIGTERM ? HOST_INT_SIGTERM : sig == SIGALRM ? HOST_INT_TIMEOUT : HOST_INT_SIGINT;
+    task_t *r = the_host->running;
+    if (r && (r == the_host->fg || !the_host->fg))
+      lua_sethook(r->co, hook_interrupt, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+  }
+  loop_signal_from_handler(sig);
+}
+
+static void loop_signal(void *ud, int sig) {
+  host_t *h = ud;
+  (void)sig;
+  if (!got_signal) return; /* the hook already delivered it */
+  got_signal = 0;
+  if (h->fg) host_interrupt(h, h->fg, h->interrupted);
+  else if (h->idle_sig) h->idle_sig(h->idle_ud, h->interrupted);
+}
+
+void host_on_idle_signal(host_t *h, void (*fn)(void *ud, int why), void *ud) {
+  h->idle_sig = fn;
+  h->idle_ud = ud;
+}
+
+void host_reset_interrupt(host_t *h) {
+  h->interrupted = 0;
+  got_signal = 0;
+}
+
+void host_install_signals(host_t *h, double timeout_seconds) {
+  the_host = h;
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+  signal(SIGPIPE, SIG_IGN);
+  loop_on_signal(h->loop, loop_signal, h);
+  if (timeout_seconds > 0) {
+    /* a real signal, so that a busy Lua loop is stopped too */
+    sigaction(SIGALRM, &sa, NULL);
+    struct itimerval it;
+    memset(&it, 0, sizeof it);
+    it.it_value.tv_sec = (time_t)timeout_seconds;
+    it.it_value.tv_usec = (suseconds_t)((timeout_seconds - (double)(time_t)timeout_seconds) * 1e6);
+    if (it.it_value.tv_sec == 0 && it.it_value.tv_usec == 0) it.it_value.tv_usec = 1;
+    setitimer(ITIMER_REAL, &it, NULL);
+  }
+}
+
+void host_run_until(host_t *h, int (*stop)(void *ud), void *ud) {
+  while (!stop(ud)) {
+    if (!loop_pending(h->loop) && h->fg == NULL && h->ntasks == 0) break;
+    if (!loop_pending(h->loop) && !got_signal) break; /* nothing can wake anyone */
+    loop_run_once(h->loop, -1);
+  }
+}
+
+/* --- uncaught error report --- */
+
+void host_error_report(lua_State *co, int verbose) {
+  int top = lua_gettop(co);
+  const char *msg;
+  int where = 0;
+  if (lua_type(co, top) == LUA_TTABLE && luaL_getmetafield(co, top, "__tostring") != LUA_TNIL) {
+    lua_pop(co, 1);
+    msg = luaL_tolstring(co, top, NULL);
+    where = 1;
+  } else if (lua_type(co, top) == LUA_TSTRING || lua_type(co, top) == LUA_TNUMBER) {
+    msg = lua_tostring(co, top);
+    lua_pushstring(co, msg);
+  } else {
+    msg = lua_pushfstring(co, "(error object is a %s value)", luaL_typename(co, top));
+    where = 1;
+  }
+  if (where) {
+    /* error tables carry no position: name the innermost Lua frame */
+    lua_Debug ar;
+    for (int lv = 0; lua_getstack(co, lv, &ar); lv++) {
+      lua_getinfo(co, "Sl", &ar);
+      if (ar.currentline > 0) {
+        lua_pushfstring(co, "%s:%d: %s", ar.short_src, ar.currentline, msg);
+        lua_remove(co, -2);
+        break;
+      }
+    }
+  }
+  if (verbose) {
+    luaL_traceback(co, co, lua_tostring(co, -1), 0);
+    lua_remove(co, -2);
+  }
+}
+
+/* --- the ksh.loop module --- */
+
+typedef struct {
+  task_t *t;
+  uint64_t timer;
+  loop_t *loop;
+} sleeper_t;
+
+static void sleep_fire(void *ud) {
+  task_t *t = ud;
+  host_wake(t, 0);
+}
+
+static void sleep_cancel(void *ud) {
+  sleeper_t *s = ud;
+  loop_timer_cancel(s->loop, s->timer);
+}
+
+static int l_sleep(lua_State *L) {
+  lua_Number secs = luaL_checknumber(L, 1);
+  task_t *t = host_task(L);
+  sleeper_t *s = lua_newuserdatauv(L, sizeof *s, 0); /* lives on the stack while parked */
+  s->t = t;
+  s->loop = host_loop(L);
+  s->timer = loop_timer(s->loop, secs, sleep_fire, t);
+  return host_yield(L, t, sleep_cancel, s);
+}
+
+static void spawned_done(void *ud, task_t *t, int status, lua_State *co, int nres) {
+  (void)ud;
+  (void)t;
+  (void)nres;
+  if (status == LUA_OK) return;
+  /* An uncaught error in a background task: report it, unless it was a
+   * cancellation asked for by cancel(). */
+  if (lua_type(co, -1) == LUA_TTABLE) {
+    lua_getfield(co, -1, "kind");
+    int cancelled = lua_isstring(co, -1) && strcmp(lua_tostring(co, -1), "cancelled") == 0;
+    lua_pop(co, 1);
+    if (cancelled) return;
+  }
+  host_error_report(co, 0);
+  fprintf(stderr, "kscript: error in task: %s\n", lua_tostring(co, -1));
+  fflush(stderr);
+}
+
+/* spawn(fn, ...) -> thread: start fn(...) as a task on the loop. */
+static int l_spawn(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TFUNCTION);
+  host_t *h = host_from(L);
+  int n = lua_gettop(L);
+  lua_State *M = h->L;
+  if (L != M) lua_xmove(L, M, n);
+  task_t *t = host_spawn(h, n - 1, spawned_done, NULL);
+  if (!t) return luaL_error(L, "out of memory");
+  lua_pushthread(t->co);
+  lua_xmove(t->co, L, 1);
+  return 1;
+}
+
+/* suspend() -> ...: park the current task until wake(thread, ...). */
+static int l_suspend(lua_State *L) {
+  task_t *t = host_task(L);
+  return host_yield(L, t, NULL, NULL);
+}
+
+/* wake(thread, ...) -> boolean: resume a task parked by suspend(). */
+static int l_wake(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTHREAD);
+  lua_State *co = lua_tothread(L, 1);
+  task_t *t = *task_slot(co);
+  if (!t || !t->waiting || t->cancel != NULL) {
+    lua_pushboolean(L, 0);
+    return 1;
+  }
+  int n = lua_gettop(L) - 1;
+  lua_xmove(L, co, n);
+  host_wake(t, n);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* cancel(thread): raise a "cancelled" error inside that task. */
+static int l_cancel(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTHREAD);
+  lua_State *co = lua_tothread(L, 1);
+  task_t *t = *task_slot(co);
+  if (!t) {
+    lua_pushboolean(L, 0);
+    return 1;
+  }
+  if (co == L) {
+    push_interrupt(L, HOST_INT_CANCEL);
+    return lua_error(L);
+  }
+  host_interrupt(host_from(L), t, HOST_INT_CANCEL);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static int l_current(lua_State *L) {
+  if (*task_slot(L) == NULL) lua_pushnil(L);
+  else lua_pushthread(L);
+  return 1;
+}
+
+static int l_alive(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTHREAD);
+  lua_pushboolean(L, *task_slot(lua_tothread(L, 1)) != NULL);
+  return 1;
+}
+
+static int l_now(lua_State *L) {
+  lua_pushnumber(L, loop_now());
+  return 1;
+}
+
+static int l_tasks(lua_State *L) {
+  lua_pushinteger(L, host_from(L)->ntasks);
+  return 1;
+}
+
+static int l_error(lua_State *L) {
+  const char *kind = luaL_checkstring(L, 1);
+  const char *msg = luaL_optstring(L, 2, kind);
+  host_push_error(L, kind, "%s", msg);
+  if (lua_istable(L, 3)) {
+    lua_pushnil(L);
+    while (lua_next(L, 3)) {
+      lua_pushvalue(L, -2);
+      lua_insert(L, -2);
+      lua_settable(L, -4);
+    }
+  }
+  return 1;
+}
+
+static int l_is_interrupt(lua_State *L) {
+  lua_pushboolean(L, host_is_interrupt(L, 1));
+  return 1;
+}
+
+int luaopen_ksh_loop(lua_State *L) {
+  static const luaL_Reg fns[] = {
+      {"sleep", l_sleep},     {"spawn", l_spawn}, {"suspend", l_suspend},
+      {"wake", l_wake},       {"cancel", l_cancel}, {"current", l_current},
+      {"alive", l_alive},     {"now", l_now},     {"tasks", l_tasks},
+      {"error", l_error},     {"is_interrupt", l_is_interrupt}, {NULL, NULL}};
+  luaL_newlib(L, fns);
+  push_errmt(L);
+  lua_setfield(L, -2, "error_mt");
+  return 1;
+}
+
+/* --- the state --- */
+
+static int l_load_text(lua_State *L) {
+  /* load(chunk [, chunkname [, mode [, env]]]) with mode forced to "t" */
+  size_t len;
+  int st;
+  const char *s = lua_tolstring(L, 1, &len);
+  const char *name = luaL_optstring(L, 2, s ? s : "=(load)");
+  int env = !lua_isnone(L, 4) ? 4 : 0;
+  if (s) {
+    st = host_loadbuffer(L, s, len, name);
+  } else {
+    /* reader function: collect the pieces first */
+    luaL_checktype(L, 1, LUA_TFUNCTION);
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    for (;;) {
+      lua_pushvalue(L, 1);
+      lua_call(L, 0, 1);
+      if (lua_isnil(L, -1) || (lua_isstring(L, -1) && lua_rawlen(L, -1) == 0)) {
+        lua_pop(L, 1);
+        break;
+      }
+      if (!lua_isstring(L, -1)) return luaL_error(L, "reader function must return a string");
+      luaL_addvalue(&b);
+    }
+    luaL_pushresult(&b);
+    const char *src = lua_tolstring(L, -1, &len);
+    st = host_loadbuffer(L, src, len, luaL_optstring(L, 2, "=(load)"));
+    lua_remove(L, -2);
+  }
+  if (st != LUA_OK) {
+    luaL_pushfail(L);
+    lua_insert(L, -2);
+    return 2;
+  }
+  if (env) {
+    lua_pushvalue(L, env);
+    if (!lua_setupvalue(L, -2, 1)) lua_pop(L, 1);
+  }
+  return 1;
+}
+
+static int l_loadfile_text(lua_State *L) {
+  const char *fname = luaL_optstring(L, 1, NULL);
+  int env = !lua_isnone(L, 3) ? 3 : 0;
+  int st = luaL_loadfilex(L, fname, "t");
+  if (st != LUA_OK) {
+    luaL_pushfail(L);
+    lua_insert(L, -2);
+    return 2;
+  }
+  if (env) {
+    lua_pushvalue(L, env);
+    if (!lua_setupvalue(L, -2, 1)) lua_pop(L, 1);
+  }
+  return 1;
+}
+
+static int l_dofile_text(lua_State *L) {
+  const char *fname = luaL_optstring(L, 1, NULL);
+  lua_settop(L, 1);
+  if (luaL_loadfilex(L, fname, "t") != LUA_OK) return lua_error(L);
+  lua_call(L, 0, LUA_MULTRET);
+  return lua_gettop(L) - 1;
+}
+
+host_t *host_new(void) {
+  host_t *h = calloc(1, sizeof *h);
+  if (!h) return NULL;
+  h->loop = loop_new();
+  h->L = luaL_newstate();
+  if (!h->loop || !h->L) {
+    host_free(h);
+    return NULL;
+  }
+  lua_State *L = h->L;
+  *task_slot(L) = NULL;
+  lua_pushlightuserdata(L, h);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &HOST_KEY);
+  luaL_openlibs(L);
+
+  /* text-only loading everywhere */
+  lua_pushcfunction(L, l_load_text);
+  lua_setglobal(L, "load");
+  lua_pushcfunction(L, l_loadfile_text);
+  lua_setglobal(L, "loadfile");
+  lua_pushcfunction(L, l_dofile_text);
+  lua_setglobal(L, "dofile");
+
+  /* preload the C modules and add the bundle searcher after the preload one */
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+#define KSH_MODULE(name, fn) \
+  lua_pushcfunction(L, fn);  \
+  lua_setfield(L, -2, name);
+#include "modules.def"
+#undef KSH_MODULE
+  lua_pushcfunction(L, luaopen_cjson);
+  lua_setfield(L, -2, "cjson");
+  lua_pop(L, 1);
+
+  lua_getglobal(L, "package");
+  lua_getfield(L, -1, "searchers");
+  lua_pushcfunction(L, bundle_searcher);
+  for (lua_Integer i = (lua_Integer)luaL_len(L, -2) + 1; i > 2; i--) {
+    lua_rawgeti(L, -2, i - 1);
+    lua_rawseti(L, -3, i);
+  }
+  lua_rawseti(L, -2, 2);
+  lua_pop(L, 2);
+  return h;
+}
+
+void host_free(host_t *h) {
+  if (!h) return;
+  if (h->L) {
+    host_kill_all(h);
+    lua_close(h->L);
+  }
+  if (h->loop) loop_free(h->loop);
+  if (the_host == h) the_host = NULL;
+  free(h);
+}

@@ -1,0 +1,85 @@
+/* host.h: the Lua state, its tasks (coroutines) and the loop that drives them.
+ *
+ * Every piece of Lua code runs in a task: a coroutine resumed by the host.
+ * A C function that must wait (a request, a timer, the next stream record)
+ * calls host_task() to find its task, arranges for host_wake() to be called
+ * later, and returns host_yield().  When woken, the values it pushed onto the
+ * task's thread become the C function's results.  If the task is interrupted
+ * (Ctrl-C, SIGTERM, --timeout, cancel) while it waits, the cancel callback
+ * runs first (so the resource stops calling back) and the wait raises the
+ * interruption error instead.
+ */
+#ifndef KSH_HOST_H
+#define KSH_HOST_H
+
+#include <lua.h>
+#include <lauxlib.h>
+
+#include "loop.h"
+
+typedef struct host host_t;
+typedef struct task task_t;
+typedef void (*host_cancel_fn)(void *ud);
+/* Called when a task ends: status is LUA_OK (results on co's stack, nres of
+ * them) or an error status (the error object on top of co). */
+typedef void (*host_done_fn)(void *ud, task_t *t, int status, lua_State *co, int nres);
+
+/* Why the process was interrupted (exit codes 130, 143, 124). */
+enum { HOST_INT_NONE = 0, HOST_INT_SIGINT, HOST_INT_SIGTERM, HOST_INT_TIMEOUT, HOST_INT_CANCEL };
+
+host_t *host_new(void);
+void host_free(host_t *h);
+lua_State *host_state(host_t *h);
+loop_t *host_loop_of(host_t *h);
+
+/* The host and loop of a Lua state (any thread of it). */
+host_t *host_from(lua_State *L);
+loop_t *host_loop(lua_State *L);
+
+/* --- for bindings that wait --- */
+/* The task whose thread is L; raises a clear error when L is not a task's
+ * thread (a plain coroutine.create coroutine, for example). */
+task_t *host_task(lua_State *L);
+/* Park the task; return this value from the C function. */
+int host_yield(lua_State *L, task_t *t, host_cancel_fn cancel, void *ud);
+/* The thread to push results onto before host_wake(). */
+lua_State *host_task_thread(task_t *t);
+/* Schedule the parked task to resume with the nres values pushed on its thread. */
+void host_wake(task_t *t, int nres);
+
+/* Push an error table {kind=, message=} (with the error metatable) onto L. */
+void host_push_error(lua_State *L, const char *kind, const char *fmt, ...);
+/* Non-zero if the value at idx is an interruption error. */
+int host_is_interrupt(lua_State *L, int idx);
+
+/* --- running code --- */
+/* Pop a function and nargs arguments from the main state and start them as a
+ * task (first resumed from the loop).  done may be NULL. */
+task_t *host_spawn(host_t *h, int nargs, host_done_fn done, void *ud);
+/* The task that Ctrl-C and --timeout interrupt (the script, or the chunk the
+ * REPL is running). */
+void host_set_foreground(host_t *h, task_t *t);
+/* Interrupt a task with the given reason (HOST_INT_*). */
+void host_interrupt(host_t *h, task_t *t, int why);
+/* Install SIGINT/SIGTERM handling and, if seconds > 0, the --timeout timer. */
+void host_install_signals(host_t *h, double timeout_seconds);
+/* Called from the loop for SIGINT/SIGTERM when no foreground task runs. */
+void host_on_idle_signal(host_t *h, void (*fn)(void *ud, int why), void *ud);
+/* Forget a handled interruption (the REPL goes on after Ctrl-C). */
+void host_reset_interrupt(host_t *h);
+/* Run the loop until stop() returns true or nothing is left to do. */
+void host_run_until(host_t *h, int (*stop)(void *ud), void *ud);
+/* Number of live tasks. */
+int host_tasks(host_t *h);
+/* End every live task, running its pending __close handlers. */
+void host_kill_all(host_t *h);
+/* The interruption that ended the run (HOST_INT_*), or 0. */
+int host_interrupted(host_t *h);
+/* Build the one-line report of an uncaught error (the error at top of co),
+ * with a traceback when verbose; pushes the string onto co. */
+void host_error_report(lua_State *co, int verbose);
+
+/* Load a chunk in text mode only; a precompiled chunk is refused clearly. */
+int host_loadbuffer(lua_State *L, const char *buf, size_t len, const char *chunkname);
+
+#endif

@@ -1,0 +1,327 @@
+/* loop.c: timers, fds, deferred calls and signals around curl_multi_poll. */
+#define _POSIX_C_SOURCE 200809L
+#include "loop.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct {
+  double when;
+  uint64_t id;
+  loop_fn fn;
+  void *ud;
+} timer_t_;
+
+typedef struct {
+  int fd;
+  short events;
+  loop_fd_fn fn;
+  void *ud;
+} fdw_t;
+
+typedef struct {
+  loop_fn fn;
+  void *ud;
+} defer_t;
+
+typedef struct {
+  CURL *easy;
+  loop_xfer_fn fn;
+  void *ud;
+} xfer_t;
+
+struct loop {
+  CURLM *multi;
+  timer_t_ *heap;
+  size_t nheap, capheap;
+  uint64_t next_id;
+  fdw_t *fds;
+  size_t nfds, capfds;
+  defer_t *defers;
+  size_t ndefers, capdefers;
+  xfer_t *xfers;
+  size_t nxfers, capxfers;
+  loop_sig_fn sigfn;
+  void *sigud;
+};
+
+static int sigpipe_fd[2] = {-1, -1};
+
+static int grow(void **p, size_t *cap, size_t need, size_t sz) {
+  if (need <= *cap) return 0;
+  size_t n = *cap ? *cap * 2 : 16;
+  while (n < need) n *= 2;
+  void *q = realloc(*p, n * sz);
+  if (!q) return -1;
+  *p = q;
+  *cap = n;
+  return 0;
+}
+
+double loop_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+loop_t *loop_new(void) {
+  loop_t *lp = calloc(1, sizeof *lp);
+  if (!lp) return NULL;
+  lp->multi = curl_multi_init();
+  if (!lp->multi) {
+    free(lp);
+    return NULL;
+  }
+  lp->next_id = 1;
+  if (sigpipe_fd[0] < 0) {
+    if (pipe(sigpipe_fd) == 0) {
+      for (int i = 0; i < 2; i++) {
+        fcntl(sigpipe_fd[i], F_SETFL, fcntl(sigpipe_fd[i], F_GETFL) | O_NONBLOCK);
+        fcntl(sigpipe_fd[i], F_SETFD, FD_CLOEXEC);
+      }
+    }
+  }
+  return lp;
+}
+
+void loop_free(loop_t *lp) {
+  if (!lp) return;
+  for (size_t i = 0; i < lp->nxfers; i++) curl_multi_remove_handle(lp->multi, lp->xfers[i].easy);
+  curl_multi_cleanup(lp->multi);
+  free(lp->heap);
+  free(lp->fds);
+  free(lp->defers);
+  free(lp->xfers);
+  free(lp);
+}
+
+CURLM *loop_multi(loop_t *lp) { return lp->multi; }
+
+/* --- timers: a binary min-heap on `when` (ties by id, so FIFO) --- */
+
+static int tless(const timer_t_ *a, const timer_t_ *b) {
+  return a->when < b->when || (a->when == b->when && a->id < b->id);
+}
+
+static void heap_up(timer_t_ *h, size_t i) {
+  while (i > 0) {
+    size_t p = (i - 1) / 2;
+    if (!tless(&h[i], &h[p])) break;
+    timer_t_ t = h[i];
+    h[i] = h[p];
+    h[p] = t;
+    i = p;
+  }
+}
+
+static void heap_down(timer_t_ *h, size_t n, size_t i) {
+  for (;;) {
+    size_t l = 2 * i + 1, r = l + 1, m = i;
+    if (l < n && tless(&h[l], &h[m])) m = l;
+    if (r < n && tless(&h[r], &h[m])) m = r;
+    if (m == i) break;
+    timer_t_ t = h[i];
+    h[i] = h[m];
+    h[m] = t;
+    i = m;
+  }
+}
+
+uint64_t loop_timer(loop_t *lp, double delay, loop_fn fn, void *ud) {
+  if (grow((void **)&lp->heap, &lp->capheap, lp->nheap + 1, sizeof *lp->heap)) return 0;
+  if (delay < 0) delay = 0;
+  timer_t_ t = {loop_now() + delay, lp->next_id++, fn, ud};
+  lp->heap[lp->nheap] = t;
+  heap_up(lp->heap, lp->nheap++);
+  return t.id;
+}
+
+int loop_timer_cancel(loop_t *lp, uint64_t id) {
+  for (size_t i = 0; i < lp->nheap; i++) {
+    if (lp->heap[i].id == id) {
+      lp->heap[i] = lp->heap[--lp->nheap];
+      if (i < lp->nheap) {
+        heap_down(lp->heap, lp->nheap, i);
+        heap_up(lp->heap, i);
+      }
+      return 1;
+    }
+  }
+  return 0;
+}
+
+int loop_defer(loop_t *lp, loop_fn fn, void *ud) {
+  if (grow((void **)&lp->defers, &lp->capdefers, lp->ndefers + 1, sizeof *lp->defers)) return -1;
+  lp->defers[lp->ndefers].fn = fn;
+  lp->defers[lp->ndefers].ud = ud;
+  lp->ndefers++;
+  return 0;
+}
+
+/* --- fds --- */
+
+int loop_watch_fd(loop_t *lp, int fd, short events, loop_fd_fn fn, void *ud) {
+  for (size_t i = 0; i < lp->nfds; i++) {
+    if (lp->fds[i].fd == fd) {
+      lp->fds[i].events = events;
+      lp->fds[i].fn = fn;
+      lp->fds[i].ud = ud;
+      return 0;
+    }
+  }
+  if (grow((void **)&lp->fds, &lp->capfds, lp->nfds + 1, sizeof *lp->fds)) return -1;
+  lp->fds[lp->nfds++] = (fdw_t){fd, events, fn, ud};
+  return 0;
+}
+
+void loop_unwatch_fd(loop_t *lp, int fd) {
+  for (size_t i = 0; i < lp->nfds; i++) {
+    if (lp->fds[i].fd == fd) {
+      memmove(&lp->fds[i], &lp->fds[i + 1], (lp->nfds - i - 1) * sizeof *lp->fds);
+      lp->nfds--;
+      return;
+    }
+  }
+}
+
+/* --- transfers --- */
+
+int loop_add_transfer(loop_t *lp, CURL *easy, loop_xfer_fn fn, void *ud) {
+  if (grow((void **)&lp->xfers, &lp->capxfers, lp->nxfers + 1, sizeof *lp->xfers)) return -1;
+  if (curl_multi_add_handle(lp->multi, easy) != CURLM_OK) return -1;
+  lp->xfers[lp->nxfers++] = (xfer_t){easy, fn, ud};
+  return 0;
+}
+
+static int xfer_take(loop_t *lp, CURL *easy, xfer_t *out) {
+  for (size_t i = 0; i < lp->nxfers; i++) {
+    if (lp->xfers[i].easy == easy) {
+      if (out) *out = lp->xfers[i];
+      lp->xfers[i] = lp->xfers[--lp->nxfers];
+      curl_multi_remove_handle(lp->multi, easy);
+      return 1;
+    }
+  }
+  return 0;
+}
+
+void loop_remove_transfer(loop_t *lp, CURL *easy) { xfer_take(lp, easy, NULL); }
+
+int loop_transfers(const loop_t *lp) { return (int)lp->nxfers; }
+
+/* --- signals --- */
+
+void loop_on_signal(loop_t *lp, loop_sig_fn fn, void *ud) {
+  lp->sigfn = fn;
+  lp->sigud = ud;
+}
+
+void loop_signal_from_handler(int sig) {
+  int saved = errno;
+  unsigned char b = (unsigned char)sig;
+  if (sigpipe_fd[1] >= 0) {
+    ssize_t r = write(sigpipe_fd[1], &b, 1);
+    (void)r;
+  }
+  errno = saved;
+}
+
+int loop_pending(const loop_t *lp) {
+  return lp->nheap > 0 || lp->nxfers > 0 || lp->nfds > 0 || lp->ndefers > 0;
+}
+
+static void drain_defers(loop_t *lp) {
+  /* Calls queued while draining run too; take one at a time from the front. */
+  size_t i = 0;
+  while (i < lp->ndefers) {
+    defer_t d = lp->defers[i++];
+    d.fn(d.ud);
+  }
+  lp->ndefers = 0;
+}
+
+int loop_run_once(loop_t *lp, int max_wait_ms) {
+  int rc = 0;
+  int timeout = max_wait_ms;
+  if (lp->ndefers) timeout = 0;
+  if (lp->nheap) {
+    double d = (lp->heap[0].when - loop_now()) * 1000.0;
+    int ms = d <= 0 ? 0 : (int)(d + 0.999);
+    if (timeout < 0 || ms < timeout) timeout = ms;
+  }
+  if (timeout < 0) timeout = 60 * 60 * 1000;
+
+  size_t n = lp->nfds + 1;
+  struct curl_waitfd stackw[16];
+  struct curl_waitfd *w = n <= 16 ? stackw : malloc(n * sizeof *w);
+  if (!w) return -1;
+  w[0].fd = sigpipe_fd[0];
+  w[0].events = CURL_WAIT_POLLIN;
+  w[0].revents = 0;
+  for (size_t i = 0; i < lp->nfds; i++) {
+    w[i + 1].fd = lp->fds[i].fd;
+    w[i + 1].events = (short)((lp->fds[i].events & POLLIN ? CURL_WAIT_POLLIN : 0) |
+                              (lp->fds[i].events & POLLOUT ? CURL_WAIT_POLLOUT : 0));
+    w[i + 1].revents = 0;
+  }
+  CURLMcode mc = curl_multi_poll(lp->multi, w, (unsigned)n, timeout, NULL);
+  if (mc != CURLM_OK && mc != CURLM_UNRECOVERABLE_POLL) rc = -1;
+  if (mc == CURLM_UNRECOVERABLE_POLL) {
+    /* e.g. EINTR from a signal: fall through and dispatch what we have */
+  }
+
+  int running = 0;
+  curl_multi_perform(lp->multi, &running);
+  CURLMsg *msg;
+  int left;
+  while ((msg = curl_multi_info_read(lp->multi, &left))) {
+    if (msg->msg != CURLMSG_DONE) continue;
+    CURL *easy = msg->easy_handle;
+    CURLcode res = msg->data.result;
+    xfer_t x;
+    if (xfer_take(lp, easy, &x) && x.fn) x.fn(x.ud, easy, res);
+  }
+
+  /* signals */
+  if (w[0].revents) {
+    unsigned char buf[64];
+    ssize_t r;
+    while ((r = read(sigpipe_fd[0], buf, sizeof buf)) > 0) {
+      for (ssize_t i = 0; i < r; i++)
+        if (lp->sigfn) lp->sigfn(lp->sigud, buf[i]);
+    }
+  }
+
+  /* fds: callbacks may change the watch list, so look each one up again */
+  for (size_t i = 1; i < n; i++) {
+    if (!w[i].revents) continue;
+    short re = (short)((w[i].revents & CURL_WAIT_POLLIN ? POLLIN : 0) |
+                       (w[i].revents & CURL_WAIT_POLLOUT ? POLLOUT : 0));
+    for (size_t j = 0; j < lp->nfds; j++) {
+      if (lp->fds[j].fd == w[i].fd) {
+        fdw_t f = lp->fds[j];
+        f.fn(f.ud, f.fd, re ? re : POLLIN);
+        break;
+      }
+    }
+  }
+  if (w != stackw) free(w);
+
+  /* timers that are due now (not the ones they add) */
+  double now = loop_now();
+  uint64_t limit = lp->next_id;
+  while (lp->nheap && lp->heap[0].when <= now && lp->heap[0].id < limit) {
+    timer_t_ t = lp->heap[0];
+    lp->heap[0] = lp->heap[--lp->nheap];
+    heap_down(lp->heap, lp->nheap, 0);
+    t.fn(t.ud);
+  }
+
+  drain_defers(lp);
+  return rc;
+}

@@ -1,0 +1,139 @@
+/* sys.c: the ksh.sys module: environment, terminals, files, the bundle. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <stdio.h>
+#include <lauxlib.h>
+#include <lua.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bundle.h"
+#include "loop.h"
+
+int luaopen_ksh_sys(lua_State *L);
+
+static int fd_arg(lua_State *L, int idx) {
+  if (lua_type(L, idx) == LUA_TSTRING) {
+    const char *s = lua_tostring(L, idx);
+    if (strcmp(s, "stdin") == 0) return 0;
+    if (strcmp(s, "stdout") == 0) return 1;
+    if (strcmp(s, "stderr") == 0) return 2;
+    return luaL_argerror(L, idx, "stdin, stdout, stderr or a number");
+  }
+  return (int)luaL_checkinteger(L, idx);
+}
+
+/* isatty(fd | "stdout") -> boolean */
+static int sys_isatty(lua_State *L) {
+  lua_pushboolean(L, isatty(fd_arg(L, 1)));
+  return 1;
+}
+
+/* stat(path) -> "file" | "dir" | "other", size, mtime  or nil, message */
+static int sys_stat(lua_State *L) {
+  const char *p = luaL_checkstring(L, 1);
+  struct stat st;
+  if (stat(p, &st) != 0) {
+    luaL_pushfail(L);
+    lua_pushfstring(L, "%s: %s", p, strerror(errno));
+    return 2;
+  }
+  lua_pushstring(L, S_ISREG(st.st_mode) ? "file" : S_ISDIR(st.st_mode) ? "dir" : "other");
+  lua_pushinteger(L, (lua_Integer)st.st_size);
+  lua_pushinteger(L, (lua_Integer)st.st_mtime);
+  return 3;
+}
+
+/* bundled([prefix]) -> { "lua/k8s.lua", "scripts/get.lua", ... } */
+static int sys_bundled(lua_State *L) {
+  const char *prefix = luaL_optstring(L, 1, "");
+  size_t pl = strlen(prefix);
+  lua_newtable(L);
+  lua_Integer i = 1;
+  for (const bundle_entry *e = bundle_files; e->path; e++) {
+    if (strncmp(e->path, prefix, pl) != 0) continue;
+    lua_pushstring(L, e->path);
+    lua_rawseti(L, -2, i++);
+  }
+  return 1;
+}
+
+/* bundle_source(path) -> source text or nil */
+static int sys_bundle_source(lua_State *L) {
+  size_t len;
+  const char *s = bundle_find(luaL_checkstring(L, 1), &len);
+  if (!s) return 0;
+  lua_pushlstring(L, s, len);
+  return 1;
+}
+
+static int sys_now(lua_State *L) {
+  lua_pushnumber(L, loop_now());
+  return 1;
+}
+
+/* time() -> wall clock seconds as a float */
+static int sys_time(lua_State *L) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  lua_pushnumber(L, (double)ts.tv_sec + (double)ts.tv_nsec / 1e9);
+  return 1;
+}
+
+static int sys_pid(lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)getpid());
+  return 1;
+}
+
+/* write(fd | "stderr", s...) -> true: unbuffered write, no conversions */
+static int sys_write(lua_State *L) {
+  int fd = fd_arg(L, 1);
+  int n = lua_gettop(L);
+  for (int i = 2; i <= n; i++) {
+    size_t len;
+    const char *s = luaL_checklstring(L, i, &len);
+    while (len > 0) {
+      ssize_t w = write(fd, s, len);
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        luaL_pushfail(L);
+        lua_pushstring(L, strerror(errno));
+        return 2;
+      }
+      s += w;
+      len -= (size_t)w;
+    }
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* rss() -> peak resident set size in kB (from /proc/self/status) */
+static int sys_peak_rss(lua_State *L) {
+  FILE *f = fopen("/proc/self/status", "r");
+  long kb = -1;
+  char line[256];
+  while (f && fgets(line, sizeof line, f))
+    if (strncmp(line, "VmHWM:", 6) == 0) kb = strtol(line + 6, NULL, 10);
+  if (f) fclose(f);
+  lua_pushinteger(L, kb);
+  return 1;
+}
+
+int luaopen_ksh_sys(lua_State *L) {
+  static const luaL_Reg fns[] = {{"isatty", sys_isatty},
+                                 {"stat", sys_stat},
+                                 {"bundled", sys_bundled},
+                                 {"bundle_source", sys_bundle_source},
+                                 {"now", sys_now},
+                                 {"time", sys_time},
+                                 {"pid", sys_pid},
+                                 {"write", sys_write},
+                                 {"peak_rss", sys_peak_rss},
+                                 {NULL, NULL}};
+  luaL_newlib(L, fns);
+  return 1;
+}
