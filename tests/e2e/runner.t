@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# The runner as cron and CI use it: scripts, commands, args, exit codes,
+# errors, timeouts, signals, the search path, and refused bytecode.
+set -u
+export LC_ALL=C
+top=${KSCRIPT_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
+K=${KSCRIPT:-$top/kscript}
+d=$(mktemp -d "${TMPDIR:-/tmp}/kscript-runner.XXXXXX")
+trap 'rm -rf "$d"' EXIT
+n=0; fails=0
+ok() { n=$((n+1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fails=$((fails+1)); fi; }
+# run CMD...: sets out, err, rc
+run() { "$@" >"$d/out" 2>"$d/err"; rc=$?; out=$(cat "$d/out"); err=$(cat "$d/err"); }
+is() { [ "$1" = "$2" ]; ok $? "$3"; [ "$1" = "$2" ] || printf '#   got:  %s\n#   want: %s\n' "$1" "$2"; }
+
+cat > "$d/args.lua" <<'L'
+print(arg[0], #arg, ...)
+L
+run "$K" "$d/args.lua" a "b c"
+is "$out" "$d/args.lua	2	a	b c" "a script gets arg and ... like lua"
+is "$rc" 0 "exit 0 on success"
+
+printf '#!/usr/bin/env kscript\nprint("shebang", ...)\n' > "$d/sb.lua"; chmod +x "$d/sb.lua"
+run env PATH="$(dirname "$K"):$PATH" "$d/sb.lua" x
+is "$out" "shebang	x" "#!/usr/bin/env kscript works"
+
+run "$K" -e 'print(6*7)'
+is "$out" 42 "-e CODE"
+run sh -c "echo 'print(\"from stdin\", ...)' | '$K' - q"
+is "$out" "from stdin	q" "'-' runs the script from stdin with args"
+run sh -c "echo 'print(1+2)' | '$K'"
+is "$out" 3 "stdin that is not a terminal runs as a script"
+
+run "$K" -e 'error("boom")'
+is "$rc" 1 "an uncaught error exits 1"
+is "$err" "kscript: (command line):1: boom" "with one line on stderr naming where"
+is "$out" "" "and nothing on stdout"
+run "$K" -v -e 'local function f() error("deep") end f()'
+case "$err" in *"stack traceback:"*"in local 'f'"*) r=0 ;; *) r=1 ;; esac
+ok $r "-v adds the traceback"
+
+printf 'local x = \n' > "$d/syntax.lua"
+run "$K" "$d/syntax.lua"
+is "$rc" 1 "a syntax error exits 1"
+case "$err" in *"syntax.lua:2:"*"<eof>"*) r=0 ;; *) r=1 ;; esac; ok $r "naming file and line"
+
+run "$K" "$d/missing.lua"
+is "$rc" 1 "a missing script exits 1"
+case "$err" in *"cannot open $d/missing.lua"*) r=0 ;; *) r=1 ;; esac; ok $r "with a clear message ($err)"
+run "$K" nosuchcmd
+case "$err" in *"no such command or script: nosuchcmd"*"kscript help"*) r=0 ;; *) r=1 ;; esac; ok $r "an unknown command says so and points at help"
+
+run "$K" ./nope/x.lua
+case "$err" in *"cannot open ./nope/x.lua"*) r=0 ;; *) r=1 ;; esac; ok $r "a path that does not exist is named"
+
+run "$K" --bogus
+is "$rc" 2 "an unknown option exits 2"
+case "$err" in *"unknown option '--bogus'"*) r=0 ;; *) r=1 ;; esac; ok $r "and says which"
+run "$K" --timeout nonsense -e 1
+is "$rc" 2 "a malformed --timeout exits 2"
+
+run "$K" -e 'os.exit(7)'
+is "$rc" 7 "os.exit(n) is honoured"
+run "$K" -e 'ksh.usage("need a NAME")'
+is "$rc" 2 "a usage error from a script exits 2"
+is "$err" "kscript: need a NAME" "with its message only"
+
+start=$(date +%s%N)
+run "$K" --timeout 300ms -e 'sleep(10)'
+el=$(( ($(date +%s%N) - start) / 1000000 ))
+is "$rc" 124 "--timeout expiring while waiting exits 124"
+[ "$el" -lt 3000 ]; ok $? "promptly (${el} ms)"
+run "$K" --timeout 0.3 -e 'while true do end'
+is "$rc" 124 "--timeout stops a busy loop too"
+
+cat > "$d/sig.lua" <<'L'
+local x <close> = setmetatable({}, {__close = function() io.stderr:write("cleanup ran\n") end})
+print("ready"); io.stdout:flush()
+sleep(30)
+L
+for s in INT TERM; do
+  "$K" "$d/sig.lua" >"$d/out" 2>"$d/err" & p=$!
+  for _ in $(seq 100); do grep -q ready "$d/out" 2>/dev/null && break; sleep 0.05; done
+  kill -$s $p; wait $p; rc=$?
+  want=130; [ $s = TERM ] && want=143
+  is "$rc" $want "SIG$s exits $want"
+  grep -q "cleanup ran" "$d/err"; ok $? "after SIG$s, pending __close handlers ran"
+done
+printf 'local x <close> = setmetatable({}, {__close = function() io.stderr:write("cleanup ran\\n") end})\nprint("ready") io.stdout:flush()\nwhile true do end\n' > "$d/busy.lua"
+"$K" "$d/busy.lua" >"$d/out" 2>"$d/err" & p=$!
+for _ in $(seq 100); do grep -q ready "$d/out" 2>/dev/null && break; sleep 0.05; done
+kill -INT $p; wait $p; rc=$?
+is "$rc" 130 "Ctrl-C stops a busy Lua loop (130)"
+grep -q "cleanup ran" "$d/err"; ok $? "and runs its __close handlers"
+
+# bytecode is refused everywhere
+lua5.4 -e 'io.write(string.dump(function() print("bytecode ran") end))' > "$d/bc.luac" 2>/dev/null || luac5.4 -o "$d/bc.luac" "$d/args.lua"
+run sh -c "'$K' < '$d/bc.luac'"
+is "$rc" 1 "bytecode on stdin is refused (exit 1)"
+case "$err" in *"precompiled Lua bytecode is not accepted"*) r=0 ;; *) r=1 ;; esac; ok $r "with a clear message"
+case "$out" in *"bytecode ran"*) r=1 ;; *) r=0 ;; esac; ok $r "and never runs"
+cp "$d/bc.luac" "$d/bc.lua"
+run "$K" "$d/bc.lua"
+case "$err" in *"precompiled Lua bytecode is not accepted"*) r=0 ;; *) r=1 ;; esac; ok $r "a bytecode file is refused"
+run "$K" -e "print(load(io.open('$d/bc.luac'):read('a')))"
+case "$out" in nil*"precompiled"*) r=0 ;; *) r=1 ;; esac; ok $r "load() refuses bytecode too"
+head -c 3000 /dev/urandom > "$d/garbage"
+run sh -c "'$K' < '$d/garbage'"
+[ "$rc" = 1 ]; ok $? "binary garbage on stdin: exit 1, no crash ($rc)"
+
+# commands and the search path
+mkdir -p "$d/cwd" "$d/path1" "$d/home/.config/kscript/scripts"
+printf 'print("POISON from cwd")\n' > "$d/cwd/help.lua"
+printf 'print("POISON from cwd")\n' > "$d/cwd/mine.lua"
+printf -- '-- mine: my own check\nprint("mine from path1", ...)\n' > "$d/path1/mine.lua"
+printf -- '-- cfgcmd: from the config dir\nprint("cfgcmd ran")\n' > "$d/home/.config/kscript/scripts/cfgcmd.lua"
+cd "$d/cwd"
+run env HOME="$d/home" XDG_CONFIG_HOME= "$K" help
+case "$out" in *"cfgcmd  from the config dir"*"help    list the commands"*) r=0 ;; *) r=1 ;; esac
+ok $r "kscript help lists bundled and user commands with their summaries"
+case "$out" in *POISON*) r=1 ;; *) r=0 ;; esac; ok $r "a help.lua in the current directory is not run for 'kscript help'"
+run env HOME="$d/home" XDG_CONFIG_HOME= "$K" mine
+is "$rc" 1 "a bare name is never looked up in the current directory"
+run env HOME="$d/home" XDG_CONFIG_HOME= KSCRIPT_PATH="$d/path1" "$K" mine z
+is "$out" "mine from path1	z" "KSCRIPT_PATH is searched first"
+run env HOME="$d/home" XDG_CONFIG_HOME= "$K" cfgcmd
+is "$out" "cfgcmd ran" "then ~/.config/kscript/scripts"
+run "$K" mine.lua
+is "$out" "POISON from cwd" "NAME.lua that names an existing file runs that file"
+cd "$d/path1/.."
+run env HOME="$d/home" XDG_CONFIG_HOME= KSCRIPT_PATH="$d/path1" "$K" mine.lua
+is "$out" "mine from path1" "NAME.lua that is not a file here is looked up as NAME (the cron form)"
+cd "$d/cwd"
+run env HOME="$d/home" "$K" help help
+case "$out" in *"usage: kscript help [COMMAND]"*) r=0 ;; *) r=1 ;; esac; ok $r "kscript help NAME shows its usage"
+cd "$top"
+
+run "$K" --version
+case "$out" in "kscript "*"Lua 5.4"*) r=0 ;; *) r=1 ;; esac; ok $r "--version"
+
+# KSCRIPT_LUA_DIR loads modules from disk (development)
+mkdir -p "$d/lua/ksh"
+{ echo 'PP_FROM_DISK = true'; cat "$top/lua/ksh/pp.lua"; } > "$d/lua/ksh/pp.lua"
+run env KSCRIPT_LUA_DIR="$d/lua" "$K" -e 'require("ksh.pp") print(PP_FROM_DISK)'
+is "$out" "true" "KSCRIPT_LUA_DIR loads bundled modules from disk"
+run "$K" -e 'local ok, e = pcall(error, "x"); local inf = debug.getinfo(require("ksh.pp").format, "S"); print(inf.source)'
+is "$out" "@lua/ksh/pp.lua" "bundled chunks are named after repo files"
+
+echo "1..$n"
+[ $fails = 0 ]
