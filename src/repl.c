@@ -111,6 +111,14 @@ static const char *prompt_text(void) {
   return "ksh> ";
 }
 
+static int is_kind(lua_State *L, int idx, const char *kind) {
+  if (lua_type(L, idx) != LUA_TTABLE) return 0;
+  lua_getfield(L, idx, "kind");
+  int r = lua_isstring(L, -1) && strcmp(lua_tostring(L, -1), kind) == 0;
+  lua_pop(L, 1);
+  return r;
+}
+
 static void chunk_done(void *ud, task_t *t, int status, lua_State *co, int nres) {
   (void)ud;
   (void)t;
@@ -121,7 +129,7 @@ static void chunk_done(void *ud, task_t *t, int status, lua_State *co, int nres)
       lua_xmove(co, L, nres);
       call_repl("print_results", nres, 0);
     }
-  } else if (host_is_interrupt(co, -1)) {
+  } else if (host_is_interrupt(co, -1) || is_kind(co, -1, "usage")) {
     lua_getfield(co, -1, "message");
     fprintf(stderr, "%s\n", lua_tostring(co, -1));
     lua_pop(co, 1);
@@ -244,16 +252,7 @@ static void on_idle_signal(void *ud, int why) {
 static int l_print(lua_State *L) {
   int n = lua_gettop(L);
   int above = R.prompt_active;
-  char *saved = NULL;
-  int point = 0;
-  if (above) {
-    saved = rl_copy_text(0, rl_end);
-    point = rl_point;
-    rl_save_prompt();
-    rl_replace_line("", 0);
-    rl_redisplay();
-    fputs("\r\033[K", stdout);
-  }
+  if (above) rl_clear_visible_line();
   for (int i = 1; i <= n; i++) {
     size_t l;
     const char *s = luaL_tolstring(L, i, &l);
@@ -264,10 +263,6 @@ static int l_print(lua_State *L) {
   fputc('\n', stdout);
   fflush(stdout);
   if (above) {
-    rl_restore_prompt();
-    rl_replace_line(saved ? saved : "", 0);
-    rl_point = point;
-    free(saved);
     rl_on_new_line();
     rl_redisplay();
   }

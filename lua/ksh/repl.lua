@@ -57,8 +57,10 @@ function M.prepare(text)
   if text:match("^%s*$") then return "empty" end
   if text:sub(1, 1) == "!" then return command_fn(text:sub(2)) end
   if text:sub(1, 1) == "=" then text = "return " .. text:sub(2) end
-  local word = text:match("^%s*([%w_][%w_%-%.]*)")
-  local is_cmd = word and not word:find(".", 1, true) and cmd.exists(word)
+  local word, rest = text:match("^%s*([%w_][%w_%-%.]*)%s*(.*)$")
+  -- `help = 5`, `get(x)`, `get.x`, `get:x()`, `get[1]` are Lua, whatever the name
+  local luaish = rest and (rest:match("^=[^=]") or rest:match("^[%(%.:%[{\"']"))
+  local is_cmd = word and not luaish and not word:find(".", 1, true) and cmd.exists(word)
   if is_cmd and rawget(_G, word) == nil then return command_fn(text) end
   local f = load("return " .. text, "=stdin", "t")
   if f then return "run", f end
@@ -75,7 +77,11 @@ function M.print_results(...)
   local n = select("#", ...)
   if n == 0 then return end
   local out = {}
-  for i = 1, n do out[i] = pp.format((select(i, ...))) end
+  for i = 1, n do
+    local v = select(i, ...)
+    -- like lua -i: a top-level string prints as is
+    out[i] = type(v) == "string" and v or pp.format(v)
+  end
   print(table.concat(out, "\t"))
 end
 

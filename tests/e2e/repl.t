@@ -1,0 +1,182 @@
+#!/usr/bin/env python3
+"""The ksh> prompt driven through a pseudo-terminal, as a person types it."""
+import os, pty, re, select, signal, sys, tempfile, time
+
+top = os.environ.get("KSCRIPT_TOP") or os.path.abspath(os.path.join(os.path.dirname(__file__), "../.."))
+K = os.environ.get("KSCRIPT") or os.path.join(top, "kscript")
+tmp = tempfile.mkdtemp(prefix="kscript-repl.")
+hist = os.path.join(tmp, "history")
+inputrc = os.path.join(tmp, "inputrc")
+with open(inputrc, "w") as f:
+    f.write("set enable-bracketed-paste off\nset bell-style none\n")
+
+n = 0
+failed = 0
+
+
+def ok(cond, name, diag=""):
+    global n, failed
+    n += 1
+    print(("ok" if cond else "not ok"), n, "-", name)
+    if not cond:
+        failed += 1
+        for l in str(diag).splitlines()[-15:]:
+            print("#  ", l)
+    sys.stdout.flush()
+
+
+class Term:
+    def __init__(self, *args, env=None):
+        e = dict(os.environ, TERM="dumb", INPUTRC=inputrc, KSH_HISTFILE=hist, KSH_NO_BANNER="1")
+        e.update(env or {})
+        self.pid, self.fd = pty.fork()
+        if self.pid == 0:
+            os.execve(K, [K] + list(args), e)
+        self.buf = b""
+
+    def send(self, s):
+        os.write(self.fd, s.encode() if isinstance(s, str) else s)
+
+    def line(self, s):
+        self.mark = len(self.buf)
+        self.send(s + "\r")
+
+    def expect(self, pat, timeout=5):
+        rx = re.compile(pat.encode() if isinstance(pat, str) else pat)
+        end = time.time() + timeout
+        start = getattr(self, "mark", 0)
+        while True:
+            m = rx.search(self.buf, start)
+            if m:
+                self.mark = m.end()
+                return True
+            left = end - time.time()
+            if left <= 0:
+                return False
+            r, _, _ = select.select([self.fd], [], [], left)
+            if r:
+                try:
+                    d = os.read(self.fd, 4096)
+                except OSError:
+                    return bool(rx.search(self.buf, start))
+                if not d:
+                    return False
+                self.buf += d
+
+    def tail(self):
+        return self.buf[-600:].decode(errors="replace")
+
+    def wait(self, timeout=5):
+        end = time.time() + timeout
+        while time.time() < end:
+            pid, st = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                return os.waitstatus_to_exitcode(st)
+            try:
+                r, _, _ = select.select([self.fd], [], [], 0.1)
+                if r:
+                    self.buf += os.read(self.fd, 4096)
+            except OSError:
+                pass
+        os.kill(self.pid, signal.SIGKILL)
+        return None
+
+
+t = Term()
+ok(t.expect(r"ksh> "), "the prompt opens on a terminal", t.tail())
+t.line("1+1")
+ok(t.expect(r"\r?\n2\r?\n"), "a bare expression prints its value", t.tail())
+t.line("{b = 1, a = {1, 2}, ['x y'] = true}")
+ok(t.expect(r'\{ a = \{ 1, 2 \}, b = 1, \["x y"\] = true \}'), "tables print through the printer, keys in stable order", t.tail())
+t.line("for i = 1, 2 do")
+ok(t.expect(r">> "), "an incomplete statement asks for more with a second prompt", t.tail())
+t.line("print(i * 10)")
+t.line("end")
+ok(t.expect(r"10\r?\n20\r?\n"), "the continued statement runs whole", t.tail())
+t.line("=3*5")
+ok(t.expect(r"\n15\r?\n"), "=expr forces Lua", t.tail())
+t.line("error('oops')")
+ok(t.expect(r"stdin:1: oops"), "an error prints one line and the prompt goes on", t.tail())
+t.line("x = = 1")
+ok(t.expect(r"unexpected symbol"), "a syntax error is shown", t.tail())
+
+t.mark = len(t.buf)
+t.send("string.up\t")
+time.sleep(0.3)
+t.send('"abc")\r')
+ok(t.expect(r"\nABC\r?\n"), "tab completes table fields (string.up -> string.upper()", t.tail())
+t.mark = len(t.buf)
+t.send("hel\t\r")
+ok(t.expect(r"help +list the commands"), "tab completes command names, and a command runs", t.tail())
+t.line("help help")
+ok(t.expect(r"usage: kscript help \[COMMAND\]"), "a command line with arguments runs as a command", t.tail())
+t.line("!help help")
+ok(t.expect(r"usage: kscript help \[COMMAND\]"), "!cmd forces a command", t.tail())
+t.line("help = 5")
+t.line("help")
+ok(t.expect(r"\n5\r?\n"), "a defined Lua global wins over a command of the same name", t.tail())
+
+t.line("while true do end")
+time.sleep(0.5)
+t.send("\x03")
+ok(t.expect(r"interrupted"), "Ctrl-C interrupts a busy loop", t.tail())
+ok(t.expect(r"ksh> "), "and returns to the prompt", t.tail())
+t.line("sleep(100)")
+time.sleep(0.5)
+t.send("\x03")
+ok(t.expect(r"interrupted"), "Ctrl-C interrupts sleep()", t.tail())
+t.line("print('still alive')")
+ok(t.expect(r"still alive"), "the session goes on after Ctrl-C", t.tail())
+t.send("print('half")
+time.sleep(0.2)
+t.send("\x03")
+ok(t.expect(r"\^C"), "Ctrl-C at the prompt drops the line", t.tail())
+t.line("print('fresh')")
+ok(t.expect(r"\nfresh\r?\n"), "and a fresh line works", t.tail())
+t.line("tok = 'Bearer token-abc123'")
+t.line("spawn(function() sleep(0.2) print('from background') end)")
+ok(t.expect(r"[^']from background\r?\n"), "a background task prints while the prompt waits", t.tail())
+t.send("\x04")
+rc = t.wait()
+ok(rc == 0, "Ctrl-D exits 0", "rc=%r" % rc)
+
+h = open(hist).read() if os.path.exists(hist) else ""
+ok("1+1" in h and "for i = 1, 2 do\nprint(i * 10)\nend" in h, "history keeps whole statements", h)
+ok("token-abc123" not in h, "a line holding a token is kept out of history", h)
+size = len(h)
+
+t = Term()
+t.expect(r"ksh> ")
+t.send("\x1b[A")  # up arrow: the last line from the history file
+time.sleep(0.3)
+t.send("\r")
+ok(t.expect(r"from background"), "history is read back in the next session", t.tail())
+t.send("\x04")
+t.wait()
+
+with open(hist, "ab") as f:
+    f.write(b"\xff\xfe\x00garbage\n")
+t = Term()
+ok(t.expect(r"ksh> "), "a corrupt history file does not stop the prompt", t.tail())
+t.line("print(40 + 2)")
+ok(t.expect(r"\n42\r?\n"), "and the session works", t.tail())
+t.send("\x04")
+t.wait()
+ok(os.path.getsize(hist) >= size, "and earlier history is not lost")
+
+t = Term(env={"KSH_HISTFILE": "/dev/null"})
+t.expect(r"ksh> ")
+t.line("print('nohist')")
+t.expect("nohist")
+t.send("\x04")
+ok(t.wait() == 0, "KSH_HISTFILE=/dev/null disables history")
+
+t = Term()
+t.expect(r"ksh> ")
+t.line("sleep(100)")
+time.sleep(0.3)
+os.kill(t.pid, signal.SIGTERM)
+ok(t.wait() == 143, "SIGTERM ends the prompt with 143")
+
+print("1..%d" % n)
+sys.exit(1 if failed else 0)
