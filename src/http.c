@@ -28,7 +28,7 @@ struct http_req {
   sbuf in;   /* bytes not yet framed */
   sbuf body; /* the whole body (no framing) */
   sbuf q;    /* queued records: [u32 len][bytes]... from qhead */
-  size_t qhead, nrec, max_queue;
+  size_t qhead, nrec, max_queue, peak_queue;
   sbuf cur; /* the record handed out last */
   int paused;
   char **hl[2];
@@ -103,10 +103,12 @@ int http_emit(http_req *r, const char *data, size_t len) {
   if (len > UINT32_MAX) return -1;
   if (sb_add(&r->q, (const char *)&n, sizeof n) || sb_add(&r->q, data, len)) return -1;
   r->nrec++;
+  if (r->q.len - r->qhead > r->peak_queue) r->peak_queue = r->q.len - r->qhead;
   return 0;
 }
 
 size_t http_queued(const http_req *r) { return r->nrec; }
+size_t http_queue_peak(const http_req *r) { return r->peak_queue; }
 
 int http_next_record(http_req *r, const char **data, size_t *len) {
   if (r->nrec == 0) return 0;
@@ -415,7 +417,14 @@ http_req *http_start(loop_t *lp, const http_opts *o, http_notify notify, void *u
   /* libcurl adds "Expect: 100-continue" to large POSTs: a wasted round trip */
   r->hdrs = curl_slist_append(r->hdrs, "Expect:");
   curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->hdrs);
-  if (o->h2c) curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE);
+  if (o->h2c) {
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE);
+    /* libcurl 7.88.1 (Debian 12) cannot reuse a prior-knowledge HTTP/2
+     * connection from the multi cache: the next transfer fails at once with
+     * "Error in the HTTP2 framing layer".  One connection per transfer. */
+    curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+    curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
+  }
   else if (o->http1) curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
   else curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
   if (o->compressed) curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");

@@ -84,6 +84,8 @@ const char *http_version_str(const http_req *r);
  * Returns 1 with data and len set, 0 when none is queued. */
 int http_next_record(http_req *r, const char **data, size_t *len);
 size_t http_queued(const http_req *r);
+/* The most bytes of records ever queued at once (backpressure at work). */
+size_t http_queue_peak(const http_req *r);
 
 /* For framers. */
 int http_emit(http_req *r, const char *data, size_t len);

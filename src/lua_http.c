@@ -190,14 +190,15 @@ static int l_next(lua_State *L) {
   return 1;
 }
 
-/* req:state() -> headers_done, done, status, queued */
+/* req:state() -> headers_done, done, status, queued records, peak queued bytes */
 static int l_state(lua_State *L) {
   lreq *q = check_open(L);
   lua_pushboolean(L, http_headers_done(q->r));
   lua_pushboolean(L, http_done(q->r));
   lua_pushinteger(L, http_status(q->r));
   lua_pushinteger(L, (lua_Integer)http_queued(q->r));
-  return 4;
+  lua_pushinteger(L, (lua_Integer)http_queue_peak(q->r));
+  return 5;
 }
 
 /* req:error() -> kind, message | nil */

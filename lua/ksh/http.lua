@@ -150,6 +150,12 @@ function Stream:records()
   end
 end
 
+--- peak_queue() -> the most bytes of records that waited at once: with a
+-- slow consumer it stays near max_queue, because the transfer pauses.
+function Stream:peak_queue()
+  return self.req and select(5, self.req:state()) or 0
+end
+
 --- trailers() -> table (after the end: HTTP/2 trailers, e.g. grpc-status)
 function Stream:trailers()
   return self.req and self.req:trailers() or {}
