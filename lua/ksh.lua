@@ -98,6 +98,29 @@ function M.every(secs, fn)
   end)
 end
 
+-- Coroutines made with coroutine.create/wrap may wait too (a generator
+-- that reads a watch, say): a wait inside one yields a mark that these
+-- wrappers pass up to the task, and they hand the task's wake-up values back.
+do
+  local MARK = loop.wait_mark
+  local raw_resume, raw_yield, status = coroutine.resume, coroutine.yield, coroutine.status
+  local function pass(co, ok, ...)
+    if ok and select("#", ...) == 1 and (...) == MARK and status(co) == "suspended" then
+      return pass(co, raw_resume(co, raw_yield(MARK)))
+    end
+    return ok, ...
+  end
+  function coroutine.resume(co, ...) return pass(co, raw_resume(co, ...)) end
+  function coroutine.wrap(f)
+    local co = coroutine.create(f)
+    return function(...)
+      local r = table.pack(coroutine.resume(co, ...))
+      if not r[1] then error(r[2], 0) end
+      return table.unpack(r, 2, r.n)
+    end
+  end
+end
+
 for _, name in ipairs { "sleep", "spawn", "after", "every", "wait", "now" } do
   _G[name] = M[name]
 end

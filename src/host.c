@@ -198,15 +198,28 @@ static void schedule(task_t *t) {
   loop_defer(t->h->loop, task_resume_cb, t);
 }
 
-task_t *host_task(lua_State *L) {
+static const char WAIT_MARK = 'w';
+
+/* The task L belongs to: its own thread, or (for a coroutine created inside
+ * a task and resumed through the wrapped coroutine.resume) the running task. */
+static task_t *task_of(lua_State *L) {
   task_t *t = *task_slot(L);
-  if (!t) luaL_error(L, "cannot wait here: not inside a kscript task (use spawn() instead of a plain coroutine)");
+  if (!t) {
+    host_t *h = host_from(L);
+    if (h->running && L != h->L && lua_isyieldable(L)) t = h->running;
+  }
+  return t;
+}
+
+task_t *host_task(lua_State *L) {
+  task_t *t = task_of(L);
+  if (!t) luaL_error(L, "cannot wait here: not inside a kscript task (use spawn())");
   return t;
 }
 
 static int yield_k(lua_State *L, int status, lua_KContext ctx) {
   (void)status;
-  task_t *t = *task_slot(L);
+  task_t *t = task_of(L);
   if (t && t->interrupt) {
     int why = t->interrupt;
     t->interrupt = 0;
@@ -217,11 +230,15 @@ static int yield_k(lua_State *L, int status, lua_KContext ctx) {
 }
 
 int host_yield(lua_State *L, task_t *t, host_cancel_fn cancel, void *ud) {
-  if (t->co != L) return luaL_error(L, "cannot wait from a nested coroutine; use spawn()");
   t->waiting = 1;
   t->cancel = cancel;
   t->cancel_ud = ud;
-  return lua_yieldk(L, 0, (lua_KContext)lua_gettop(L), yield_k);
+  lua_KContext base = (lua_KContext)lua_gettop(L);
+  if (t->co == L) return lua_yieldk(L, 0, base, yield_k);
+  /* a nested coroutine: the wrapped coroutine.resume passes the mark up to
+   * the task's thread and hands back what the task is resumed with */
+  lua_pushlightuserdata(L, (void *)&WAIT_MARK);
+  return lua_yieldk(L, 1, base, yield_k);
 }
 
 void host_wake(task_t *t, int nres) {
@@ -553,8 +570,12 @@ static int l_cancel(lua_State *L) {
 }
 
 static int l_current(lua_State *L) {
-  if (*task_slot(L) == NULL) lua_pushnil(L);
-  else lua_pushthread(L);
+  task_t *t = task_of(L);
+  if (!t) lua_pushnil(L);
+  else {
+    lua_pushthread(t->co);
+    lua_xmove(t->co, L, 1);
+  }
   return 1;
 }
 
@@ -603,6 +624,8 @@ int luaopen_ksh_loop(lua_State *L) {
   luaL_newlib(L, fns);
   push_errmt(L);
   lua_setfield(L, -2, "error_mt");
+  lua_pushlightuserdata(L, (void *)&WAIT_MARK);
+  lua_setfield(L, -2, "wait_mark");
   return 1;
 }
 

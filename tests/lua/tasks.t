@@ -52,9 +52,20 @@ t.ok(loop.wake(waiter.co, "woken", 7), "wake() resumes a suspended task")
 local w1, w2 = waiter:wait()
 t.ok(w1 == "woken", "with the values passed to wake() (" .. tostring(w1) .. "," .. tostring(w2) .. ")")
 
-local co = coroutine.wrap(function() sleep(0.01) end)
-ok, err = pcall(co)
-t.ok(not ok and tostring(err):match("use spawn"), "waiting inside a plain coroutine is a clear error")
+local gen = coroutine.wrap(function()
+  for i = 1, 3 do sleep(0.01); coroutine.yield(i) end
+end)
+local seq = {}
+for v in gen do seq[#seq + 1] = v end
+t.is(table.concat(seq, ","), "1,2,3", "a coroutine.wrap generator may wait on the loop between its yields")
+local inner = coroutine.create(function() sleep(10) end)
+local runner = spawn(function() return coroutine.resume(inner) end)
+sleep(0.01)
+runner:cancel()
+ok, err = pcall(runner.wait, runner)
+t.ok(ok and err == false, "cancelling a task stops the wait inside its nested coroutine")
+ok, err = pcall(require("ksh.loop").sleep, 0)
+t.ok(ok, "sleep from the task itself still works")
 
 -- many tasks
 local tasks = {}
