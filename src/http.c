@@ -200,7 +200,7 @@ static int feed(http_req *r, const char *data, size_t n) {
     if (n && sb_add(&r->in, data, n)) return -1;
     c = r->framer(r->fud, r, r->in.p ? r->in.p : "", r->in.len);
     if (c < 0) return -1;
-    memmove(r->in.p, r->in.p + c, r->in.len - (size_t)c);
+    if (c > 0) memmove(r->in.p, r->in.p + c, r->in.len - (size_t)c); /* in.p may be NULL when c == 0 */
     r->in.len -= (size_t)c;
   }
   return 0;

@@ -1,0 +1,1391 @@
+/* json.c: the json module, a JSON codec whose output matches Go's
+ * encoding/json (so kubectl's and etcdctl's) byte for byte. lua-cjson 2.1.0
+ * turns 3 into 3.0, keeps 14 digits, cannot tell [] from {} and writes \/.
+ *
+ * json.decode(s [, opts]) -> value | nil, err
+ *   - integers that fit int64 become Lua integers, other numbers floats;
+ *     "-0" becomes the float -0.0 (it re-encodes as -0, as Go does);
+ *   - a number a double cannot hold exactly becomes a json.number: integers
+ *     beyond int64 (18446744073709551615), more digits than a double keeps
+ *     (1.0000000000000000001), 1e400, 1e-400. It is a userdata keeping the
+ *     text and re-encodes verbatim; tostring() gives the text, arithmetic
+ *     and < <= against numbers use the nearest float (tonumber(tostring(n))),
+ *     == is true between json.numbers with the same text (never against a
+ *     Lua number: Lua does not call __eq for mixed types), .. concatenates
+ *     the text. json.number(text) makes one; json.number_mt is its metatable;
+ *   - arrays get the shared metatable json.array_mt (no methods; __name
+ *     "json.array"), so json.encode(json.decode("[]")) == "[]";
+ *   - objects are plain tables without a metatable; with opts.order = true
+ *     each object gets its own metatable {__jsonorder = {keys in document
+ *     order}} so it re-encodes in that order (slower: use it for etcd-style
+ *     struct-ordered output, not for big lists);
+ *   - null becomes json.null, a NULL light userdata (== cjson.null);
+ *   - strings must be valid UTF-8; \u escapes of lone surrogates become
+ *     U+FFFD (as in Go); duplicate keys: the last wins;
+ *   - nesting deeper than opts.depth (default 1000) is an error;
+ *   - errors are "json: <what> at offset N", N the 0-based byte offset:
+ *     "json: unexpected character 'x' at offset 12", "json: unexpected end
+ *     of input at offset 4", "json: invalid UTF-8 at offset 1",
+ *     "json: unexpected character 'x' after the value at offset 4".
+ *     A non-string s or an unknown option raises (misuse).
+ * json.decode_at(s, pos [, opts]) -> value, next_pos | nil | nil, err, errpos
+ *   decodes one value at byte pos (1-based) after skipping whitespace, in
+ *   place (no copy of s); next_pos is the byte just after the value. Only
+ *   whitespace from pos on: a single nil. Error: nil, err, errpos with
+ *   errpos = offset + 1; errpos == #s + 1 means the input ended inside the
+ *   value (a partial record: wait for more bytes). For newline-delimited
+ *   watch streams: loop decode_at until it returns nil.
+ * json.encode(v [, opts]) -> string; raises "json: ..." on what JSON cannot
+ *   hold: functions, threads, userdata other than json.null / json.number,
+ *   NaN and infinities ("json: unsupported value: NaN", as Go), cycles,
+ *   nesting deeper than 1000, keys that are not strings or integers.
+ *   - integers as integers; floats as Go: shortest digits that read back,
+ *     plain for 1e-6 <= |x| < 1e21 (3.0 -> 3, 1e20 -> 100000000000000000000),
+ *     else 1.5e-7 / 1e+21;
+ *   - strings as Go's encodeState.string: \" \\ \b \f \n \r \t, other
+ *     bytes < 0x20 as \u00xx (lower-case hex), U+2028/U+2029 as \u2028/9,
+ *     each invalid UTF-8 byte as \ufffd, / as is; <, >, & as \u003c
+ *     \u003e \u0026 unless opts.escape_html == false. Lua strings holding
+ *     binary data are therefore not preserved: base64 them first;
+ *   - tables: marked with json.array_mt -> array of t[1..#t] (other keys
+ *     ignored; an empty one is []); else keys exactly 1..n (n > 0) -> array;
+ *     else an object: string keys, and integer keys written as decimal
+ *     strings (like Go's map[int]); an empty unmarked table is {}. Keys are
+ *     sorted by byte like Go's maps (opts.sort_keys = false: pairs() order,
+ *     except tables with integer keys, which stay sorted); a metatable field
+ *     __jsonorder = {"k1", "k2", ...} writes those keys first in that order
+ *     (absent ones skipped), then the others sorted by byte. Objects keep
+ *     their values on the Lua stack while written: about a million keys at
+ *     most in one object;
+ *   - opts.indent: a number of spaces or a string; output is then
+ *     json.MarshalIndent(v, "", indent) byte for byte (": ", empty [] and
+ *     {} kept on one line); 0, "" or nil: compact, as json.Marshal. No
+ *     trailing newline either way.
+ * json.array([t]) -> t marked with json.array_mt (a new table without t);
+ *   raises if t has another metatable. json.isarray(v) -> is v marked?
+ *
+ * The decoder relies on the NUL byte Lua keeps after every string's last
+ * byte: scanning stops at it, and (p == end) tells it from a NUL inside. */
+#define _POSIX_C_SOURCE 200809L
+#include <lauxlib.h>
+#include <lua.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json.h"
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#define JSON_SSE2 1
+#endif
+
+int luaopen_json(lua_State *L);
+
+#define JSON_DEFAULT_DEPTH 1000
+/* upvalues shared by the module's functions */
+#define UV_ARRAY_MT lua_upvalueindex(1)
+#define UV_NUMBER_MT lua_upvalueindex(2)
+#define UV_BUFFER_MT lua_upvalueindex(3)
+
+/* ---------------------------------------------------------------- helpers */
+
+/* character classes, filled once by luaopen_json */
+static unsigned char str_plain[256];  /* decoder: byte needs no attention inside a string */
+static unsigned char esc_go[256];     /* encoder: byte needs escaping (or UTF-8 checking) */
+static unsigned char esc_nohtml[256]; /* same, with <, >, & left alone */
+
+static void json_init_tables(void) {
+  for (int c = 0; c < 256; c++) {
+    int special = c < 0x20 || c >= 0x80 || c == '"' || c == '\\';
+    str_plain[c] = !special;
+    esc_nohtml[c] = (unsigned char)special;
+    esc_go[c] = (unsigned char)(special || c == '<' || c == '>' || c == '&');
+  }
+}
+
+/* skips, 16 bytes at a time, bytes that need no attention: printable ASCII
+ * other than " and \\ (and <, >, & when html is set); stops at most 16
+ * bytes before end, the byte loops of the callers finish the job */
+static const unsigned char *skip_plain(const unsigned char *p, const unsigned char *end, int html) {
+#ifdef JSON_SSE2
+  const __m128i sp = _mm_set1_epi8(0x20), q = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\');
+  const __m128i lt = _mm_set1_epi8('<'), gt = _mm_set1_epi8('>'), amp = _mm_set1_epi8('&');
+  while (end - p >= 16) {
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+    /* signed compare: < 0x20 catches control bytes and bytes >= 0x80 */
+    __m128i m = _mm_or_si128(_mm_cmplt_epi8(v, sp),
+                             _mm_or_si128(_mm_cmpeq_epi8(v, q), _mm_cmpeq_epi8(v, bs)));
+    if (html)
+      m = _mm_or_si128(m, _mm_or_si128(_mm_cmpeq_epi8(v, amp),
+                                       _mm_or_si128(_mm_cmpeq_epi8(v, lt), _mm_cmpeq_epi8(v, gt))));
+    int mask = _mm_movemask_epi8(m);
+    if (mask) return p + __builtin_ctz((unsigned)mask);
+    p += 16;
+  }
+#else
+  (void)end;
+  (void)html;
+#endif
+  return p;
+}
+
+int json_utf8_len(const unsigned char *s, size_t n, uint32_t *cp) {
+  if (n == 0) return 0;
+  unsigned c = s[0];
+  if (c < 0x80) {
+    *cp = c;
+    return 1;
+  }
+  unsigned lo = 0x80, hi = 0xBF;
+  int len;
+  uint32_t v;
+  if (c >= 0xC2 && c <= 0xDF) {
+    len = 2;
+    v = c & 0x1F;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    len = 3;
+    v = c & 0x0F;
+    if (c == 0xE0) lo = 0xA0;
+    if (c == 0xED) hi = 0x9F; /* no surrogates */
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    len = 4;
+    v = c & 0x07;
+    if (c == 0xF0) lo = 0x90;
+    if (c == 0xF4) hi = 0x8F; /* <= U+10FFFF */
+  } else {
+    return 0;
+  }
+  if (n < (size_t)len) return 0;
+  if (s[1] < lo || s[1] > hi) return 0;
+  v = (v << 6) | (s[1] & 0x3F);
+  for (int i = 2; i < len; i++) {
+    if ((s[i] & 0xC0) != 0x80) return 0;
+    v = (v << 6) | (s[i] & 0x3F);
+  }
+  *cp = v;
+  return len;
+}
+
+/* writes v in decimal, returns the length (at most 20) */
+static size_t fmt_int(char *out, lua_Integer v) {
+  char tmp[24];
+  size_t n = 0, len = 0;
+  unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+  do {
+    tmp[n++] = (char)('0' + u % 10);
+    u /= 10;
+  } while (u);
+  if (v < 0) out[len++] = '-';
+  while (n) out[len++] = tmp[--n];
+  out[len] = '\0';
+  return len;
+}
+
+/* digits of "%.*e" output (any locale's radix point) and its exponent */
+static int parse_e(const char *buf, char *digits, int *exp10) {
+  int nd = 0;
+  const char *p = buf;
+  for (; *p && *p != 'e'; p++)
+    if (*p >= '0' && *p <= '9') digits[nd++] = *p;
+  int e = *p == 'e' ? atoi(p + 1) : 0;
+  while (nd > 1 && digits[nd - 1] == '0') nd--;
+  digits[nd] = '\0';
+  *exp10 = e + 1;
+  return nd;
+}
+
+int json_shortest(double x, char *digits, int *exp10) {
+  char buf[40];
+  double a = fabs(x);
+  if (a < 2.2250738585072014e-308) { /* subnormal: fewer bits, so try every length */
+    for (int prec = 1; prec < 17; prec++) {
+      snprintf(buf, sizeof buf, "%.*e", prec - 1, a);
+      if (strtod(buf, NULL) == a) return parse_e(buf, digits, exp10);
+    }
+    snprintf(buf, sizeof buf, "%.16e", a);
+    return parse_e(buf, digits, exp10);
+  }
+  /* any decimal of <= 15 digits survives a round trip through a double,
+   * so if one reads back as x it is the correctly rounded 15-digit form */
+  snprintf(buf, sizeof buf, "%.14e", a);
+  if (strtod(buf, NULL) == a) return parse_e(buf, digits, exp10);
+  snprintf(buf, sizeof buf, "%.15e", a);
+  if (strtod(buf, NULL) == a) return parse_e(buf, digits, exp10);
+  /* the closest 16-digit decimal misses; at a power of two the interval
+   * of decimals reading back as x is lopsided and a neighbour may hit */
+  {
+    char d[20];
+    int e;
+    parse_e(buf, d, &e);
+    int nd = (int)strlen(d);
+    long long m = 0;
+    for (int i = 0; i < 16; i++) m = m * 10 + (i < nd ? d[i] - '0' : 0);
+    for (int delta = -1; delta <= 1; delta += 2) {
+      long long mm = m + delta;
+      if (mm < 1000000000000000LL || mm > 9999999999999999LL) continue;
+      char cand[40];
+      snprintf(cand, sizeof cand, "%llde%d", mm, e - 16);
+      if (strtod(cand, NULL) == a) {
+        char t[24];
+        snprintf(t, sizeof t, "%lld", mm);
+        int n = 16;
+        while (n > 1 && t[n - 1] == '0') n--;
+        memcpy(digits, t, (size_t)n);
+        digits[n] = '\0';
+        *exp10 = e;
+        return n;
+      }
+    }
+  }
+  snprintf(buf, sizeof buf, "%.16e", a);
+  return parse_e(buf, digits, exp10);
+}
+
+size_t json_format_double(double x, char *out) {
+  if (!isfinite(x)) return 0;
+  size_t n = 0;
+  if (x == 0) {
+    if (signbit(x)) out[n++] = '-';
+    out[n++] = '0';
+    out[n] = '\0';
+    return n;
+  }
+  if (fabs(x) < 9007199254740992.0 && x == floor(x)) return fmt_int(out, (lua_Integer)x);
+  char d[20];
+  int e;
+  int nd = json_shortest(x, d, &e);
+  if (x < 0) out[n++] = '-';
+  double a = fabs(x);
+  if (a < 1e-6 || a >= 1e21) { /* Go's 'e' format, exponent "e-7", "e+21" */
+    out[n++] = d[0];
+    if (nd > 1) {
+      out[n++] = '.';
+      memcpy(out + n, d + 1, (size_t)nd - 1);
+      n += (size_t)nd - 1;
+    }
+    int x10 = e - 1;
+    out[n++] = 'e';
+    out[n++] = x10 < 0 ? '-' : '+';
+    int ax = x10 < 0 ? -x10 : x10;
+    if (x10 >= 0 && ax < 10) out[n++] = '0';
+    n += (size_t)snprintf(out + n, 8, "%d", ax);
+  } else if (e <= 0) { /* 0.000ddd */
+    out[n++] = '0';
+    out[n++] = '.';
+    for (int i = 0; i < -e; i++) out[n++] = '0';
+    memcpy(out + n, d, (size_t)nd);
+    n += (size_t)nd;
+  } else if (e >= nd) { /* ddd000 */
+    memcpy(out + n, d, (size_t)nd);
+    n += (size_t)nd;
+    for (int i = nd; i < e; i++) out[n++] = '0';
+  } else { /* dd.ddd */
+    memcpy(out + n, d, (size_t)e);
+    n += (size_t)e;
+    out[n++] = '.';
+    memcpy(out + n, d + e, (size_t)(nd - e));
+    n += (size_t)(nd - e);
+  }
+  out[n] = '\0';
+  return n;
+}
+
+#define IS_DIGIT(c) ((unsigned)((c) - '0') < 10)
+
+/* scans a JSON number at p; returns its end, or NULL with *bad at the
+ * offending byte; *isfloat tells a fraction or exponent was seen */
+static const char *num_scan(const char *p, int *isfloat, const char **bad) {
+  *isfloat = 0;
+  if (*p == '-') p++;
+  if (*p == '0') {
+    p++;
+  } else if (*p >= '1' && *p <= '9') {
+    while (IS_DIGIT(*p)) p++;
+  } else {
+    *bad = p;
+    return NULL;
+  }
+  if (*p == '.') {
+    p++;
+    *isfloat = 1;
+    if (!IS_DIGIT(*p)) {
+      *bad = p;
+      return NULL;
+    }
+    while (IS_DIGIT(*p)) p++;
+  }
+  if (*p == 'e' || *p == 'E') {
+    p++;
+    *isfloat = 1;
+    if (*p == '+' || *p == '-') p++;
+    if (!IS_DIGIT(*p)) {
+      *bad = p;
+      return NULL;
+    }
+    while (IS_DIGIT(*p)) p++;
+  }
+  return p;
+}
+
+/* does the double x hold the JSON number text s..e exactly, in the sense
+ * that the shortest form of x has the same decimal value as the text? */
+static int num_exact(const char *s, const char *e, double x) {
+  char dig[18];
+  int nd = 0, sig = 0, frac = 0, lost = 0;
+  long ex = 0;
+  const char *p = s;
+  if (*p == '-') p++;
+  for (; p < e && *p != 'e' && *p != 'E'; p++) {
+    if (*p == '.') {
+      frac = 1;
+      continue;
+    }
+    if (!sig && *p == '0') {
+      if (frac) ex--;
+      continue;
+    }
+    sig = 1;
+    if (!frac) ex++;
+    if (nd < 17)
+      dig[nd++] = *p;
+    else if (*p != '0')
+      lost = 1;
+  }
+  if (!sig) return 1; /* zero */
+  if (lost) return 0;
+  while (nd > 0 && dig[nd - 1] == '0') nd--;
+  if (p < e) { /* exponent, saturated */
+    p++;
+    int neg = *p == '-';
+    if (*p == '+' || *p == '-') p++;
+    long v = 0;
+    for (; p < e; p++)
+      if (v < 100000) v = v * 10 + (*p - '0');
+    ex += neg ? -v : v;
+  }
+  if (nd <= 15 && ex > -290 && ex < 300) return 1;
+  if (!isfinite(x) || x == 0) return 0;
+  char sd[20];
+  int se;
+  int sn = json_shortest(x, sd, &se);
+  return sn == nd && se == ex && memcmp(sd, dig, (size_t)nd) == 0;
+}
+
+/* ---------------------------------------------------------------- json.number */
+
+static void push_number_obj(lua_State *L, const char *s, size_t len, int mtidx) {
+  char *u = lua_newuserdatauv(L, len + 1, 0);
+  memcpy(u, s, len);
+  u[len] = '\0';
+  lua_pushvalue(L, mtidx);
+  lua_setmetatable(L, -2);
+}
+
+/* text of a json.number at idx, or NULL */
+static const char *number_text(lua_State *L, int idx, size_t *len) {
+  const char *u = luaL_testudata(L, idx, "json.number");
+  if (u && len) *len = lua_rawlen(L, idx) - 1;
+  return u;
+}
+
+/* pushes the value at idx as a Lua number (a json.number converts to the nearest float) */
+static void number_arg(lua_State *L, int idx) {
+  const char *t = number_text(L, idx, NULL);
+  if (t) {
+    if (lua_stringtonumber(L, t) == 0) lua_pushnumber(L, strtod(t, NULL));
+  } else {
+    lua_pushnumber(L, luaL_checknumber(L, idx));
+  }
+}
+
+static int number_tostring(lua_State *L) {
+  size_t len;
+  const char *t = number_text(L, 1, &len);
+  lua_pushlstring(L, t ? t : "?", t ? len : 1);
+  return 1;
+}
+
+static int number_eq(lua_State *L) {
+  size_t la = 0, lb = 0;
+  const char *a = number_text(L, 1, &la), *b = number_text(L, 2, &lb);
+  lua_pushboolean(L, a && b && la == lb && memcmp(a, b, la) == 0);
+  return 1;
+}
+
+static int number_lt(lua_State *L) {
+  number_arg(L, 1);
+  number_arg(L, 2);
+  lua_pushboolean(L, lua_compare(L, -2, -1, LUA_OPLT));
+  return 1;
+}
+
+static int number_le(lua_State *L) {
+  number_arg(L, 1);
+  number_arg(L, 2);
+  lua_pushboolean(L, lua_compare(L, -2, -1, LUA_OPLE));
+  return 1;
+}
+
+static int number_arith(lua_State *L) {
+  int op = (int)lua_tointeger(L, lua_upvalueindex(1));
+  number_arg(L, 1);
+  if (op == LUA_OPUNM) {
+    lua_pushvalue(L, -1);
+  } else {
+    number_arg(L, 2);
+  }
+  lua_arith(L, op);
+  return 1;
+}
+
+static int number_concat(lua_State *L) {
+  for (int i = 1; i <= 2; i++) {
+    size_t len;
+    const char *t = number_text(L, i, &len);
+    if (t)
+      lua_pushlstring(L, t, len);
+    else if (lua_type(L, i) == LUA_TSTRING || lua_type(L, i) == LUA_TNUMBER)
+      lua_pushvalue(L, i);
+    else
+      return luaL_error(L, "attempt to concatenate a json.number with a %s value", luaL_typename(L, i));
+  }
+  lua_concat(L, 2);
+  return 1;
+}
+
+/* json.number(text) -> a json.number keeping text (which must be a JSON number) */
+static int json_number(lua_State *L) {
+  size_t len;
+  const char *s = luaL_checklstring(L, 1, &len), *bad;
+  int isfloat;
+  const char *e = num_scan(s, &isfloat, &bad);
+  if (!e || (size_t)(e - s) != len) return luaL_argerror(L, 1, "not a JSON number");
+  push_number_obj(L, s, len, UV_NUMBER_MT);
+  return 1;
+}
+
+/* ---------------------------------------------------------------- decoder */
+
+typedef struct {
+  lua_State *L;
+  const char *s, *p, *end;
+  int depth, maxdepth, order;
+  char msg[96];
+} dec_t;
+
+static int dec_fail(dec_t *d, const char *at, const char *fmt, ...) {
+  char what[64];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(what, sizeof what, fmt, ap);
+  va_end(ap);
+  d->p = at;
+  snprintf(d->msg, sizeof d->msg, "json: %s at offset %zu", what, (size_t)(at - d->s));
+  return -1;
+}
+
+static int dec_unexpected(dec_t *d, const char *at) {
+  unsigned char c = (unsigned char)*at;
+  if (at >= d->end) return dec_fail(d, d->end, "unexpected end of input");
+  if (c > 0x20 && c < 0x7F && c != '\'') return dec_fail(d, at, "unexpected character '%c'", c);
+  return dec_fail(d, at, "unexpected byte 0x%02x", c);
+}
+
+#define SKIP_WS(p) \
+  while (*(p) == ' ' || *(p) == '\n' || *(p) == '\r' || *(p) == '\t') (p)++
+
+static int dec_value(dec_t *d);
+
+static int hexval(unsigned char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+static long hex4(const unsigned char *p) {
+  long v = 0;
+  for (int i = 0; i < 4; i++) {
+    int h = hexval(p[i]);
+    if (h < 0) return -1;
+    v = v * 16 + h;
+  }
+  return v;
+}
+
+static size_t put_utf8(char *o, uint32_t cp) {
+  if (cp < 0x80) {
+    o[0] = (char)cp;
+    return 1;
+  }
+  if (cp < 0x800) {
+    o[0] = (char)(0xC0 | (cp >> 6));
+    o[1] = (char)(0x80 | (cp & 0x3F));
+    return 2;
+  }
+  if (cp < 0x10000) {
+    o[0] = (char)(0xE0 | (cp >> 12));
+    o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    o[2] = (char)(0x80 | (cp & 0x3F));
+    return 3;
+  }
+  o[0] = (char)(0xF0 | (cp >> 18));
+  o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+  o[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+  o[3] = (char)(0x80 | (cp & 0x3F));
+  return 4;
+}
+
+/* d->p at the opening quote: pushes the string, leaves d->p after the closing one */
+static int dec_string(dec_t *d) {
+  const unsigned char *start = (const unsigned char *)d->p + 1, *p = start;
+  int esc = 0;
+  const unsigned char *uend = (const unsigned char *)d->end;
+  for (;;) {
+    p = skip_plain(p, uend, 0);
+    while (str_plain[*p]) p++;
+    unsigned c = *p;
+    if (c == '"') break;
+    if (c == '\\') {
+      esc = 1;
+      switch (p[1]) {
+      case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
+        p += 2;
+        break;
+      case 'u':
+        for (int i = 2; i < 6; i++)
+          if (hexval(p[i]) < 0) {
+            if ((const char *)p + i >= d->end) return dec_unexpected(d, d->end);
+            return dec_fail(d, (const char *)p + i, "invalid \\u escape");
+          }
+        p += 6;
+        break;
+      default:
+        if ((const char *)p + 1 >= d->end) return dec_unexpected(d, d->end);
+        if (p[1] > 0x20 && p[1] < 0x7F && p[1] != '\'')
+          return dec_fail(d, (const char *)p, "invalid escape '\\%c'", p[1]);
+        return dec_fail(d, (const char *)p, "invalid escape");
+      }
+    } else if (c >= 0x80) {
+      uint32_t cp;
+      int n = json_utf8_len(p, (size_t)((const unsigned char *)d->end - p), &cp);
+      if (!n) return dec_fail(d, (const char *)p, "invalid UTF-8");
+      p += n;
+    } else if ((const char *)p >= d->end) {
+      return dec_unexpected(d, d->end);
+    } else {
+      return dec_fail(d, (const char *)p, "control character 0x%02x in string", c);
+    }
+  }
+  size_t raw = (size_t)(p - start);
+  d->p = (const char *)p + 1;
+  if (!esc) {
+    lua_pushlstring(d->L, (const char *)start, raw);
+    return 0;
+  }
+  /* second pass: the text is valid, only the escapes need decoding; the
+   * result is never longer than the raw text */
+  luaL_Buffer b;
+  char *o = luaL_buffinitsize(d->L, &b, raw), *o0 = o;
+  const unsigned char *q = start;
+  while (q < p) {
+    const unsigned char *bs = memchr(q, '\\', (size_t)(p - q));
+    if (!bs) bs = p;
+    memcpy(o, q, (size_t)(bs - q));
+    o += bs - q;
+    q = bs;
+    if (q == p) break;
+    unsigned char e = q[1];
+    q += 2;
+    switch (e) {
+    case 'b': *o++ = '\b'; break;
+    case 'f': *o++ = '\f'; break;
+    case 'n': *o++ = '\n'; break;
+    case 'r': *o++ = '\r'; break;
+    case 't': *o++ = '\t'; break;
+    case 'u': {
+      uint32_t cp = (uint32_t)hex4(q);
+      q += 4;
+      if (cp >= 0xD800 && cp < 0xDC00 && q[0] == '\\' && q[1] == 'u') {
+        long lo = hex4(q + 2);
+        if (lo >= 0xDC00 && lo < 0xE000) {
+          cp = 0x10000 + ((cp - 0xD800) << 10) + ((uint32_t)lo - 0xDC00);
+          q += 6;
+        }
+      }
+      if (cp >= 0xD800 && cp < 0xE000) cp = 0xFFFD; /* lone surrogate, as Go */
+      o += put_utf8(o, cp);
+      break;
+    }
+    default: *o++ = (char)e; break; /* " \ / */
+    }
+  }
+  luaL_pushresultsize(&b, (size_t)(o - o0));
+  return 0;
+}
+
+static int dec_number(dec_t *d) {
+  lua_State *L = d->L;
+  const char *s = d->p, *bad;
+  int isfloat;
+  const char *e = num_scan(s, &isfloat, &bad);
+  if (!e) return dec_unexpected(d, bad);
+  d->p = e;
+  size_t len = (size_t)(e - s);
+  if (!isfloat) {
+    int neg = *s == '-';
+    const char *q = s + neg;
+    size_t nd = len - (size_t)neg;
+    if (nd <= 19) {
+      unsigned long long u = 0;
+      for (; q < e; q++) u = u * 10 + (unsigned)(*q - '0');
+      if (neg && u == 0) {
+        lua_pushnumber(L, -0.0); /* keep the sign: -0 re-encodes as -0 */
+        return 0;
+      }
+      if (!neg && u <= (unsigned long long)INT64_MAX) {
+        lua_pushinteger(L, (lua_Integer)u);
+        return 0;
+      }
+      if (neg && u <= (unsigned long long)INT64_MAX + 1) {
+        lua_pushinteger(L, (lua_Integer)(0ULL - u));
+        return 0;
+      }
+    }
+    push_number_obj(L, s, len, UV_NUMBER_MT);
+    return 0;
+  }
+  /* a float: convert with Lua's own reader (it copes with the locale's radix) */
+  char buf[64];
+  const char *text = buf;
+  if (len < sizeof buf) {
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+  } else {
+    lua_pushlstring(L, s, len);
+    text = lua_tostring(L, -1);
+  }
+  int ok = lua_stringtonumber(L, text) != 0;
+  if (text != buf) lua_remove(L, ok ? -2 : -1);
+  if (ok && num_exact(s, e, lua_tonumber(L, -1))) return 0;
+  if (ok) lua_pop(L, 1);
+  push_number_obj(L, s, len, UV_NUMBER_MT);
+  return 0;
+}
+
+static int dec_literal(dec_t *d, const char *lit, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (d->p[i] != lit[i]) return dec_unexpected(d, d->p + i);
+  d->p += n;
+  return 0;
+}
+
+static int dec_enter(dec_t *d) {
+  if (++d->depth > d->maxdepth) return dec_fail(d, d->p, "nesting deeper than %d", d->maxdepth);
+  if (!lua_checkstack(d->L, 8)) return dec_fail(d, d->p, "nesting too deep");
+  return 0;
+}
+
+static int dec_array(dec_t *d) {
+  lua_State *L = d->L;
+  if (dec_enter(d)) return -1;
+  d->p++;
+  lua_createtable(L, 0, 0);
+  SKIP_WS(d->p);
+  if (*d->p == ']') {
+    d->p++;
+  } else {
+    for (lua_Integer i = 1;; i++) {
+      if (dec_value(d)) return -1;
+      lua_rawseti(L, -2, i);
+      SKIP_WS(d->p);
+      if (*d->p == ',') {
+        d->p++;
+        continue;
+      }
+      if (*d->p == ']') {
+        d->p++;
+        break;
+      }
+      return dec_unexpected(d, d->p);
+    }
+  }
+  lua_pushvalue(L, UV_ARRAY_MT);
+  lua_setmetatable(L, -2);
+  d->depth--;
+  return 0;
+}
+
+static int dec_object(dec_t *d) {
+  lua_State *L = d->L;
+  lua_Integer nord = 0;
+  if (dec_enter(d)) return -1;
+  d->p++;
+  lua_createtable(L, 0, 0);
+  if (d->order) lua_createtable(L, 4, 0);
+  int obj = lua_gettop(L) - (d->order ? 1 : 0);
+  SKIP_WS(d->p);
+  if (*d->p == '}') {
+    d->p++;
+  } else {
+    for (;;) {
+      SKIP_WS(d->p);
+      if (*d->p != '"') return dec_unexpected(d, d->p);
+      if (dec_string(d)) return -1;
+      SKIP_WS(d->p);
+      if (*d->p != ':') return dec_unexpected(d, d->p);
+      d->p++;
+      if (dec_value(d)) return -1;
+      if (d->order) { /* [obj ord key val]: note the key the first time it is seen */
+        lua_pushvalue(L, -2);
+        if (lua_rawget(L, obj) == LUA_TNIL) {
+          lua_pushvalue(L, -3);
+          lua_rawseti(L, obj + 1, ++nord);
+        }
+        lua_pop(L, 1);
+      }
+      lua_rawset(L, obj);
+      SKIP_WS(d->p);
+      if (*d->p == ',') {
+        d->p++;
+        continue;
+      }
+      if (*d->p == '}') {
+        d->p++;
+        break;
+      }
+      return dec_unexpected(d, d->p);
+    }
+  }
+  if (d->order) { /* [obj ord] -> obj with metatable {__jsonorder = ord} */
+    lua_createtable(L, 0, 1);
+    lua_rotate(L, -2, 1);
+    lua_setfield(L, -2, "__jsonorder");
+    lua_setmetatable(L, -2);
+  }
+  d->depth--;
+  return 0;
+}
+
+static int dec_value(dec_t *d) {
+  SKIP_WS(d->p);
+  switch (*d->p) {
+  case '{': return dec_object(d);
+  case '[': return dec_array(d);
+  case '"': return dec_string(d);
+  case 't':
+    if (dec_literal(d, "true", 4)) return -1;
+    lua_pushboolean(d->L, 1);
+    return 0;
+  case 'f':
+    if (dec_literal(d, "false", 5)) return -1;
+    lua_pushboolean(d->L, 0);
+    return 0;
+  case 'n':
+    if (dec_literal(d, "null", 4)) return -1;
+    lua_pushlightuserdata(d->L, NULL);
+    return 0;
+  case '-': case '0': case '1': case '2': case '3': case '4':
+  case '5': case '6': case '7': case '8': case '9':
+    return dec_number(d);
+  default:
+    return dec_unexpected(d, d->p);
+  }
+}
+
+static void dec_opts(lua_State *L, int idx, dec_t *d) {
+  d->maxdepth = JSON_DEFAULT_DEPTH;
+  d->order = 0;
+  if (lua_isnoneornil(L, idx)) return;
+  luaL_checktype(L, idx, LUA_TTABLE);
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
+    if (strcmp(k, "depth") == 0) {
+      lua_Integer v = luaL_checkinteger(L, -1);
+      if (v < 1 || v > 10000) luaL_error(L, "json: depth must be between 1 and 10000");
+      d->maxdepth = (int)v;
+    } else if (strcmp(k, "order") == 0) {
+      d->order = lua_toboolean(L, -1);
+    } else {
+      luaL_error(L, "json: unknown decode option '%s'", k);
+    }
+    lua_pop(L, 1);
+  }
+}
+
+/* decodes one value at s + pos (0-based); returns 0 and pushes it, or -1 with d->msg set */
+static int dec_run(lua_State *L, dec_t *d, const char *s, size_t len, size_t pos) {
+  d->L = L;
+  d->s = s;
+  d->p = s + pos;
+  d->end = s + len;
+  d->depth = 0;
+  int top = lua_gettop(L);
+  if (dec_value(d)) {
+    lua_settop(L, top);
+    return -1;
+  }
+  return 0;
+}
+
+/* json.decode(s [, opts]) -> value | nil, err */
+static int json_decode(lua_State *L) {
+  size_t len;
+  const char *s = luaL_checklstring(L, 1, &len);
+  dec_t d;
+  dec_opts(L, 2, &d);
+  lua_settop(L, 2);
+  if (dec_run(L, &d, s, len, 0) == 0) {
+    SKIP_WS(d.p);
+    if (d.p == d.end) return 1;
+    lua_pop(L, 1);
+    unsigned char c = (unsigned char)*d.p;
+    if (c > 0x20 && c < 0x7F && c != '\'')
+      dec_fail(&d, d.p, "unexpected character '%c' after the value", c);
+    else
+      dec_fail(&d, d.p, "unexpected byte 0x%02x after the value", c);
+  }
+  luaL_pushfail(L);
+  lua_pushstring(L, d.msg);
+  return 2;
+}
+
+/* json.decode_at(s, pos [, opts]) -> value, next_pos | nil (only whitespace
+ * left) | nil, err, errpos; pos and next_pos are 1-based; next_pos is the
+ * byte just after the value; errpos = the error's offset + 1 (#s + 1 when
+ * the input ends inside the value: wait for more data) */
+static int json_decode_at(lua_State *L) {
+  size_t len;
+  const char *s = luaL_checklstring(L, 1, &len);
+  lua_Integer pos = luaL_checkinteger(L, 2);
+  luaL_argcheck(L, pos >= 1, 2, "position must be >= 1");
+  dec_t d;
+  dec_opts(L, 3, &d);
+  lua_settop(L, 3);
+  if ((size_t)(pos - 1) >= len) {
+    lua_pushnil(L);
+    return 1;
+  }
+  const char *p = s + pos - 1;
+  SKIP_WS(p);
+  if (p >= s + len) {
+    lua_pushnil(L);
+    return 1;
+  }
+  if (dec_run(L, &d, s, len, (size_t)(p - s)) == 0) {
+    lua_pushinteger(L, (lua_Integer)(d.p - s) + 1);
+    return 2;
+  }
+  luaL_pushfail(L);
+  lua_pushstring(L, d.msg);
+  lua_pushinteger(L, (lua_Integer)(d.p - s) + 1);
+  return 3;
+}
+
+/* ---------------------------------------------------------------- encoder */
+
+typedef struct {
+  const char *k;
+  size_t klen;
+  int vidx; /* stack index of the value; 0 once written */
+} ent_t;
+
+typedef struct { /* userdata: freed by __gc if an error unwinds the encoder */
+  char *p;
+  size_t n, cap;
+  ent_t *ents;
+  size_t nents, ecap;
+} ebuf_t;
+
+typedef struct {
+  lua_State *L;
+  ebuf_t *b;
+  const unsigned char *esc; /* esc_go or esc_nohtml */
+  const char *indent;       /* NULL: compact */
+  size_t indentlen;
+  int sort, depth;
+  const void *array_mt, *number_mt;
+  const void *path[JSON_DEFAULT_DEPTH + 1];
+} enc_t;
+
+static int ebuf_gc(lua_State *L) {
+  ebuf_t *b = lua_touserdata(L, 1);
+  free(b->p);
+  free(b->ents);
+  b->p = NULL;
+  b->ents = NULL;
+  b->n = b->cap = b->nents = b->ecap = 0;
+  return 0;
+}
+
+static void buf_grow(enc_t *e, size_t need) {
+  ebuf_t *b = e->b;
+  size_t cap = b->cap ? b->cap : 1024;
+  while (cap - b->n < need) {
+    if (cap > ((size_t)-1) / 2) luaL_error(e->L, "json: output too large");
+    cap *= 2;
+  }
+  char *p = realloc(b->p, cap);
+  if (!p) luaL_error(e->L, "json: out of memory");
+  b->p = p;
+  b->cap = cap;
+}
+
+#define NEED(e, k) \
+  do { \
+    if ((e)->b->cap - (e)->b->n < (size_t)(k)) buf_grow((e), (k)); \
+  } while (0)
+#define PUTC(e, c) ((e)->b->p[(e)->b->n++] = (char)(c))
+
+static void put(enc_t *e, const char *s, size_t n) {
+  NEED(e, n);
+  memcpy(e->b->p + e->b->n, s, n);
+  e->b->n += n;
+}
+
+static void put_newline(enc_t *e, int depth) {
+  if (!e->indent) return;
+  NEED(e, 1 + (size_t)depth * e->indentlen);
+  PUTC(e, '\n');
+  for (int i = 0; i < depth; i++) {
+    memcpy(e->b->p + e->b->n, e->indent, e->indentlen);
+    e->b->n += e->indentlen;
+  }
+}
+
+static const char hexdig[] = "0123456789abcdef";
+
+/* Go's appendString: \" \\ \b \f \n \r \t, other bytes < 0x20 as \u00xx,
+ * <>& as \u003c.. (escape_html), U+2028/9 escaped, invalid UTF-8 bytes as \ufffd */
+static void enc_string(enc_t *e, const char *str, size_t len) {
+  const unsigned char *s = (const unsigned char *)str, *end = s + len, *p = s, *run = s;
+  const unsigned char *cls = e->esc;
+  NEED(e, len + 2);
+  PUTC(e, '"');
+  int html = cls == esc_go;
+  for (;;) {
+    p = skip_plain(p, end, html);
+    while (p < end && !cls[*p]) p++;
+    if (p > run) put(e, (const char *)run, (size_t)(p - run));
+    if (p >= end) break;
+    unsigned c = *p;
+    if (c >= 0x80) {
+      uint32_t cp;
+      int n = json_utf8_len(p, (size_t)(end - p), &cp);
+      if (n == 0) {
+        put(e, "\\ufffd", 6);
+        p++;
+      } else if (cp == 0x2028 || cp == 0x2029) {
+        put(e, cp == 0x2028 ? "\\u2028" : "\\u2029", 6);
+        p += n;
+      } else {
+        put(e, (const char *)p, (size_t)n);
+        p += n;
+      }
+      run = p;
+      continue;
+    }
+    NEED(e, 6);
+    PUTC(e, '\\');
+    switch (c) {
+    case '"': case '\\': PUTC(e, c); break;
+    case '\b': PUTC(e, 'b'); break;
+    case '\f': PUTC(e, 'f'); break;
+    case '\n': PUTC(e, 'n'); break;
+    case '\r': PUTC(e, 'r'); break;
+    case '\t': PUTC(e, 't'); break;
+    default:
+      PUTC(e, 'u');
+      PUTC(e, '0');
+      PUTC(e, '0');
+      PUTC(e, hexdig[c >> 4]);
+      PUTC(e, hexdig[c & 15]);
+    }
+    run = ++p;
+  }
+  NEED(e, 1);
+  PUTC(e, '"');
+}
+
+static void enc_value(enc_t *e, int idx);
+
+static int ent_cmp(const void *a, const void *b) {
+  const ent_t *x = a, *y = b;
+  size_t n = x->klen < y->klen ? x->klen : y->klen;
+  int c = memcmp(x->k, y->k, n);
+  if (c) return c;
+  return x->klen < y->klen ? -1 : x->klen > y->klen;
+}
+
+static void sort_ents(ent_t *v, size_t n) {
+  if (n > 12) {
+    qsort(v, n, sizeof *v, ent_cmp);
+    return;
+  }
+  for (size_t i = 1; i < n; i++) {
+    ent_t t = v[i];
+    size_t j = i;
+    while (j > 0 && ent_cmp(&v[j - 1], &t) > 0) {
+      v[j] = v[j - 1];
+      j--;
+    }
+    v[j] = t;
+  }
+}
+
+static void add_ent(enc_t *e, const char *k, size_t klen, int vidx) {
+  ebuf_t *b = e->b;
+  if (b->nents == b->ecap) {
+    size_t cap = b->ecap ? b->ecap * 2 : 64;
+    ent_t *n = realloc(b->ents, cap * sizeof *n);
+    if (!n) luaL_error(e->L, "json: out of memory");
+    b->ents = n;
+    b->ecap = cap;
+  }
+  b->ents[b->nents].k = k;
+  b->ents[b->nents].klen = klen;
+  b->ents[b->nents].vidx = vidx;
+  b->nents++;
+}
+
+static void enc_member(enc_t *e, size_t i, int *first) {
+  ent_t en = e->b->ents[i]; /* copy: writing the value may move the array */
+  e->b->ents[i].vidx = 0;
+  if (!*first) {
+    NEED(e, 1);
+    PUTC(e, ',');
+  }
+  *first = 0;
+  put_newline(e, e->depth);
+  enc_string(e, en.k, en.klen);
+  if (e->indent)
+    put(e, ": ", 2);
+  else
+    put(e, ":", 1);
+  enc_value(e, en.vidx);
+}
+
+static void enc_object(enc_t *e, int idx, int ordidx) {
+  lua_State *L = e->L;
+  ebuf_t *b = e->b;
+  size_t e0 = b->nents;
+  int intkeys = 0;
+  lua_pushnil(L);
+  while (lua_next(L, idx)) { /* keeps each value on the stack, the key on top for lua_next */
+    luaL_checkstack(L, 4, "json: object too large");
+    size_t kl;
+    const char *ks;
+    switch (lua_type(L, -2)) {
+    case LUA_TSTRING:
+      ks = lua_tolstring(L, -2, &kl); /* alive as a key of the table */
+      lua_insert(L, -2);              /* [.. v k] */
+      add_ent(e, ks, kl, lua_gettop(L) - 1);
+      break;
+    case LUA_TNUMBER:
+      if (lua_isinteger(L, -2)) { /* like Go's map[int]: the decimal string */
+        char tmp[24];
+        kl = fmt_int(tmp, lua_tointeger(L, -2));
+        lua_pushlstring(L, tmp, kl); /* [.. k v ks] */
+        lua_rotate(L, -3, 1);        /* [.. ks k v] */
+        lua_insert(L, -2);           /* [.. ks v k] */
+        ks = lua_tostring(L, -3);
+        add_ent(e, ks, kl, lua_gettop(L) - 1);
+        intkeys = 1;
+        break;
+      }
+      /* fall through */
+    default:
+      luaL_error(L, "json: cannot encode a table key of type %s%s", luaL_typename(L, -2),
+                 lua_type(L, -2) == LUA_TNUMBER ? " (float)" : "");
+    }
+  }
+  size_t n = b->nents - e0;
+  if (n == 0) {
+    put(e, "{}", 2);
+    return;
+  }
+  if (e->sort || ordidx || intkeys) {
+    sort_ents(b->ents + e0, n);
+    for (size_t i = e0 + 1; i < e0 + n; i++)
+      if (ent_cmp(&b->ents[i - 1], &b->ents[i]) == 0)
+        luaL_error(L, "json: duplicate key \"%s\" (an integer and a string key)", b->ents[i].k);
+  }
+  NEED(e, 1);
+  PUTC(e, '{');
+  int first = 1;
+  if (ordidx) { /* keys named by __jsonorder first, in that order */
+    lua_Integer on = (lua_Integer)lua_rawlen(L, ordidx);
+    for (lua_Integer j = 1; j <= on; j++) {
+      int t = lua_rawgeti(L, ordidx, j);
+      ent_t key = {NULL, 0, 0};
+      char tmp[24];
+      if (t == LUA_TSTRING) {
+        key.k = lua_tolstring(L, -1, &key.klen);
+      } else if (t == LUA_TNUMBER && lua_isinteger(L, -1)) {
+        key.klen = fmt_int(tmp, lua_tointeger(L, -1));
+        key.k = tmp;
+      }
+      if (key.k) {
+        ent_t *hit = bsearch(&key, e->b->ents + e0, n, sizeof(ent_t), ent_cmp);
+        if (hit && hit->vidx) enc_member(e, (size_t)(hit - e->b->ents), &first);
+      }
+      lua_pop(L, 1);
+    }
+  }
+  for (size_t i = e0; i < e0 + n; i++)
+    if (e->b->ents[i].vidx) enc_member(e, i, &first);
+  put_newline(e, e->depth - 1);
+  NEED(e, 1);
+  PUTC(e, '}');
+  e->b->nents = e0;
+}
+
+static void enc_array(enc_t *e, int idx, lua_Integer n) {
+  lua_State *L = e->L;
+  if (n == 0) {
+    put(e, "[]", 2);
+    return;
+  }
+  NEED(e, 1);
+  PUTC(e, '[');
+  for (lua_Integer i = 1; i <= n; i++) {
+    if (i > 1) {
+      NEED(e, 1);
+      PUTC(e, ',');
+    }
+    put_newline(e, e->depth);
+    lua_rawgeti(L, idx, i);
+    enc_value(e, lua_gettop(L));
+    lua_pop(L, 1);
+  }
+  put_newline(e, e->depth - 1);
+  NEED(e, 1);
+  PUTC(e, ']');
+}
+
+/* keys exactly the integers 1..n? */
+static int pure_array(lua_State *L, int idx, lua_Integer n) {
+  lua_Integer count = 0;
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    lua_pop(L, 1);
+    if (!lua_isinteger(L, -1)) {
+      lua_pop(L, 1);
+      return 0;
+    }
+    lua_Integer k = lua_tointeger(L, -1);
+    if (k < 1 || k > n) {
+      lua_pop(L, 1);
+      return 0;
+    }
+    count++;
+  }
+  return count == n;
+}
+
+static void enc_table(enc_t *e, int idx) {
+  lua_State *L = e->L;
+  const void *ptr = lua_topointer(L, idx);
+  if (e->depth >= JSON_DEFAULT_DEPTH) {
+    for (int i = 0; i < e->depth; i++)
+      if (e->path[i] == ptr) luaL_error(L, "json: cannot encode a table that contains itself (a cycle)");
+    luaL_error(L, "json: cannot encode tables nested deeper than %d", JSON_DEFAULT_DEPTH);
+  }
+  e->path[e->depth++] = ptr;
+  luaL_checkstack(L, 8, "json: nesting too deep");
+  int top = lua_gettop(L), ordidx = 0, isarray = -1;
+  if (lua_getmetatable(L, idx)) {
+    if (lua_topointer(L, -1) == e->array_mt) {
+      isarray = 1;
+    } else if (lua_getfield(L, -1, "__jsonorder") == LUA_TTABLE) {
+      ordidx = lua_gettop(L);
+      isarray = 0;
+    }
+  }
+  lua_Integer n = (lua_Integer)lua_rawlen(L, idx);
+  if (isarray < 0) isarray = n > 0 && pure_array(L, idx, n);
+  if (isarray)
+    enc_array(e, idx, n);
+  else
+    enc_object(e, idx, ordidx);
+  lua_settop(L, top);
+  e->depth--;
+}
+
+static void enc_value(enc_t *e, int idx) {
+  lua_State *L = e->L;
+  switch (lua_type(L, idx)) {
+  case LUA_TNIL:
+    put(e, "null", 4);
+    break;
+  case LUA_TBOOLEAN:
+    if (lua_toboolean(L, idx))
+      put(e, "true", 4);
+    else
+      put(e, "false", 5);
+    break;
+  case LUA_TNUMBER: {
+    NEED(e, JSON_DOUBLE_MAX);
+    if (lua_isinteger(L, idx)) {
+      e->b->n += fmt_int(e->b->p + e->b->n, lua_tointeger(L, idx));
+    } else {
+      double x = lua_tonumber(L, idx);
+      size_t n = json_format_double(x, e->b->p + e->b->n);
+      if (!n) luaL_error(L, "json: unsupported value: %s", isnan(x) ? "NaN" : x > 0 ? "+Inf" : "-Inf");
+      e->b->n += n;
+    }
+    break;
+  }
+  case LUA_TSTRING: {
+    size_t len;
+    const char *s = lua_tolstring(L, idx, &len);
+    enc_string(e, s, len);
+    break;
+  }
+  case LUA_TTABLE:
+    enc_table(e, idx);
+    break;
+  case LUA_TLIGHTUSERDATA:
+    if (lua_touserdata(L, idx) == NULL) {
+      put(e, "null", 4);
+      break;
+    }
+    luaL_error(L, "json: cannot encode a light userdata value");
+    break;
+  case LUA_TUSERDATA:
+    if (lua_getmetatable(L, idx)) {
+      const void *mt = lua_topointer(L, -1);
+      lua_pop(L, 1);
+      if (mt == e->number_mt) {
+        put(e, lua_touserdata(L, idx), lua_rawlen(L, idx) - 1);
+        break;
+      }
+    }
+    luaL_error(L, "json: cannot encode a %s value", luaL_typename(L, idx));
+    break;
+  default:
+    luaL_error(L, "json: cannot encode a %s value", luaL_typename(L, idx));
+  }
+}
+
+static void enc_opts(lua_State *L, int idx, enc_t *e) {
+  e->indent = NULL;
+  e->indentlen = 0;
+  e->sort = 1;
+  e->esc = esc_go;
+  if (lua_isnoneornil(L, idx)) return;
+  luaL_checktype(L, idx, LUA_TTABLE);
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
+    if (strcmp(k, "indent") == 0) {
+      if (lua_type(L, -1) == LUA_TSTRING) {
+        e->indent = lua_tolstring(L, -1, &e->indentlen); /* alive in opts */
+      } else if (!lua_isnil(L, -1)) {
+        lua_Integer w = luaL_checkinteger(L, -1);
+        if (w < 0 || w > 64) luaL_error(L, "json: indent must be between 0 and 64 spaces");
+        e->indent = "                                                                ";
+        e->indentlen = (size_t)w;
+      }
+      if (e->indentlen == 0) e->indent = NULL;
+    } else if (strcmp(k, "sort_keys") == 0) {
+      e->sort = lua_toboolean(L, -1);
+    } else if (strcmp(k, "escape_html") == 0) {
+      e->esc = lua_toboolean(L, -1) ? esc_go : esc_nohtml;
+    } else {
+      luaL_error(L, "json: unknown encode option '%s'", k);
+    }
+    lua_pop(L, 1);
+  }
+}
+
+/* json.encode(v [, opts]) -> string; raises on functions, cycles, NaN... */
+static int json_encode(lua_State *L) {
+  luaL_checkany(L, 1);
+  enc_t e;
+  enc_opts(L, 2, &e);
+  lua_settop(L, 2);
+  e.L = L;
+  e.depth = 0;
+  e.array_mt = lua_topointer(L, UV_ARRAY_MT);
+  e.number_mt = lua_topointer(L, UV_NUMBER_MT);
+  e.b = lua_newuserdatauv(L, sizeof(ebuf_t), 0);
+  memset(e.b, 0, sizeof *e.b);
+  lua_pushvalue(L, UV_BUFFER_MT);
+  lua_setmetatable(L, -2);
+  enc_value(&e, 1);
+  lua_pushlstring(L, e.b->p, e.b->n);
+  lua_pushcfunction(L, ebuf_gc); /* free now rather than at the next collection */
+  lua_pushvalue(L, 3);
+  lua_call(L, 1, 0);
+  return 1;
+}
+
+/* ---------------------------------------------------------------- the rest */
+
+/* json.array([t]) -> t marked as an array (a new one without t) */
+static int json_array(lua_State *L) {
+  if (lua_isnoneornil(L, 1)) {
+    lua_newtable(L);
+  } else {
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_settop(L, 1);
+    if (lua_getmetatable(L, 1)) {
+      if (!lua_rawequal(L, -1, UV_ARRAY_MT)) return luaL_argerror(L, 1, "table already has a metatable");
+      lua_pop(L, 1);
+    }
+  }
+  lua_pushvalue(L, UV_ARRAY_MT);
+  lua_setmetatable(L, -2);
+  return 1;
+}
+
+/* json.isarray(v) -> true if v carries json.array_mt (decoded or json.array) */
+static int json_isarray(lua_State *L) {
+  int r = lua_type(L, 1) == LUA_TTABLE && lua_getmetatable(L, 1) && lua_rawequal(L, -1, UV_ARRAY_MT);
+  lua_pushboolean(L, r);
+  return 1;
+}
+
+int luaopen_json(lua_State *L) {
+  static const luaL_Reg funcs[] = {
+      {"decode", json_decode}, {"decode_at", json_decode_at}, {"encode", json_encode},
+      {"array", json_array},   {"isarray", json_isarray},     {"number", json_number},
+      {NULL, NULL}};
+  static const struct {
+    const char *name;
+    int op;
+  } ariths[] = {{"__add", LUA_OPADD}, {"__sub", LUA_OPSUB},   {"__mul", LUA_OPMUL},
+                {"__div", LUA_OPDIV}, {"__mod", LUA_OPMOD},   {"__pow", LUA_OPPOW},
+                {"__unm", LUA_OPUNM}, {"__idiv", LUA_OPIDIV}, {NULL, 0}};
+  json_init_tables();
+  lua_createtable(L, 0, 12);
+  luaL_newmetatable(L, "json.array");
+  luaL_newmetatable(L, "json.number");
+  static const luaL_Reg nfuncs[] = {{"__tostring", number_tostring}, {"__eq", number_eq},
+                                    {"__lt", number_lt},             {"__le", number_le},
+                                    {"__concat", number_concat},     {NULL, NULL}};
+  luaL_setfuncs(L, nfuncs, 0);
+  for (int i = 0; ariths[i].name; i++) {
+    lua_pushinteger(L, ariths[i].op);
+    lua_pushcclosure(L, number_arith, 1);
+    lua_setfield(L, -2, ariths[i].name);
+  }
+  luaL_newmetatable(L, "json.buffer");
+  lua_pushcfunction(L, ebuf_gc);
+  lua_setfield(L, -2, "__gc");
+  /* [M array_mt number_mt buffer_mt] */
+  lua_pushvalue(L, -3);
+  lua_setfield(L, -5, "array_mt");
+  lua_pushvalue(L, -2);
+  lua_setfield(L, -5, "number_mt");
+  luaL_setfuncs(L, funcs, 3);
+  lua_pushlightuserdata(L, NULL);
+  lua_setfield(L, -2, "null");
+  return 1;
+}
