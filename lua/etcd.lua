@@ -1,0 +1,557 @@
+-- etcd: the etcd v3 client over etcd's native gRPC (HTTP/2; prior knowledge
+-- on http://, ALPN on https://), with the protobuf codec of ksh.etcdpb.
+--
+--   local c = etcd.connect{endpoints = "https://a:2379,https://b:2379" | {...},
+--                          cacert =, cert =, key =, timeout = 30}
+--     (defaults: ETCDCTL_ENDPOINTS, ETCDCTL_CACERT, ETCDCTL_CERT, ETCDCTL_KEY)
+--   c:get(key, {prefix, from_key, range_end, keys_only, count_only, limit,
+--               revision, sort_order, sort_target, serializable})
+--       -> {kvs = {{key, value, create_revision, mod_revision, version, lease}},
+--           more, count, header = {cluster_id, member_id, revision, raft_term}}
+--   for kv in c:scan(prefix, {page = N, keys_only}) do ... end
+--       every key under prefix at one revision, in pages, in bounded memory
+--   c:put(key, value, {lease, prev_kv})       c:del(key, {prefix, prev_kv})
+--   c:txn{compare = {{key =, target = "value"|"version"|"create"|"mod"|"lease",
+--                     result = "=="|"!="|">"|"<", value =}},
+--         success = {{"put", key, value}, {"get", key, opts}, {"del", key, opts}},
+--         failure = {...}}  -> {succeeded, responses, header}
+--   for ev in c:watch(key, {prefix, start_revision, prev_kv, progress_notify}) do
+--       ev = {type = "PUT"|"DELETE"|"PROGRESS", kv, prev_kv, revision} end
+--   c:watch(key, opts, function(ev) ... end) -> task (return false to stop)
+--   c:compact(revision)
+-- Failures of the world return nil, err ({kind =, message =}); iterators raise.
+-- cluster_id and member_id are unsigned decimal strings (exact uint64).
+local http = require "ksh.http"
+local pb = require "ksh.etcdpb"
+local loop = require "ksh.loop"
+
+local M = {}
+M.pb = pb
+
+local err = loop.error
+
+local GRPC_HEADERS = { ["content-type"] = "application/grpc", te = "trailers" }
+
+-- gRPC status codes -> error kinds
+local KINDS = {
+  [1] = "canceled", [2] = "grpc", [3] = "invalid", [4] = "timeout", [5] = "notfound", [6] = "exists",
+  [7] = "forbidden", [8] = "exhausted", [9] = "precondition", [10] = "aborted", [11] = "range",
+  [12] = "unimplemented", [13] = "internal", [14] = "unavailable", [15] = "dataloss",
+  [16] = "unauthorized",
+}
+
+-- connection failures after which the next endpoint is tried
+local FAILOVER = { refused = true, dns = true, connect = true, tls = true }
+local FAILOVER_READ = { refused = true, dns = true, connect = true, tls = true, timeout = true,
+                        closed = true, unavailable = true }
+
+--- range_end(prefix) -> the end of a prefix range, as etcd's client computes it.
+M.prefix_end = pb.prefix_end
+
+local function pct_decode(s)
+  return (s:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end))
+end
+
+local function grpc_error(what, headers, trailers)
+  local st = trailers and trailers["grpc-status"] or headers and headers["grpc-status"]
+  if st == nil then return err("protocol", ("etcd %s: the response has no grpc-status"):format(what)) end
+  local code = tonumber(st)
+  if code == 0 then return nil end
+  local msg = pct_decode((trailers and trailers["grpc-message"]) or (headers and headers["grpc-message"]) or "")
+  local kind = KINDS[code] or "grpc"
+  if code == 11 and msg:find("compacted", 1, true) then kind = "compacted" end
+  return err(kind, ("etcd %s: %s (gRPC status %d)"):format(what, msg ~= "" and msg or "error", code),
+    { grpc_status = code, grpc_message = msg })
+end
+
+local function split_endpoints(v, tls)
+  local list = {}
+  if type(v) == "table" then
+    for _, e in ipairs(v) do list[#list + 1] = e end
+  else
+    for e in tostring(v):gmatch("[^,%s]+") do list[#list + 1] = e end
+  end
+  for i, e in ipairs(list) do
+    if not e:match("^%a[%w+.-]*://") then e = (tls and "https://" or "http://") .. e end
+    list[i] = e:gsub("/+$", "")
+  end
+  return list
+end
+
+local Client = {}
+Client.__index = Client
+Client.__name = "etcd.client"
+
+--- connect(opts | endpoints) -> client.  Nothing is dialled until a call.
+function M.connect(opts)
+  if type(opts) ~= "table" or opts[1] then opts = { endpoints = opts } end
+  local function pick(k, env)
+    local v = opts[k]
+    if v == nil then v = os.getenv(env) end
+    if v == "" then v = nil end
+    return v
+  end
+  local cacert, cert, key = pick("cacert", "ETCDCTL_CACERT"), pick("cert", "ETCDCTL_CERT"), pick("key", "ETCDCTL_KEY")
+  local eps = split_endpoints(pick("endpoints", "ETCDCTL_ENDPOINTS") or "127.0.0.1:2379", cacert or cert)
+  if #eps == 0 then error("etcd.connect: no endpoints", 2) end
+  return setmetatable({
+    endpoints = eps, cur = 1, cacert = cacert, cert = cert, key = key, insecure = opts.insecure,
+    timeout = opts.timeout or 30, connect_timeout = opts.connect_timeout or 5,
+  }, Client)
+end
+
+function Client:__tostring()
+  return ("etcd client (%s)"):format(table.concat(self.endpoints, ","))
+end
+
+function Client:_opts(ep, path, body, extra)
+  local o = {
+    url = ep .. path, method = "POST", headers = GRPC_HEADERS, body = body,
+    cacert = self.cacert, cert = self.cert, key = self.key, insecure = self.insecure,
+    connect_timeout = self.connect_timeout,
+  }
+  if ep:match("^http://") then o.h2c = true end
+  if extra then for k, v in pairs(extra) do o[k] = v end end
+  return o
+end
+
+-- Run fn(endpoint) on each endpoint from the current one until one answers;
+-- a connection failure moves on to the next.  Returns fn's result.
+function Client:_try(fn, failover)
+  local n = #self.endpoints
+  local tried = {}
+  local last
+  for i = 0, n - 1 do
+    local idx = (self.cur - 1 + i) % n + 1
+    local ep = self.endpoints[idx]
+    local res, e = fn(ep)
+    if res then
+      self.cur = idx
+      return res
+    end
+    if type(e) == "table" and e.kind == "closed" and ep:match("^https://")
+        and (e.message:find("getpeername", 1, true) or e.message:find("reset by peer", 1, true)
+             or e.message:find("Broken pipe", 1, true) or e.message:find("unexpected eof", 1, true)
+             or e.message:find("SSL_", 1, true)) then
+      -- etcd with client-certificate auth drops a TLS 1.3 connection whose
+      -- certificate it refuses, after the client finished its handshake
+      e = err("tls", e.message .. " (the server closed the TLS connection: is the client certificate"
+        .. " missing or not signed by the server's CA?)")
+    end
+    if type(e) ~= "table" or not failover[e.kind] then return nil, e end
+    tried[#tried + 1] = ("%s: %s"):format(ep, e.message)
+    last = e
+  end
+  if n == 1 then
+    return nil, err(last.kind, ("etcd %s"):format(tried[1]), { endpoints = self.endpoints })
+  end
+  return nil, err(last.kind, ("etcd: no endpoint answered (%s)"):format(table.concat(tried, "; ")),
+    { endpoints = self.endpoints })
+end
+
+-- A unary call: returns the decoded response or nil, err.
+function Client:_call(method, reqtype, resptype, req, failover)
+  local body = pb.encode(reqtype, req, true)
+  local path = "/etcdserverpb." .. method
+  local resp, e = self:_try(function(ep)
+    return http.request(self:_opts(ep, path, body, { timeout = self.timeout }))
+  end, failover or FAILOVER)
+  if not resp then return nil, e end
+  local gerr = grpc_error(method, resp.headers, resp.trailers)
+  if gerr then return nil, gerr end
+  local b = resp.body
+  local flag, n = 0, 0
+  if #b >= 5 then flag, n = string.unpack(">BI4", b) end
+  if #b < 5 or flag ~= 0 or #b ~= 5 + n then
+    return nil, err("protocol", ("etcd %s: malformed gRPC response body (%d bytes)"):format(method, #b))
+  end
+  local msg, derr = pb.decode(resptype, b:sub(6))
+  if not msg then return nil, err("protocol", ("etcd %s: %s"):format(method, derr)) end
+  return msg
+end
+
+-- key, range_end for key and the options prefix / from_key / range_end
+local function range_of(key, o)
+  assert(type(key) == "string", "etcd: key must be a string")
+  if o.range_end then return key, o.range_end end
+  if o.prefix then
+    if key == "" then return "\0", "\0" end
+    return key, pb.prefix_end(key)
+  end
+  if o.from_key then
+    if key == "" then key = "\0" end
+    return key, "\0"
+  end
+  return key, nil
+end
+
+local function range_request(key, o)
+  local k, e = range_of(key, o)
+  return {
+    key = k, range_end = e, limit = o.limit, revision = o.revision, sort_order = o.sort_order,
+    sort_target = o.sort_target, serializable = o.serializable, keys_only = o.keys_only,
+    count_only = o.count_only, min_mod_revision = o.min_mod_revision, max_mod_revision = o.max_mod_revision,
+    min_create_revision = o.min_create_revision, max_create_revision = o.max_create_revision,
+  }
+end
+
+--- get(key [, opts]) -> {kvs, more, count, header} | nil, err
+function Client:get(key, opts)
+  return self:_call("KV/Range", "RangeRequest", "RangeResponse", range_request(key, opts or {}), FAILOVER_READ)
+end
+
+--- put(key, value [, {lease, prev_kv}]) -> {header, prev_kv} | nil, err
+function Client:put(key, value, opts)
+  opts = opts or {}
+  assert(type(key) == "string" and type(value) == "string", "etcd.put: key and value must be strings")
+  return self:_call("KV/Put", "PutRequest", "PutResponse",
+    { key = key, value = value, lease = opts.lease, prev_kv = opts.prev_kv })
+end
+
+--- del(key [, {prefix, from_key, range_end, prev_kv}]) -> {header, deleted, prev_kvs} | nil, err
+function Client:del(key, opts)
+  opts = opts or {}
+  local k, e = range_of(key, opts)
+  return self:_call("KV/DeleteRange", "DeleteRangeRequest", "DeleteRangeResponse",
+    { key = k, range_end = e, prev_kv = opts.prev_kv })
+end
+
+--- compact(revision [, {physical}]) -> {header} | nil, err
+function Client:compact(rev, opts)
+  return self:_call("KV/Compact", "CompactionRequest", "CompactionResponse",
+    { revision = rev, physical = opts and opts.physical })
+end
+
+local RESULTS = { ["="] = "EQUAL", ["=="] = "EQUAL", ["!="] = "NOT_EQUAL", ["~="] = "NOT_EQUAL",
+                  [">"] = "GREATER", ["<"] = "LESS" }
+local TARGET_FIELD = { VERSION = "version", CREATE = "create_revision", MOD = "mod_revision",
+                       VALUE = "value", LEASE = "lease" }
+local TARGET_ALIAS = { create_revision = "CREATE", mod_revision = "MOD" }
+
+local function compare(c)
+  local target = (TARGET_ALIAS[c.target] or c.target or "value"):upper()
+  local field = TARGET_FIELD[target]
+  if not field then error("etcd.txn: unknown compare target " .. tostring(c.target), 3) end
+  local key, range_end = range_of(c.key, c)
+  local t = { key = key, range_end = range_end, target = target,
+              result = RESULTS[c.result or "="] or c.result }
+  t[field] = c.value
+  if c.value == nil then error("etcd.txn: compare needs a value", 3) end
+  return t
+end
+
+local function request_op(op)
+  local name, key, a, b = op.op, op.key, op.value, op
+  if op[1] then name, key, a, b = op[1], op[2], op[3], op[4] end
+  if name == "put" then
+    b = b or {}
+    return { request_put = { key = key, value = a, lease = b.lease, prev_kv = b.prev_kv } }
+  elseif name == "get" then
+    return { request_range = range_request(key, (op[1] and a) or b or {}) }
+  elseif name == "del" or name == "delete" then
+    local o = (op[1] and a) or b or {}
+    local k, e = range_of(key, o)
+    return { request_delete_range = { key = k, range_end = e, prev_kv = o.prev_kv } }
+  end
+  error("etcd.txn: unknown operation " .. tostring(name), 3)
+end
+
+local function op_list(l)
+  local out = {}
+  for i, op in ipairs(l or {}) do out[i] = request_op(op) end
+  return out
+end
+
+--- txn{compare = {...}, success = {...}, failure = {...}} ->
+--   {succeeded, header, responses = {{op = "get"|"put"|"del", ...}}} | nil, err
+function Client:txn(t)
+  local req = { compare = {}, success = op_list(t.success), failure = op_list(t.failure) }
+  for i, c in ipairs(t.compare or {}) do req.compare[i] = compare(c) end
+  local r, e = self:_call("KV/Txn", "TxnRequest", "TxnResponse", req)
+  if not r then return nil, e end
+  for i, op in ipairs(r.responses) do
+    if op.response_range then
+      r.responses[i] = op.response_range; op.response_range.op = "get"
+    elseif op.response_put then
+      r.responses[i] = op.response_put; op.response_put.op = "put"
+    elseif op.response_delete_range then
+      r.responses[i] = op.response_delete_range; op.response_delete_range.op = "del"
+    elseif op.response_txn then
+      r.responses[i] = op.response_txn; op.response_txn.op = "txn"
+    end
+  end
+  return r
+end
+
+-- ---------------------------------------------------------------- scan ---
+
+--- The default page of a scan: 0 is one Range for the whole prefix, its
+-- response decoded as it streams in (see tests/bench/dump-keys.sh).
+M.default_page = 0
+
+local Scan = {}
+Scan.__index = Scan
+Scan.__name = "etcd.scan"
+
+--- scanner(prefix [, opts]) -> a scan: sc:records() iterates raw KeyValue
+-- records (for ksh.etcdpb.kvs/lines), sc:kvs() the KeyValues; after the end
+-- sc.header, sc.revision and sc.count are set.  opts: page (keys per Range,
+-- 0 for one Range), keys_only, revision, serializable, range_end, from_key.
+function Client:scanner(prefix, opts)
+  opts = opts or {}
+  local o = { range_end = opts.range_end, from_key = opts.from_key, prefix = opts.range_end == nil and not opts.from_key }
+  local key, range_end = range_of(prefix or "", o)
+  return setmetatable({
+    client = self, key = key, range_end = range_end, page = opts.page or M.default_page,
+    keys_only = opts.keys_only, serializable = opts.serializable, revision = opts.revision or 0,
+    pages = 0, n = 0, max_queue = opts.max_queue,
+  }, Scan)
+end
+
+function Scan:_open()
+  local c = self.client
+  local req = { key = self.key, range_end = self.range_end, revision = self.revision,
+                keys_only = self.keys_only, serializable = self.serializable }
+  if self.page > 0 then req.limit = self.page end
+  local body = pb.encode("RangeRequest", req, true)
+  local s, e = c:_try(function(ep)
+    local sc = pb.range_scanner()
+    local fn, ud = sc:framer()
+    local st, se = http.stream(c:_opts(ep, "/etcdserverpb.KV/Range", body, {
+      framing = "custom", framer = fn, framer_ud = ud, scanner = sc, max_queue = self.max_queue,
+      timeout = c.scan_timeout,
+    }))
+    if st then st.scanner = sc end
+    return st, se
+  end, FAILOVER_READ)
+  if not s then error(e, 0) end
+  self.stream = s
+  self.page_end = nil
+  self.last_rec = nil
+end
+
+--- next_record() -> the next 'K' record (raw KeyValues) | nil at the end; raises.
+function Scan:next_record()
+  while not self.done do
+    if not self.stream then self:_open() end
+    local s = self.stream
+    local rec, e = s:read()
+    if e then
+      self:close()
+      error(e, 0)
+    elseif rec == nil then
+      local gerr = grpc_error("KV/Range", s.headers, s:trailers())
+      local clean = s.scanner:clean()
+      s:close()
+      self.stream = nil
+      if gerr then self:close(); error(gerr, 0) end
+      if not clean or not self.page_end then
+        self:close()
+        error(err("protocol", "etcd KV/Range: the response ended early"), 0)
+      end
+      if not self.more then self:close() end
+    elseif rec:byte(1) == 75 then -- 'K'
+      self.last_rec = rec
+      return rec
+    else -- 'E': the rest of the RangeResponse
+      local r, derr = pb.decode("RangeResponse", rec:sub(2))
+      if not r then self:close(); error(err("protocol", "etcd KV/Range: " .. derr), 0) end
+      self.pages = self.pages + 1
+      self.page_end = true
+      if self.pages == 1 then
+        self.header = r.header
+        self.count = r.count
+        if self.revision == 0 and r.header then self.revision = r.header.revision end
+      end
+      self.more = self.page > 0 and r.more
+      if self.more then
+        local last = self.last_rec and pb.last_key(self.last_rec)
+        if not last then self:close(); error(err("protocol", "etcd KV/Range: more without keys"), 0) end
+        self.key = last .. "\0"
+      end
+    end
+  end
+  return nil
+end
+
+--- records() -> iterator over raw KeyValue records (and the scan to close)
+function Scan:records()
+  return function() return self:next_record() end, nil, nil, self
+end
+
+--- kvs() -> iterator over KeyValue tables
+function Scan:kvs()
+  local buf, i = {}, 1
+  return function()
+    while i > #buf do
+      local rec = self:next_record()
+      if not rec then return nil end
+      buf, i = pb.kvs(rec), 1
+    end
+    local kv = buf[i]
+    i = i + 1
+    return kv
+  end, nil, nil, self
+end
+
+function Scan:close()
+  self.done = true
+  if self.stream then
+    self.stream:close()
+    self.stream = nil
+  end
+end
+Scan.__close = Scan.close
+
+--- scan(prefix [, opts]) -> iterator over every KeyValue under prefix
+function Client:scan(prefix, opts)
+  return self:scanner(prefix, opts):kvs()
+end
+
+-- --------------------------------------------------------------- watch ---
+
+local Watch = {}
+Watch.__index = Watch
+Watch.__name = "etcd.watch"
+
+local RETRY = { closed = true, refused = true, connect = true, unavailable = true, timeout = true,
+                truncated = true, tls = false, canceled = true, dns = true }
+
+function Watch:_open()
+  local c = self.client
+  local body = pb.encode("WatchRequest", { create_request = {
+    key = self.key, range_end = self.range_end, start_revision = self.next_rev > 0 and self.next_rev or nil,
+    prev_kv = self.prev_kv, progress_notify = self.progress_notify,
+  } }, true)
+  return c:_try(function(ep)
+    return http.stream(c:_opts(ep, "/etcdserverpb.Watch/Watch", body, {
+      framing = "grpc", idle_timeout = self.idle_timeout,
+    }))
+  end, FAILOVER_READ)
+end
+
+function Watch:_reconnect(e)
+  if self.stream then self.stream:close(); self.stream = nil end
+  if not self.opened or not self.reconnect or not RETRY[e.kind] then
+    self.done = true
+    error(e, 0)
+  end
+  local delay = 0.1
+  while true do
+    local k = package.loaded.ksh
+    if k and k.verbose then io.stderr:write(("etcd watch: %s; resuming from revision %d\n"):format(e.message, self.next_rev)) end
+    loop.sleep(delay)
+    local s, e2 = self:_open()
+    if s then self.stream = s; return end
+    if not RETRY[e2.kind] then self.done = true; error(e2, 0) end
+    e = e2
+    delay = math.min(delay * 2, 2)
+  end
+end
+
+function Watch:_handle(r)
+  if r.canceled then
+    self:close()
+    if r.compact_revision and r.compact_revision > 0 then
+      error(err("compacted", ("etcd watch %q from revision %d: that revision is compacted; the oldest available revision is %d")
+        :format(self.key, self.next_rev, r.compact_revision), { compact_revision = r.compact_revision }), 0)
+    end
+    error(err("canceled", "etcd watch canceled: " .. (r.cancel_reason ~= "" and r.cancel_reason or "by the server")), 0)
+  end
+  local rev = r.header and r.header.revision or 0
+  if r.created then
+    self.opened = true
+    if self.next_rev == 0 then
+      self.next_rev = rev + 1
+      self.floor = self.next_rev
+    end
+    return
+  end
+  if #r.events == 0 then
+    -- a progress notification: every event up to rev was sent
+    if rev >= self.next_rev then self.next_rev = rev + 1 end
+    if self.progress_notify then
+      self.buf[#self.buf + 1] = { type = "PROGRESS", revision = rev, header = r.header }
+    end
+    return
+  end
+  for _, ev in ipairs(r.events) do
+    local erev = ev.kv and ev.kv.mod_revision or 0
+    if erev >= self.floor then -- not seen before a reconnect
+      self.buf[#self.buf + 1] = { type = ev.type, kv = ev.kv, prev_kv = ev.prev_kv, revision = erev }
+      if erev + 1 > self.next_rev then self.next_rev = erev + 1 end
+    end
+  end
+  self.floor = self.next_rev
+end
+
+--- next() -> the next event; raises on failure
+function Watch:next()
+  while true do
+    if self.i <= #self.buf then
+      local ev = self.buf[self.i]
+      self.buf[self.i] = nil
+      self.i = self.i + 1
+      return ev
+    end
+    if self.done then return nil end
+    self.buf, self.i = {}, 1
+    if not self.stream then
+      local s, e = self:_open()
+      if not s then self.done = true; error(e, 0) end
+      self.stream = s
+    end
+    local rec, e = self.stream:read()
+    if rec then
+      local r, derr = pb.decode("WatchResponse", rec)
+      if not r then self:close(); error(err("protocol", "etcd watch: " .. derr), 0) end
+      self:_handle(r)
+    else
+      local s = self.stream
+      e = e or grpc_error("Watch", s.headers, s:trailers())
+        or err("closed", "etcd watch: the server ended the stream")
+      self:_reconnect(e)
+    end
+  end
+end
+
+function Watch:close()
+  self.done = true
+  if self.stream then self.stream:close(); self.stream = nil end
+end
+Watch.__close = Watch.close
+Watch.__gc = Watch.close
+
+--- watch(key [, opts [, handler]]): an iterator over events (for ev in
+-- c:watch(...)), or with a handler a task running it for each event (the
+-- handler returns false to stop).  opts: prefix, range_end, from_key,
+-- start_revision, prev_kv, progress_notify, idle_timeout, reconnect (true).
+function Client:watch(key, opts, handler)
+  opts = opts or {}
+  if handler then
+    return ksh.spawn(function()
+      local w = self:watcher(key, opts)
+      while true do
+        local ev = w:next()
+        if ev == nil or handler(ev) == false then break end
+      end
+      w:close()
+    end)
+  end
+  local w = self:watcher(key, opts)
+  return function() return w:next() end, nil, nil, w
+end
+
+--- watcher(key [, opts]) -> a watch object: w:next(), w:close()
+function Client:watcher(key, opts)
+  opts = opts or {}
+  local k, e = range_of(key, opts)
+  local start = opts.start_revision or 0
+  return setmetatable({
+    client = self, key = k, range_end = e, next_rev = start, floor = start, prev_kv = opts.prev_kv,
+    progress_notify = opts.progress_notify, idle_timeout = opts.idle_timeout,
+    reconnect = opts.reconnect ~= false, buf = {}, i = 1,
+  }, Watch)
+end
+
+return M

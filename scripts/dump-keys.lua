@@ -1,0 +1,107 @@
+-- dump-keys: dump every key under a prefix (default /registry) from etcd
+-- usage: kscript dump-keys [PREFIX] [--values] [--count] [--raw] [--page N]
+--          [--endpoints URLS] [--cacert FILE] [--cert FILE] [--key FILE]
+--   Every key under PREFIX, one per line, in etcd's (byte) order, read at one
+--   revision over etcd's native gRPC.  A key holding a newline, a backslash
+--   or bytes that are not printable UTF-8 is written with C escapes (\n, \\,
+--   \xff) so each line is one key; --raw writes the bytes as stored.
+--   --values  each key's line is followed by a line with its value (escaped
+--             the same way unless --raw)
+--   --count   keys and value bytes per resource type (the path segment after
+--             PREFIX), then the total
+--   --page N  keys per Range request (default: one Range, decoded as it
+--             streams in, so memory stays bounded)
+--   The endpoints and certificates default to ETCDCTL_ENDPOINTS,
+--   ETCDCTL_CACERT, ETCDCTL_CERT and ETCDCTL_KEY.
+local etcd = require "etcd"
+local pb = require "ksh.etcdpb"
+local sys = require "ksh.sys"
+
+local args = { ... }
+local o = {}
+local prefix
+local i = 1
+local function value_of(name)
+  local a = args[i]
+  local v = a:match("^%-%-[%w-]+=(.*)$")
+  if v then return v end
+  i = i + 1
+  if args[i] == nil then ksh.usage("dump-keys: %s needs a value", name) end
+  return args[i]
+end
+while i <= #args do
+  local a = args[i]
+  local name = a:match("^(%-%-[%w-]+)")
+  if a == "--values" then o.values = true
+  elseif a == "--count" then o.count = true
+  elseif a == "--raw" then o.raw = true
+  elseif name == "--endpoints" then o.endpoints = value_of(name)
+  elseif name == "--cacert" then o.cacert = value_of(name)
+  elseif name == "--cert" then o.cert = value_of(name)
+  elseif name == "--key" then o.key = value_of(name)
+  elseif name == "--page" then
+    o.page = tonumber(value_of(name))
+    if not o.page or o.page < 0 or o.page % 1 ~= 0 then ksh.usage("dump-keys: --page needs a number of keys") end
+  elseif a == "-h" or a == "--help" then
+    print((require "ksh.cmd").usage("dump-keys"))
+    return
+  elseif a:sub(1, 2) == "--" then ksh.usage("dump-keys: unknown option %s", a)
+  elseif prefix then ksh.usage("dump-keys: one PREFIX only (got %q and %q)", prefix, a)
+  else prefix = a end
+  i = i + 1
+end
+prefix = prefix or "/registry"
+
+local c = etcd.connect { endpoints = o.endpoints, cacert = o.cacert, cert = o.cert, key = o.key }
+local sc = c:scanner(prefix, { keys_only = not (o.values or o.count), page = o.page })
+local out = io.stdout
+out:setvbuf("full", 1 << 16)
+
+local progress = sys.isatty(2)
+local t0, shown, n = now(), nil, 0
+local function show(done)
+  if not progress then return end
+  local t = now()
+  if done then
+    if shown then io.stderr:write("\r\27[K") end
+  elseif t - t0 > 1 and (not shown or t - shown > 0.5) then
+    shown = t
+    io.stderr:write(("\rdump-keys: %d keys%s"):format(n, sc.count and (" of %d"):format(sc.count) or ""))
+  end
+end
+
+if o.count then
+  local counts, bytes, order = {}, {}, {}
+  local total, tbytes = 0, 0
+  local skip = #prefix + 1
+  for rec in sc:records() do
+    for _, kv in ipairs(pb.kvs(rec)) do
+      local rest = kv.key:sub(skip):gsub("^/", "")
+      local ty = rest:match("^[^/]*")
+      if not counts[ty] then counts[ty], bytes[ty] = 0, 0; order[#order + 1] = ty end
+      counts[ty] = counts[ty] + 1
+      bytes[ty] = bytes[ty] + #kv.value
+      total, tbytes = total + 1, tbytes + #kv.value
+    end
+    n = total
+    show()
+  end
+  show(true)
+  local w = 5
+  for _, ty in ipairs(order) do w = math.max(w, #pb.escape(ty)) end
+  out:write(("%-" .. w .. "s %10s %14s\n"):format("TYPE", "KEYS", "VALUE_BYTES"))
+  for _, ty in ipairs(order) do
+    out:write(("%-" .. w .. "s %10d %14d\n"):format((pb.escape(ty)), counts[ty], bytes[ty]))
+  end
+  out:write(("%-" .. w .. "s %10d %14d\n"):format("TOTAL", total, tbytes))
+else
+  local lines, values, raw = pb.lines, o.values, o.raw
+  for rec in sc:records() do
+    local text, k = lines(rec, values, raw)
+    out:write(text)
+    n = n + k
+    if progress then show() end
+  end
+  show(true)
+end
+out:flush()

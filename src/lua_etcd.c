@@ -1,0 +1,476 @@
+/* lua_etcd.c: the binding of src/pb.c, module ksh.etcdpb.  The etcd client
+ * (connect, get, scan, put, del, txn, watch) is lua/etcd.lua on top of it.
+ *
+ *   encode(type, table) -> bytes      decode(type, bytes) -> table | nil, err
+ *   range_scanner() -> sc             sc:framer() -> framer, framer_ud (lightuserdata)
+ *   sc:clean() -> bool, sc:count() -> KeyValues seen
+ *   kvs(record [, keys_only]) -> {kv, ...}     ('K' records of the scanner)
+ *   lines(record, values, raw) -> text, n      (one key per line, escaped)
+ *   last_key(record) -> key          escape(s) -> text, escaped        prefix_end(prefix) -> range_end
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <lauxlib.h>
+#include <lua.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http.h"
+#include "pb.h"
+
+int luaopen_ksh_etcdpb(lua_State *L);
+
+#define SCANNER_MT "ksh.etcdpb.scanner"
+
+/* --- encode: Lua table -> protobuf --- */
+
+typedef struct {
+  char msg[160];
+} encerr;
+
+static int enc_fail(encerr *e, const pb_msgdef *m, const pb_fielddef *f, const char *what) {
+  snprintf(e->msg, sizeof e->msg, "%s.%s: %s", m->name, f ? f->name : "?", what);
+  return -1;
+}
+
+static int encode_msg(lua_State *L, const pb_msgdef *m, int t, pb_buf *b, encerr *e, int depth);
+
+/* Encode the value at the top of the stack as field f. */
+static int encode_value(lua_State *L, const pb_msgdef *m, const pb_fielddef *f, pb_buf *b, encerr *e, int depth) {
+  int ty = lua_type(L, -1);
+  switch (f->type) {
+  case PB_T_INT:
+  case PB_T_UINT: {
+    int isint;
+    lua_Integer v = lua_tointegerx(L, -1, &isint);
+    if (!isint) return enc_fail(e, m, f, "integer expected");
+    return pb_put_uint(b, f->num, (uint64_t)v);
+  }
+  case PB_T_ID: {
+    uint64_t v;
+    if (ty == LUA_TNUMBER && lua_isinteger(L, -1))
+      v = (uint64_t)lua_tointeger(L, -1);
+    else if (ty == LUA_TSTRING) {
+      const char *s = lua_tostring(L, -1);
+      char *endp;
+      errno = 0;
+      v = strtoull(s, &endp, 0);
+      if (errno || endp == s || *endp || *s == '-') return enc_fail(e, m, f, "unsigned 64-bit ID expected");
+    } else
+      return enc_fail(e, m, f, "integer or decimal string expected");
+    return pb_put_uint(b, f->num, v);
+  }
+  case PB_T_BOOL:
+    if (!lua_toboolean(L, -1)) return 0;
+    return pb_put_uint(b, f->num, 1);
+  case PB_T_ENUM: {
+    int v = -1;
+    if (ty == LUA_TSTRING)
+      v = pb_enum_value(f, lua_tostring(L, -1));
+    else if (lua_isinteger(L, -1))
+      v = (int)lua_tointeger(L, -1);
+    if (v < 0) return enc_fail(e, m, f, "unknown enum value");
+    return pb_put_uint(b, f->num, (uint64_t)v);
+  }
+  case PB_T_BYTES: {
+    if (ty != LUA_TSTRING) return enc_fail(e, m, f, "string expected");
+    size_t n;
+    const char *s = lua_tolstring(L, -1, &n);
+    return pb_put_bytes(b, f->num, s, n);
+  }
+  case PB_T_MSG: {
+    if (ty != LUA_TTABLE) return enc_fail(e, m, f, "table expected");
+    if (depth > 16) return enc_fail(e, m, f, "nested too deep");
+    pb_buf sub = {0};
+    int rc = encode_msg(L, f->msg, lua_gettop(L), &sub, e, depth + 1);
+    if (rc == 0) rc = pb_put_bytes(b, f->num, sub.p, sub.len);
+    pb_buf_free(&sub);
+    return rc;
+  }
+  }
+  return -1;
+}
+
+static int encode_msg(lua_State *L, const pb_msgdef *m, int t, pb_buf *b, encerr *e, int depth) {
+  /* refuse fields the message does not have (typos would be silently dropped) */
+  lua_pushnil(L);
+  while (lua_next(L, t)) {
+    lua_pop(L, 1);
+    if (lua_type(L, -1) != LUA_TSTRING || !pb_field_by_name(m, lua_tostring(L, -1))) {
+      const char *k = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "(not a string)";
+      snprintf(e->msg, sizeof e->msg, "%s has no field '%s'", m->name, k);
+      lua_pop(L, 1);
+      return -1;
+    }
+  }
+  for (size_t i = 0; i < m->nfields; i++) {
+    const pb_fielddef *f = &m->fields[i];
+    lua_getfield(L, t, f->name);
+    int rc = 0;
+    if (lua_isnil(L, -1)) {
+    } else if (f->repeated) {
+      if (!lua_istable(L, -1)) rc = enc_fail(e, m, f, "list expected");
+      int lt = lua_gettop(L);
+      lua_Integer n = rc ? 0 : (lua_Integer)lua_rawlen(L, lt);
+      for (lua_Integer j = 1; j <= n && rc == 0; j++) {
+        lua_rawgeti(L, lt, j);
+        rc = encode_value(L, m, f, b, e, depth);
+        lua_pop(L, 1);
+      }
+    } else
+      rc = encode_value(L, m, f, b, e, depth);
+    lua_pop(L, 1);
+    if (rc) {
+      if (b->oom && !e->msg[0]) snprintf(e->msg, sizeof e->msg, "out of memory");
+      return -1;
+    }
+  }
+  return b->oom ? -1 : 0;
+}
+
+static const pb_msgdef *check_msgdef(lua_State *L, int i) {
+  const char *name = luaL_checkstring(L, i);
+  const pb_msgdef *m = pb_msg(name);
+  if (!m) luaL_argerror(L, i, lua_pushfstring(L, "unknown message type '%s'", name));
+  return m;
+}
+
+/* encode(type, table [, grpc]) -> bytes: with grpc, the 5-byte gRPC prefix too */
+static int l_encode(lua_State *L) {
+  const pb_msgdef *m = check_msgdef(L, 1);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  int grpc = lua_toboolean(L, 3);
+  pb_buf b = {0};
+  encerr e = {{0}};
+  if (grpc) pb_put_raw(&b, "\0\0\0\0\0", 5);
+  if (encode_msg(L, m, 2, &b, &e, 0)) {
+    pb_buf_free(&b);
+    return luaL_error(L, "encode %s: %s", m->name, e.msg[0] ? e.msg : "out of memory");
+  }
+  if (grpc) {
+    size_t n = b.len - 5;
+    unsigned char *h = (unsigned char *)b.p;
+    h[1] = (unsigned char)(n >> 24);
+    h[2] = (unsigned char)(n >> 16);
+    h[3] = (unsigned char)(n >> 8);
+    h[4] = (unsigned char)n;
+  }
+  lua_pushlstring(L, b.p ? b.p : "", b.len);
+  pb_buf_free(&b);
+  return 1;
+}
+
+/* --- decode: protobuf -> Lua table --- */
+
+static void push_default(lua_State *L, const pb_fielddef *f) {
+  switch (f->type) {
+  case PB_T_INT:
+  case PB_T_UINT: lua_pushinteger(L, 0); break;
+  case PB_T_ID: lua_pushliteral(L, "0"); break;
+  case PB_T_BOOL: lua_pushboolean(L, 0); break;
+  case PB_T_ENUM: lua_pushstring(L, f->enums[0]); break;
+  case PB_T_BYTES: lua_pushliteral(L, ""); break;
+  case PB_T_MSG: lua_pushnil(L); break;
+  }
+}
+
+static int decode_msg(lua_State *L, const pb_msgdef *m, const char *p, size_t len, int depth);
+
+/* Push the Lua value of one scalar: returns 0, or -1 on a wire-type mismatch. */
+static int push_scalar(lua_State *L, const pb_fielddef *f, int wiretype, uint64_t v) {
+  if (wiretype != PB_VARINT) return -1;
+  switch (f->type) {
+  case PB_T_INT:
+  case PB_T_UINT: lua_pushinteger(L, (lua_Integer)v); break;
+  case PB_T_ID: {
+    char s[24];
+    snprintf(s, sizeof s, "%" PRIu64, v);
+    lua_pushstring(L, s);
+    break;
+  }
+  case PB_T_BOOL: lua_pushboolean(L, v != 0); break;
+  case PB_T_ENUM: {
+    size_t n = 0;
+    while (f->enums[n]) n++;
+    if (v < n)
+      lua_pushstring(L, f->enums[v]);
+    else
+      lua_pushinteger(L, (lua_Integer)v);
+    break;
+  }
+  default: return -1;
+  }
+  return 0;
+}
+
+/* Push the value of field fd (a scalar, or the message/bytes in fl). */
+static int push_field(lua_State *L, const pb_fielddef *fd, const pb_field *fl, int depth) {
+  if (fd->type == PB_T_BYTES) {
+    if (fl->wiretype != PB_LEN) return -1;
+    lua_pushlstring(L, fl->data, fl->len);
+    return 0;
+  }
+  if (fd->type == PB_T_MSG) {
+    if (fl->wiretype != PB_LEN) return -1;
+    return decode_msg(L, fd->msg, fl->data, fl->len, depth + 1);
+  }
+  return push_scalar(L, fd, fl->wiretype, fl->v);
+}
+
+/* Push a table for message m; returns 0, or -1 when malformed (nothing pushed). */
+static int decode_msg(lua_State *L, const pb_msgdef *m, const char *p, size_t len, int depth) {
+  if (depth > 32) return -1;
+  luaL_checkstack(L, 8, "decode");
+  lua_createtable(L, 0, (int)m->nfields);
+  int t = lua_gettop(L);
+  for (size_t i = 0; i < m->nfields; i++) {
+    const pb_fielddef *f = &m->fields[i];
+    if (f->repeated)
+      lua_newtable(L);
+    else
+      push_default(L, f);
+    lua_setfield(L, t, f->name);
+  }
+  const char *end = p + len;
+  pb_field fl;
+  int rc;
+  while ((rc = pb_next(&p, end, &fl)) == 1) {
+    const pb_fielddef *fd = pb_field_by_num(m, fl.field);
+    if (!fd) continue;
+    if (fd->repeated) {
+      lua_getfield(L, t, fd->name);
+      lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
+      if (fl.wiretype == PB_LEN && fd->type != PB_T_BYTES && fd->type != PB_T_MSG) {
+        /* packed scalars */
+        const unsigned char *q = (const unsigned char *)fl.data, *qe = q + fl.len;
+        while (q < qe) {
+          uint64_t v;
+          if (pb_get_varint(&q, qe, &v) != 1 || push_scalar(L, fd, PB_VARINT, v)) {
+            lua_settop(L, t - 1);
+            return -1;
+          }
+          lua_rawseti(L, -2, ++n);
+        }
+      } else {
+        if (push_field(L, fd, &fl, depth)) {
+          lua_settop(L, t - 1);
+          return -1;
+        }
+        lua_rawseti(L, -2, n + 1);
+      }
+      lua_pop(L, 1);
+    } else {
+      if (push_field(L, fd, &fl, depth)) {
+        lua_settop(L, t - 1);
+        return -1;
+      }
+      lua_setfield(L, t, fd->name);
+    }
+  }
+  if (rc < 0) {
+    lua_settop(L, t - 1);
+    return -1;
+  }
+  return 0;
+}
+
+/* decode(type, bytes) -> table | nil, message */
+static int l_decode(lua_State *L) {
+  const pb_msgdef *m = check_msgdef(L, 1);
+  size_t n;
+  const char *s = luaL_checklstring(L, 2, &n);
+  if (decode_msg(L, m, s, n, 0)) {
+    luaL_pushfail(L);
+    lua_pushfstring(L, "malformed %s message", m->name);
+    return 2;
+  }
+  return 1;
+}
+
+/* --- the streamed RangeResponse --- */
+
+typedef struct {
+  pb_range_scan s;
+} scanner;
+
+static int emit_cb(void *ctx, const char *d, size_t n) { return http_emit(ctx, d, n); }
+
+static long range_framer(void *ud, http_req *r, const char *data, size_t len) {
+  scanner *sc = ud;
+  long c = pb_range_feed(&sc->s, data, len, emit_cb, r);
+  if (c < 0) http_fail(r, "protocol", sc->s.err);
+  return c;
+}
+
+static int l_range_scanner(lua_State *L) {
+  scanner *sc = lua_newuserdatauv(L, sizeof *sc, 0);
+  memset(sc, 0, sizeof *sc);
+  luaL_setmetatable(L, SCANNER_MT);
+  return 1;
+}
+
+static int sc_framer(lua_State *L) {
+  scanner *sc = luaL_checkudata(L, 1, SCANNER_MT);
+  http_framer fn = range_framer;
+  void *fp;
+  memcpy(&fp, &fn, sizeof fp);
+  lua_pushlightuserdata(L, fp);
+  lua_pushlightuserdata(L, sc);
+  return 2;
+}
+
+static int sc_clean(lua_State *L) {
+  scanner *sc = luaL_checkudata(L, 1, SCANNER_MT);
+  lua_pushboolean(L, pb_range_clean(&sc->s));
+  return 1;
+}
+
+static int sc_count(lua_State *L) {
+  scanner *sc = luaL_checkudata(L, 1, SCANNER_MT);
+  lua_pushinteger(L, sc->s.kvs);
+  return 1;
+}
+
+static int sc_gc(lua_State *L) {
+  scanner *sc = luaL_checkudata(L, 1, SCANNER_MT);
+  pb_range_free(&sc->s);
+  return 0;
+}
+
+static const char *check_record(lua_State *L, size_t *n) {
+  const char *s = luaL_checklstring(L, 1, n);
+  if (*n == 0 || s[0] != 'K') luaL_argerror(L, 1, "not a KeyValue record");
+  (*n)--;
+  return s + 1;
+}
+
+/* kvs(record) -> {kv, ...} */
+static int l_kvs(lua_State *L) {
+  size_t n;
+  const char *p = check_record(L, &n), *end = p + n;
+  const pb_msgdef *kvdef = pb_msg("KeyValue");
+  lua_newtable(L);
+  lua_Integer i = 0;
+  pb_field fl;
+  int rc;
+  while ((rc = pb_next(&p, end, &fl)) == 1) {
+    if (fl.field != 2 || fl.wiretype != PB_LEN || decode_msg(L, kvdef, fl.data, fl.len, 1))
+      return luaL_error(L, "malformed KeyValue record");
+    lua_rawseti(L, -2, ++i);
+  }
+  if (rc < 0) return luaL_error(L, "malformed KeyValue record");
+  return 1;
+}
+
+/* last_key(record) -> the key of the record's last KeyValue | nil */
+static int l_last_key(lua_State *L) {
+  size_t n;
+  const char *p = check_record(L, &n), *end = p + n;
+  pb_field fl, kf;
+  const char *last = NULL;
+  size_t lastn = 0;
+  int rc;
+  while ((rc = pb_next(&p, end, &fl)) == 1)
+    if (fl.field == 2 && fl.wiretype == PB_LEN) last = fl.data, lastn = fl.len;
+  if (rc < 0) return luaL_error(L, "malformed KeyValue record");
+  if (!last) return 0;
+  const char *q = last, *qe = last + lastn;
+  while ((rc = pb_next(&q, qe, &kf)) == 1) {
+    if (kf.field == 1 && kf.wiretype == PB_LEN) {
+      lua_pushlstring(L, kf.data, kf.len);
+      return 1;
+    }
+  }
+  if (rc < 0) return luaL_error(L, "malformed KeyValue record");
+  lua_pushliteral(L, "");
+  return 1;
+}
+
+static void free_buf(void *ud) { pb_buf_free(ud); }
+
+/* lines(record, values, raw) -> text, n: each key on a line (escaped unless
+ * raw), followed by a line with its value when values is true */
+static int l_lines(lua_State *L) {
+  size_t n;
+  const char *p = check_record(L, &n), *end = p + n;
+  int values = lua_toboolean(L, 2), raw = lua_toboolean(L, 3);
+  pb_buf out = {0};
+  pb_field fl, kf;
+  int rc;
+  lua_Integer count = 0;
+  while ((rc = pb_next(&p, end, &fl)) == 1) {
+    if (fl.field != 2 || fl.wiretype != PB_LEN) break;
+    const char *key = "", *val = "";
+    size_t kl = 0, vl = 0;
+    const char *q = fl.data, *qe = fl.data + fl.len;
+    int r2;
+    while ((r2 = pb_next(&q, qe, &kf)) == 1) {
+      if (kf.wiretype != PB_LEN) continue;
+      if (kf.field == 1) key = kf.data, kl = kf.len;
+      else if (kf.field == 5) val = kf.data, vl = kf.len;
+    }
+    if (r2 < 0) {
+      rc = -1;
+      break;
+    }
+    if (raw) pb_put_raw(&out, key, kl);
+    else pb_escape(&out, key, kl);
+    pb_put_raw(&out, "\n", 1);
+    if (values) {
+      if (raw) pb_put_raw(&out, val, vl);
+      else pb_escape(&out, val, vl);
+      pb_put_raw(&out, "\n", 1);
+    }
+    count++;
+  }
+  if (rc != 0 || out.oom) {
+    free_buf(&out);
+    return luaL_error(L, rc ? "malformed KeyValue record" : "out of memory");
+  }
+  lua_pushlstring(L, out.p ? out.p : "", out.len);
+  free_buf(&out);
+  lua_pushinteger(L, count);
+  return 2;
+}
+
+/* escape(s) -> text, escaped */
+static int l_escape(lua_State *L) {
+  size_t n;
+  const char *s = luaL_checklstring(L, 1, &n);
+  pb_buf b = {0};
+  int esc = pb_escape(&b, s, n);
+  if (b.oom) {
+    pb_buf_free(&b);
+    return luaL_error(L, "out of memory");
+  }
+  lua_pushlstring(L, b.p ? b.p : "", b.len);
+  pb_buf_free(&b);
+  lua_pushboolean(L, esc);
+  return 2;
+}
+
+/* prefix_end(prefix) -> range_end */
+static int l_prefix_end(lua_State *L) {
+  size_t n;
+  const char *s = luaL_checklstring(L, 1, &n);
+  luaL_Buffer b;
+  char *out = luaL_buffinitsize(L, &b, n + 1);
+  luaL_pushresultsize(&b, pb_prefix_end(s, n, out));
+  return 1;
+}
+
+int luaopen_ksh_etcdpb(lua_State *L) {
+  static const luaL_Reg sc_meth[] = {{"framer", sc_framer}, {"clean", sc_clean}, {"count", sc_count}, {NULL, NULL}};
+  luaL_newmetatable(L, SCANNER_MT);
+  luaL_newlib(L, sc_meth);
+  lua_setfield(L, -2, "__index");
+  lua_pushcfunction(L, sc_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_pop(L, 1);
+  static const luaL_Reg fns[] = {{"encode", l_encode}, {"decode", l_decode}, {"range_scanner", l_range_scanner},
+                                 {"kvs", l_kvs},       {"lines", l_lines},   {"escape", l_escape},
+                                 {"prefix_end", l_prefix_end}, {"last_key", l_last_key}, {NULL, NULL}};
+  luaL_newlib(L, fns);
+  return 1;
+}
