@@ -452,13 +452,18 @@ void host_error_report(lua_State *co, int verbose) {
     where = 1;
   }
   if (where) {
-    /* error tables carry no position: name the innermost Lua frame */
+    /* Error tables carry no position: name the innermost frame of the
+     * user's code (not of the bundled library that raised the failure). */
     lua_Debug ar;
-    for (int lv = 0; lua_getstack(co, lv, &ar); lv++) {
-      lua_getinfo(co, "Sl", &ar);
-      if (ar.currentline > 0) {
+    int found = 0;
+    for (int pass = 0; pass < 2 && !found; pass++) {
+      for (int lv = 0; lua_getstack(co, lv, &ar); lv++) {
+        lua_getinfo(co, "Sl", &ar);
+        if (ar.currentline <= 0) continue;
+        if (pass == 0 && strncmp(ar.source, "@lua/", 5) == 0) continue;
         lua_pushfstring(co, "%s:%d: %s", ar.short_src, ar.currentline, msg);
         lua_remove(co, -2);
+        found = 1;
         break;
       }
     }

@@ -131,6 +131,7 @@ int http_next_record(http_req *r, const char **data, size_t *len) {
   if (r->paused && r->q.len - r->qhead < r->max_queue / 2 && r->easy) {
     r->paused = 0;
     curl_easy_pause(r->easy, CURLPAUSE_CONT);
+    if (r->lp) loop_kick(r->lp, 1.0);
   }
   return 1;
 }
@@ -320,6 +321,14 @@ static void on_done(void *ud, CURL *easy, CURLcode rc) {
     long oserr = 0;
     curl_easy_getinfo(r->easy, CURLINFO_OS_ERRNO, &oserr);
     const char *kind = classify(rc, msg);
+    if (strcmp(kind, "closed") == 0 && !r->headers_done && strncmp(r->url, "https:", 6) == 0) {
+      /* With TLS 1.3 a server that rejects the client certificate closes the
+       * connection after the handshake: it surfaces as a reset before any
+       * response, and it is a TLS failure, not a dropped stream. */
+      kind = "tls";
+      strncat(msg, " (the server closed the TLS connection before answering: client certificate rejected?)",
+              sizeof msg - strlen(msg) - 1);
+    }
     if (rc == CURLE_COULDNT_CONNECT && oserr == ECONNREFUSED) {
       kind = "refused";
       if (!strstr(msg, "refused")) strncat(msg, ": Connection refused", sizeof msg - strlen(msg) - 1);
@@ -424,6 +433,8 @@ http_req *http_start(loop_t *lp, const http_opts *o, http_notify notify, void *u
      * "Error in the HTTP2 framing layer".  One connection per transfer. */
     curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
     curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
+    /* and no waiting for a connection to multiplex on: there will be none */
+    curl_easy_setopt(e, CURLOPT_PIPEWAIT, 0L);
   }
   else if (o->http1) curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
   else curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
@@ -510,6 +521,7 @@ void http_free(http_req *r) {
 }
 
 int http_done(const http_req *r) { return r->done; }
+int http_eof(const http_req *r) { return r->eof; }
 int http_headers_done(const http_req *r) { return r->headers_done; }
 long http_status(const http_req *r) { return r->status; }
 const char *http_method(const http_req *r) { return r->method; }

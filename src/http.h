@@ -20,8 +20,9 @@ enum { HTTP_FRAME_NONE = 0, HTTP_FRAME_LINES, HTTP_FRAME_GRPC, HTTP_FRAME_RAW, H
 
 /* A framer consumes bytes and emits records with http_emit(); it returns the
  * number of bytes it consumed (it is called again with the rest once more data
- * arrive), or -1 after http_fail() on malformed input.  At the end of the body
- * it is called once with data == NULL to report leftovers (return -1 then). */
+ * arrive), or -1 after http_fail() on malformed input.  At a clean end of the
+ * body it is called once more with whatever is left (possibly nothing) and
+ * http_eof(r) true: a framer that cannot make a record of the rest fails. */
 typedef long (*http_framer)(void *ud, http_req *r, const char *data, size_t len);
 
 typedef struct {
@@ -88,6 +89,7 @@ size_t http_queued(const http_req *r);
 size_t http_queue_peak(const http_req *r);
 
 /* For framers. */
+int http_eof(const http_req *r);
 int http_emit(http_req *r, const char *data, size_t len);
 void http_fail(http_req *r, const char *kind, const char *msg);
 

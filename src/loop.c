@@ -48,6 +48,7 @@ struct loop {
   size_t nxfers, capxfers;
   loop_sig_fn sigfn;
   void *sigud;
+  double kick_until;
 };
 
 static int sigpipe_fd[2] = {-1, -1};
@@ -231,6 +232,11 @@ void loop_signal_from_handler(int sig) {
   errno = saved;
 }
 
+void loop_kick(loop_t *lp, double seconds) {
+  double until = loop_now() + seconds;
+  if (until > lp->kick_until) lp->kick_until = until;
+}
+
 int loop_pending(const loop_t *lp) {
   return lp->nheap > 0 || lp->nxfers > 0 || lp->nfds > 0 || lp->ndefers > 0;
 }
@@ -253,6 +259,18 @@ int loop_run_once(loop_t *lp, int max_wait_ms) {
     double d = (lp->heap[0].when - loop_now()) * 1000.0;
     int ms = d <= 0 ? 0 : (int)(d + 0.999);
     if (timeout < 0 || ms < timeout) timeout = ms;
+  }
+  /* curl's own deadline (e.g. "run now" after a transfer is unpaused: its data
+   * may already be off the socket, so no fd will wake us) */
+  long ct = -1;
+  curl_multi_timeout(lp->multi, &ct);
+  if (ct >= 0 && (timeout < 0 || ct < timeout)) timeout = (int)ct;
+  if (lp->kick_until > 0) {
+    if (loop_now() < lp->kick_until) {
+      if (timeout < 0 || timeout > 2) timeout = 2;
+    } else {
+      lp->kick_until = 0;
+    }
   }
   if (timeout < 0) timeout = 60 * 60 * 1000;
 
