@@ -1,0 +1,263 @@
+-- get: show Kubernetes resources, as kubectl get does
+-- usage: get RESOURCE[,RESOURCE...] [NAME...] | TYPE/NAME ... [flags]
+--        get --raw PATH            (get /PATH is the same)
+--   -n, --namespace NS       namespace (default: the context's)
+--   -A, --all-namespaces     every namespace
+--   -l, --selector SEL       label selector;  --field-selector SEL
+--   -o, --output FORMAT      json | yaml | name | wide
+--   --show-labels, -L, --label-columns KEY   label columns
+--   --no-headers, --show-managed-fields, --chunk-size N (default 500, 0: no paging)
+--   -w, --watch [--watch-only] [--output-watch-events]
+--   --context NAME, --kubeconfig FILE, -s/--server URL, --token T,
+--   --insecure-skip-tls-verify, --request-timeout SECONDS
+local args = require "ksh.args"
+local k8s = require "k8s"
+local printers = require "k8s.printers"
+local ksh = require "ksh"
+
+local o, rest = args.parse(arg, {
+  { "n", "namespace", value = true },
+  { "A", "all-namespaces" },
+  { "l", "selector", value = true },
+  { nil, "field-selector", value = true },
+  { "o", "output", value = true },
+  { nil, "show-labels" },
+  { "L", "label-columns", value = true, list = true, split = "," },
+  { nil, "no-headers" },
+  { nil, "show-managed-fields" },
+  { nil, "chunk-size", value = true, number = true, default = 500 },
+  { "w", "watch" },
+  { nil, "watch-only" },
+  { nil, "output-watch-events" },
+  { nil, "raw", value = true },
+  { nil, "context", value = true },
+  { nil, "kubeconfig", value = true },
+  { "s", "server", value = true },
+  { nil, "token", value = true },
+  { nil, "insecure-skip-tls-verify" },
+  { nil, "request-timeout", value = true },
+  { nil, "ignore-not-found" },
+})
+
+local output = o.output
+if output and not ({ json = true, yaml = true, name = true, wide = true })[output] then
+  ksh.usage("unsupported output format %q (json, yaml, name, wide)", output)
+end
+
+local function out(s) io.stdout:write(s) end
+
+local function timeout_of(s)
+  if not s or s == "0" then return nil end
+  local n, unit = tostring(s):match("^([%d%.]+)(%a*)$")
+  n = tonumber(n)
+  if not n then ksh.usage("invalid --request-timeout %q", s) end
+  return n * (({ ms = 0.001, s = 1, m = 60, h = 3600, [""] = 1 })[unit] or 1)
+end
+
+local k = assert(k8s.connect {
+  namespace = o.namespace, context = o.context, kubeconfig = o.kubeconfig, server = o.server,
+  token = o.token, insecure_skip_tls_verify = o.insecure_skip_tls_verify,
+  request_timeout = timeout_of(o.request_timeout),
+})
+
+-- raw paths
+if not o.raw and rest[1] and rest[1]:sub(1, 1) == "/" then o.raw = rest[1] end
+if o.raw then
+  local body, resp = k:raw_request { path = o.raw, accept = "application/json, */*", decode = false }
+  if not body then error(resp, 0) end
+  out(body)
+  return
+end
+
+if #rest == 0 then
+  ksh.usage("you must specify the type of resource to get (kscript get pods, kscript api-resources lists them)")
+end
+
+-- what to fetch: { {entry =, name = nil | NAME}, ... }
+local requests = {}
+local function expand(typ)
+  local cat = not typ:find(".", 1, true) and k8s.discovery.category(k, typ)
+  if cat and not pcall(function() assert(k:resource(typ)) end) then return cat end
+  local e, err = k:resource(typ)
+  if not e then
+    if err.kind ~= "notfound" then error(err, 0) end
+    io.stderr:write("error: ", tostring(err), "\n")
+    os.exit(1)
+  end
+  return { e }
+end
+
+local single = false
+if rest[1]:find("/", 1, true) then
+  for _, a in ipairs(rest) do
+    local typ, name = a:match("^([^/]+)/(.+)$")
+    if not typ then ksh.usage("there is no need to specify a resource type as a separate argument when passing arguments in resource/name form") end
+    local e = expand(typ)[1]
+    requests[#requests + 1] = { entry = e, name = name }
+  end
+  single = #requests == 1
+else
+  local types = {}
+  for typ in rest[1]:gmatch("[^,]+") do
+    for _, e in ipairs(expand(typ)) do types[#types + 1] = e end
+  end
+  if #rest > 1 then
+    if #types > 1 then ksh.usage("names can only be given with one resource type (or use TYPE/NAME)") end
+    for i = 2, #rest do requests[#requests + 1] = { entry = types[1], name = rest[i] } end
+    single = #requests == 1
+  else
+    for _, e in ipairs(types) do requests[#requests + 1] = { entry = e } end
+  end
+end
+
+local lopts = {
+  namespace = o.namespace, all_namespaces = o.all_namespaces, labelSelector = o.selector,
+  fieldSelector = o.field_selector, limit = o.chunk_size,
+}
+local popts = { show_managed_fields = o.show_managed_fields }
+
+local errors = {}
+local function report(err)
+  if o.ignore_not_found and type(err) == "table" and err.kind == "notfound" then return end
+  errors[#errors + 1] = err
+  io.stderr:write(tostring(err), "\n")
+end
+
+local function ns_phrase()
+  if o.all_namespaces then return "" end
+  for _, r in ipairs(requests) do
+    if r.entry.namespaced then return (" in %s namespace"):format(o.namespace or k.namespace) end
+  end
+  return ""
+end
+
+local function finish()
+  if #errors > 0 then
+    -- already shown; exit non-zero without printing it again
+    io.stdout:flush()
+    os.exit(1)
+  end
+end
+
+-- ---------------------------------------------------------------- watch
+if o.watch or o.watch_only then
+  local types = {}
+  for _, r in ipairs(requests) do types[r.entry.name .. "." .. r.entry.group] = true end
+  if next(types, next(types)) then ksh.usage("you may only watch one resource type at a time") end
+  local e = requests[1].entry
+  local human = output == nil or output == "wide"
+  local wopts = { namespace = o.namespace, all_namespaces = o.all_namespaces,
+                  labelSelector = o.selector, fieldSelector = o.field_selector, limit = o.chunk_size,
+                  accept = human and k8s.TABLE_ACCEPT or nil, name = requests[1].name }
+  local tbl = printers.table { wide = output == "wide", namespace = o.all_namespaces and e.namespaced,
+    labels = o.label_columns, show_labels = o.show_labels, no_headers = o.no_headers,
+    event = o.output_watch_events }
+  local function show(ev)
+    if human then
+      local obj = ev.object
+      if type(obj) == "table" and obj.kind == "Table" then
+        tbl:add(obj, ev.type)
+      else
+        local m = type(obj) == "table" and obj.metadata or {}
+        tbl:add({ rows = { { cells = { m.name }, object = { metadata = m } } } }, ev.type)
+      end
+      out(tbl:render())
+    elseif output == "name" then
+      out(printers.name(ev.object, e) .. "\n")
+    else
+      local obj = printers.prepare(ev.object, popts)
+      if o.output_watch_events then obj = { type = ev.type, object = obj } end
+      out(output == "yaml" and ("---\n" .. printers.yaml(obj)) or printers.json(obj))
+    end
+    io.stdout:flush()
+  end
+  local w = k:watch(e, wopts)
+  local any = false
+  for ev in w do
+    if ev.type ~= "BOOKMARK" and not (ev.initial and o.watch_only) then
+      any = true
+      show(ev)
+    end
+  end
+  if not any then io.stderr:write("No resources found", ns_phrase(), ".\n") end
+  return
+end
+
+-- ---------------------------------------------------------------- json / yaml / name
+if output == "json" or output == "yaml" or output == "name" then
+  local items = {}
+  for _, r in ipairs(requests) do
+    if r.name then
+      local obj, err = k:get(r.entry, r.name, lopts)
+      if obj then items[#items + 1] = obj else report(err) end
+    else
+      local ok, err = ksh.try(function()
+        for page in k:pages(r.entry, lopts) do
+          for _, it in ipairs(page.items or {}) do items[#items + 1] = it end
+        end
+      end)
+      if not ok then report(err) end
+    end
+  end
+  if output == "name" then
+    local buf = {}
+    for i, it in ipairs(items) do buf[i] = printers.name(it, nil) end
+    if #buf > 0 then out(table.concat(buf, "\n") .. "\n") end
+  else
+    local obj = (single and #items == 1) and items[1] or printers.as_list(items)
+    if not (single and #items == 0) then
+      out(output == "json" and printers.json(obj, popts) or printers.yaml(obj, popts))
+    end
+  end
+  return finish()
+end
+
+-- ---------------------------------------------------------------- tables
+local kinds = {}
+for _, r in ipairs(requests) do kinds[r.entry.kind .. "." .. r.entry.group] = true end
+local with_kind = next(kinds, next(kinds)) ~= nil
+local total, written, last = 0, false, nil
+local tbl
+for _, r in ipairs(requests) do
+  local e = r.entry
+  if e ~= last then
+    if tbl then
+      local s = tbl:render()
+      if s ~= "" then
+        out(s)
+        written = true
+      end
+    end
+    tbl = printers.table { wide = output == "wide", namespace = o.all_namespaces and e.namespaced,
+      labels = o.label_columns, show_labels = o.show_labels, no_headers = o.no_headers,
+      kind_prefix = with_kind and (e.kind:lower() .. (e.group ~= "" and "." .. e.group or "")) or nil }
+    tbl.sep = written and not o.no_headers
+    last = e
+  end
+  local topts = setmetatable({ accept = k8s.TABLE_ACCEPT }, { __index = lopts })
+  if r.name then
+    local t, err = k:get(e, r.name, topts)
+    if t then
+      tbl:add(t)
+      total = total + 1
+    else
+      report(err)
+    end
+  else
+    local ok, err = ksh.try(function()
+      for page in k:pages(e, topts) do
+        tbl:add(page)
+        total = total + #(page.rows or {})
+      end
+    end)
+    if not ok then report(err) end
+  end
+  -- a blank line between resource groups, as kubectl prints
+  if tbl.sep and tbl:count() > 0 then
+    out("\n")
+    tbl.sep = false
+  end
+end
+if tbl then out(tbl:render()) end
+if total == 0 and #errors == 0 then io.stderr:write("No resources found", ns_phrase(), ".\n") end
+finish()
