@@ -131,7 +131,6 @@ int http_next_record(http_req *r, const char **data, size_t *len) {
   if (r->paused && r->q.len - r->qhead < r->max_queue / 2 && r->easy) {
     r->paused = 0;
     curl_easy_pause(r->easy, CURLPAUSE_CONT);
-    if (r->lp) loop_kick(r->lp, 1.0);
   }
   return 1;
 }

@@ -56,10 +56,6 @@ void loop_signal_from_handler(int sig);
 /* One iteration: wait at most max_wait_ms (-1: until something happens),
  * then dispatch.  Returns 0, or -1 if curl reported a fatal multi error. */
 int loop_run_once(loop_t *lp, int max_wait_ms);
-/* Keep driving curl every few milliseconds for the next `seconds`: after a
- * paused transfer is resumed, libcurl 7.88 may hold data it already read
- * (HTTP/2) until its next timer, seconds later, unless it is called again. */
-void loop_kick(loop_t *lp, double seconds);
 /* Pending work: timers, transfers, watched fds, deferred calls. */
 int loop_pending(const loop_t *lp);
 /* Number of transfers attached. */
