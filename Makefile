@@ -58,7 +58,7 @@ unit: $(UNIT_BINS)
 # Debian packages the build and the tests need (idempotent; apt only when missing).
 DEB_PKGS := pkg-config gcc make liblua5.4-dev lua5.4 lua-cjson-dev libcurl4-openssl-dev \
             libreadline-dev libyaml-dev etcd-server etcd-client openssl curl iproute2 \
-            python3 clang libclang-rt-14-dev perl
+            python3 clang libclang-rt-14-dev perl nginx-light time
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do \
 	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \

@@ -173,8 +173,8 @@ static int ky_timestamp(const char *s, size_t n) {
   static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
   size_t i = 0;
   int year = 0, mon, day, h, m, sec;
-  for (; i < n && ky_isdigit(s[i]); i++) year = year * 10 + s[i] - '0';
-  if (i != 4 || i == n || s[i] != '-') return 0;
+  for (; i < n && i < 5 && ky_isdigit(s[i]); i++) year = year * 10 + s[i] - '0';
+  if (i != 4 || i == n || s[i] != '-') return 0; /* exactly four digits: no overflow */
   i++;
   if (!ky_num2(s, n, &i, &mon) || mon < 1 || mon > 12) return 0;
   if (i >= n || s[i++] != '-') return 0;

@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# tests/bench/k8s.sh [RUNS]: kscript against the matching kubectl, with curl as
+# the transport floor, on the test API server (tests/env), side by side in one
+# run; medians of RUNS (default 5).  Not a test: prints numbers and ratios.
+#   list:   5,000 ConfigMaps as -o json (same URL and Accept header for curl)
+#   watch:  time until `get configmaps -w -o json` has printed 10,000 objects
+#   replay: a resourceVersion=0 watch of the 10,000 objects into a Lua handler
+#           that counts them (events/s, CPU per event), curl of the same URL
+set -eu
+export LC_ALL=C
+cd "$(dirname "$0")/../.."
+runs=${1:-5}
+K=$PWD/kscript
+started=
+if [ -z "${KUBECONFIG:-}" ] || [ -z "${KSCRIPT_TEST_KUBECTL:-}" ]; then
+  eval "$(tests/env/up)"
+  started=1
+fi
+KC=$KSCRIPT_TEST_KUBECTL
+tmp=$(mktemp -d)
+cleanup() {
+  $KC delete ns kscript-bench-a kscript-bench-b --wait=false >/dev/null 2>&1 || true
+  rm -rf "$tmp"
+  [ -n "$started" ] && tests/env/down >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+
+echo "filling 2 x 5,000 ConfigMaps..." >&2
+$KC create ns kscript-bench-a >/dev/null 2>&1 || true
+$KC create ns kscript-bench-b >/dev/null 2>&1 || true
+"$K" - <<'LUA'
+local k = assert(k8s.connect())
+local json = require "json"
+local function fill(ns, n)
+  local next_i, tasks = 0, {}
+  for w = 1, 16 do
+    tasks[w] = spawn(function()
+      while next_i < n do
+        next_i = next_i + 1
+        local i = next_i
+        local body = json.encode { apiVersion = "v1", kind = "ConfigMap",
+          metadata = { name = ("cm-%05d"):format(i), labels = { bench = "1", app = "web-" .. (i % 7) },
+                       annotations = { note = ("annotation %d"):format(i) } },
+          data = { ["config.yaml"] = ("key: value-%d\nother: %s\n"):format(i, ("x"):rep(200)), index = tostring(i) } }
+        local _, err = k:raw_request { method = "POST", path = "/api/v1/namespaces/" .. ns .. "/configmaps",
+                                       headers = { ["Content-Type"] = "application/json" }, body = body }
+        if err and err.kind ~= "conflict" and err.kind ~= "alreadyexists" then error(err) end
+      end
+    end)
+  end
+  for _, t in ipairs(tasks) do t:wait() end
+end
+fill("kscript-bench-a", 5000)
+fill("kscript-bench-b", 5000)
+LUA
+
+median() { sort -n | awk '{a[NR]=$1} END {m = (NR % 2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2; printf "%.3f", m}'; }
+# measure NAME cmd...: wall seconds and peak RSS (kB) medians
+declare -A T R
+measure() {
+  local name=$1; shift
+  local ts=() rs=()
+  for _ in $(seq "$runs"); do
+    /usr/bin/time -f "%e %M" -o "$tmp/t" "$@" >/dev/null 2>"$tmp/err" || { cat "$tmp/err" >&2; }
+    read -r e m < "$tmp/t"
+    ts+=("$e"); rs+=("$m")
+  done
+  T[$name]=$(printf '%s\n' "${ts[@]}" | median)
+  R[$name]=$(printf '%s\n' "${rs[@]}" | median)
+  printf '%-40s %8.3f s %9.1f MB   (runs: %s)\n' "$name" "${T[$name]}" "$(echo "${R[$name]}" | awk '{print $1/1024}')" "${ts[*]}"
+}
+
+server=$KSCRIPT_TEST_APISERVER
+url="$server/api/v1/namespaces/kscript-bench-a/configmaps"
+curl_auth=(--cacert "$KSCRIPT_TEST_CA" --cert "$KSCRIPT_TEST_ADMIN_CERT" --key "$KSCRIPT_TEST_ADMIN_KEY")
+echo "== list 5,000 ConfigMaps as JSON"
+measure "kscript get cm -n A -o json" "$K" get configmaps -n kscript-bench-a -o json
+measure "kubectl get cm -n A -o json" $KC get configmaps -n kscript-bench-a -o json
+measure "curl (same URL, application/json)" curl -sS --fail "${curl_auth[@]}" -H 'Accept: application/json' "$url?limit=500"
+"$K" get configmaps -n kscript-bench-a -o json > "$tmp/k.json"
+$KC get configmaps -n kscript-bench-a -o json > "$tmp/c.json"
+cmp -s "$tmp/k.json" "$tmp/c.json" && echo "outputs identical ($(wc -c < "$tmp/k.json") bytes)" || echo "OUTPUTS DIFFER"
+
+echo "== get -w -o json: time until 10,000 objects are printed"
+# wait_objects N cmd...: run until N top-level objects were printed
+wait_objects() {
+  local n=$1; shift
+  "$@" 2>/dev/null | awk -v n="$n" '/^    "kind": "ConfigMap",?$/ { c++; if (c >= n) exit }'
+}
+measure "kscript get cm -A -l bench=1 -w -o json" wait_objects 10000 "$K" get configmaps -A -l bench=1 -w -o json
+measure "kubectl get cm -A -l bench=1 -w -o json" wait_objects 10000 $KC get configmaps -A -l bench=1 -w -o json
+
+echo "== resourceVersion=0 watch replay of 10,000 objects into a counting handler"
+cat > "$tmp/replay.lua" <<'LUA'
+local k = assert(k8s.connect())
+local n, t0 = 0, now()
+for ev in k:watch("configmaps", { all_namespaces = true, labelSelector = "bench=1", resourceVersion = "0" }) do
+  if ev.type == "ADDED" then n = n + 1 end
+  if n >= 10000 then break end
+end
+io.stderr:write(("%d events in %.3f s\n"):format(n, now() - t0))
+os.exit(0)
+LUA
+measure "kscript watch rv=0 -> Lua handler" "$K" "$tmp/replay.lua"
+wurl="$server/api/v1/configmaps?watch=1&resourceVersion=0&labelSelector=bench%3D1"
+measure "curl watch rv=0 | head -n 10000" sh -c "curl -sS -N ${curl_auth[*]} -H 'Accept: application/json' '$wurl' | head -n 10000 > /dev/null"
+for name in "kscript watch rv=0 -> Lua handler" "curl watch rv=0 | head -n 10000"; do
+  awk -v t="${T[$name]}" -v nm="$name" 'BEGIN { printf "%-40s %8.0f events/s\n", nm, 10000 / t }'
+done
+/usr/bin/time -f "%U %S" -o "$tmp/cpu" "$K" "$tmp/replay.lua" 2>/dev/null
+awk '{ printf "kscript CPU per event: %.1f us (user+sys %.3f s / 10,000)\n", ($1 + $2) * 1e6 / 10000, $1 + $2 }' "$tmp/cpu"
+
+echo
+r() { awk -v a="${T[$1]}" -v b="${T[$2]}" -v ra="${R[$1]}" -v rb="${R[$2]}" -v l="$3" 'BEGIN { printf "%-48s time %.2fx, RSS %.2fx\n", l, a / b, ra / rb }'; }
+r "kscript get cm -n A -o json" "kubectl get cm -n A -o json" "list -o json, kscript / kubectl (target 0.5x, 0.25x):"
+r "kscript get cm -n A -o json" "curl (same URL, application/json)" "list, kscript / curl floor:"
+r "kscript get cm -A -l bench=1 -w -o json" "kubectl get cm -A -l bench=1 -w -o json" "get -w to 10,000 objects, kscript / kubectl:"
