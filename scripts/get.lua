@@ -183,6 +183,35 @@ if o.watch or o.watch_only then
   return
 end
 
+-- ---------------------------------------------------------------- json, streamed
+-- A list prints page by page as it arrives, laid out exactly as kubectl's
+-- List wrapper, so memory stays bounded by a page whatever the list's size.
+if output == "json" and not single then
+  local json = require "json"
+  local started = false
+  local function emit(it)
+    local s = json.encode(printers.prepare(it, popts), { indent = 4, sort_keys = true })
+    out((started and ",\n" or '{\n    "apiVersion": "v1",\n    "items": [\n') .. "        " .. (s:gsub("\n", "\n        ")))
+    started = true
+  end
+  for _, r in ipairs(requests) do
+    if r.name then
+      local obj, err = k:get(r.entry, r.name, lopts)
+      if obj then emit(obj) else report(err) end
+    else
+      local ok, err = ksh.try(function()
+        for page in k:pages(r.entry, lopts) do
+          for _, it in ipairs(page.items or {}) do emit(it) end
+        end
+      end)
+      if not ok then report(err) end
+    end
+  end
+  out(started and "\n    ],\n" or '{\n    "apiVersion": "v1",\n    "items": [],\n')
+  out('    "kind": "List",\n    "metadata": {\n        "resourceVersion": ""\n    }\n}\n')
+  return finish()
+end
+
 -- ---------------------------------------------------------------- json / yaml / name
 if output == "json" or output == "yaml" or output == "name" then
   local items = {}

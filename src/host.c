@@ -453,19 +453,15 @@ void host_error_report(lua_State *co, int verbose) {
   }
   if (where) {
     /* Error tables carry no position: name the innermost frame of the
-     * user's code (not of the bundled library that raised the failure). */
+     * user's code; none when only the bundled library is on the stack (an
+     * error re-raised by a task, say). */
     lua_Debug ar;
-    int found = 0;
-    for (int pass = 0; pass < 2 && !found; pass++) {
-      for (int lv = 0; lua_getstack(co, lv, &ar); lv++) {
-        lua_getinfo(co, "Sl", &ar);
-        if (ar.currentline <= 0) continue;
-        if (pass == 0 && strncmp(ar.source, "@lua/", 5) == 0) continue;
-        lua_pushfstring(co, "%s:%d: %s", ar.short_src, ar.currentline, msg);
-        lua_remove(co, -2);
-        found = 1;
-        break;
-      }
+    for (int lv = 0; lua_getstack(co, lv, &ar); lv++) {
+      lua_getinfo(co, "Sl", &ar);
+      if (ar.currentline <= 0 || strncmp(ar.source, "@lua/", 5) == 0) continue;
+      lua_pushfstring(co, "%s:%d: %s", ar.short_src, ar.currentline, msg);
+      lua_remove(co, -2);
+      break;
     }
   }
   if (verbose) {
