@@ -876,18 +876,102 @@ static size_t ky_number_text(lua_State *L, int idx, char *buf) {
   return ky_format_float((double)lua_tonumber(L, idx), buf);
 }
 
-/* The order of mapping keys: the one place that decides it.
- * For now plain byte order of the key text. */
+/* The order of mapping keys: the one place that decides it (ky_key_cmp,
+ * go-yaml v2's natural order, as kubectl -o yaml prints). */
 typedef struct {
   const char *s;
   size_t n;
   int i; /* index in the key tables */
 } ky_key;
 
+/* One code point of UTF-8 at s[*i] (0xFFFD for a bad byte); advances *i. */
+static uint32_t ky_rune(const char *s, size_t n, size_t *i) {
+  const unsigned char *u = (const unsigned char *)s;
+  uint32_t c = u[*i];
+  size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+  if (len == 0 || *i + len > n) {
+    (*i)++;
+    return 0xFFFD;
+  }
+  if (len > 1) {
+    c &= 0x3Fu >> (len - 1);
+    for (size_t k = 1; k < len; k++) {
+      if ((u[*i + k] & 0xC0) != 0x80) {
+        (*i)++;
+        return 0xFFFD;
+      }
+      c = c << 6 | (u[*i + k] & 0x3F);
+    }
+  }
+  *i += len;
+  return c;
+}
+
+static int ky_rdigit(uint32_t r) { return r >= '0' && r <= '9'; }
+/* unicode.IsLetter for ASCII; other code points count as letters (keys in
+ * Kubernetes objects are ASCII in practice). */
+static int ky_rletter(uint32_t r) { return (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || r >= 0xAA; }
+
+/* go-yaml v2's keyList.Less on two strings ("natural" order: a9 before a10),
+ * as a qsort comparison.  Like go-yaml's, it is not a total order on every
+ * key set (1, 01, 0a). */
+static int ky_natural_cmp(const char *as, size_t an_, const char *bs, size_t bn_) {
+  uint32_t abuf[128], bbuf[128];
+  uint32_t *ar = an_ <= 128 ? abuf : malloc(an_ * sizeof *ar);
+  uint32_t *br = bn_ <= 128 ? bbuf : malloc(bn_ * sizeof *br);
+  int res = 0;
+  size_t na = 0, nb = 0;
+  if (!ar || !br) {
+    int c = memcmp(as, bs, an_ < bn_ ? an_ : bn_);
+    res = c ? c : (an_ > bn_) - (an_ < bn_);
+    goto out;
+  }
+  for (size_t i = 0; i < an_;) ar[na++] = ky_rune(as, an_, &i);
+  for (size_t i = 0; i < bn_;) br[nb++] = ky_rune(bs, bn_, &i);
+  for (size_t i = 0; i < na && i < nb; i++) {
+    if (ar[i] == br[i]) continue;
+    int al = ky_rletter(ar[i]), bl = ky_rletter(br[i]);
+    if (al && bl) {
+      res = ar[i] < br[i] ? -1 : 1;
+      goto out;
+    }
+    if (al || bl) {
+      res = bl ? -1 : 1;
+      goto out;
+    }
+    uint64_t av = 0, bv = 0; /* Go's int64 arithmetic wraps; so does this */
+    size_t ai, bi;
+    if (ar[i] == '0' || br[i] == '0') {
+      for (size_t j = i; j-- > 0 && ky_rdigit(ar[j]);) {
+        if (ar[j] != '0') {
+          av = bv = 1;
+          break;
+        }
+      }
+    }
+    for (ai = i; ai < na && ky_rdigit(ar[ai]); ai++) av = av * 10 + (ar[ai] - '0');
+    for (bi = i; bi < nb && ky_rdigit(br[bi]); bi++) bv = bv * 10 + (br[bi] - '0');
+    if (av != bv) {
+      res = (int64_t)av < (int64_t)bv ? -1 : 1;
+      goto out;
+    }
+    if (ai != bi) {
+      res = ai < bi ? -1 : 1;
+      goto out;
+    }
+    res = ar[i] < br[i] ? -1 : 1;
+    goto out;
+  }
+  res = na < nb ? -1 : na > nb ? 1 : 0;
+out:
+  if (ar && ar != abuf) free(ar);
+  if (br && br != bbuf) free(br);
+  return res;
+}
+
 static int ky_key_cmp(const void *pa, const void *pb) {
   const ky_key *a = pa, *b = pb;
-  int c = memcmp(a->s, b->s, a->n < b->n ? a->n : b->n);
-  return c ? c : (a->n > b->n) - (a->n < b->n);
+  return ky_natural_cmp(a->s, a->n, b->s, b->n);
 }
 
 static void ky_emit_value(ky_enc *e, int idx, int depth);

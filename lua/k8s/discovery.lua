@@ -130,9 +130,9 @@ function M.resources(client, refresh)
     entries, err = M.fetch(client)
     if not entries then return nil, err end
     write_cache(file, entries)
+    client.discovery_fetches = (client.discovery_fetches or 0) + 1
   end
   client.discovery = entries
-  client.discovery_fresh = refresh or nil
   return entries
 end
 
@@ -173,6 +173,10 @@ end
 -- name, kind, plural.group or kind.version.group (case-insensitive)
 function M.lookup(client, name)
   local want = name:lower()
+  -- a miss refreshes once per lookup (not once per client: in a REPL or a
+  -- long script a CRD can be created at any time), unless this lookup has
+  -- just asked the server already (no cache yet)
+  local fetches = client.discovery_fetches or 0
   for attempt = 1, 2 do
     local entries, err = M.resources(client, attempt == 2)
     if not entries then return nil, err end
@@ -188,7 +192,7 @@ function M.lookup(client, name)
       e = find_in(entries, want)
     end
     if e then return e end
-    if client.discovery_fresh then break end
+    if (client.discovery_fetches or 0) > fetches then break end
   end
   return nil, util.error("notfound", ("the server doesn't have a resource type %q"):format(name))
 end
