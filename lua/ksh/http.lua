@@ -61,23 +61,32 @@ local function wait_until(req, what)
   end
 end
 
---- request(opts) -> resp | nil, err.  HTTP statuses >= 400 are errors of
--- kind "http" (with status, body, headers) unless opts.any_status is set.
-function M.request(opts)
-  local req, kind, msg = c.start(prepare(opts))
+-- Start a transfer and wait until `what` ("headers" or "done"); a transport
+-- failure is returned as nil, err (and logged).  An interruption while
+-- waiting closes the transfer and propagates.
+local function open(opts, what)
+  local req, kind, msg = c.start(opts)
   if not req then return nil, loop.error(kind, msg) end
-  local ok, e = pcall(wait_until, req, "done")
+  local ok, e = pcall(wait_until, req, what)
   if not ok then
     req:close()
     error(e, 0)
   end
   local terr = transport_error(req)
-  local _, _, status = req:state()
-  log(req, terr and terr.kind or status)
   if terr then
+    log(req, terr.kind)
     req:close()
     return nil, terr
   end
+  return req, select(3, req:state())
+end
+
+--- request(opts) -> resp | nil, err.  HTTP statuses >= 400 are errors of
+-- kind "http" (with status, body, headers) unless opts.any_status is set.
+function M.request(opts)
+  local req, status = open(prepare(opts), "done")
+  if not req then return nil, status end
+  log(req, status)
   if status >= 400 and not opts.any_status then
     local err = http_error(req, status)
     req:close()
@@ -99,20 +108,8 @@ Stream.__name = "ksh.http.stream"
 function M.stream(opts)
   prepare(opts)
   if not opts.framing then opts.framing = "lines" end
-  local req, kind, msg = c.start(opts)
-  if not req then return nil, loop.error(kind, msg) end
-  local ok, e = pcall(wait_until, req, "headers")
-  if not ok then
-    req:close()
-    error(e, 0)
-  end
-  local terr = transport_error(req)
-  local _, _, status = req:state()
-  if terr then
-    log(req, terr.kind)
-    req:close()
-    return nil, terr
-  end
+  local req, status = open(opts, "headers")
+  if not req then return nil, status end
   if status >= 300 and not opts.any_status then
     wait_until(req, "done")
     log(req, status)

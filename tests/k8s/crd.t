@@ -7,22 +7,7 @@
 # Needs `eval "$(tests/env/up)"`; FAILS (never skips) without it.
 set -uo pipefail
 export LC_ALL=C
-KS=${KSCRIPT:-kscript}
-n=0 failed=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-nok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; shift; for l in "$@"; do printf '#   %s\n' "$l"; done; }
-check() { local d=$1; shift; if "$@"; then ok "$d"; else nok "$d"; fi; }
-status() { if [ "$2" = 0 ]; then ok "$1"; else nok "$1"; fi; }   # description $?
-is() { # description got want
-  if [ "$2" = "$3" ]; then ok "$1"; else nok "$1" "got:  $(printf '%s' "$2" | head -c 600 | tr '\n' '|')" "want: $(printf '%s' "$3" | head -c 600 | tr '\n' '|')"; fi
-}
-finish() { echo "1..$n"; [ $failed -eq 0 ]; exit $?; }
-if [ -z "${KUBECONFIG:-}" ] || [ -z "${KSCRIPT_TEST_KUBECTL:-}" ]; then
-  nok "KUBECONFIG and KSCRIPT_TEST_KUBECTL are set (eval \"\$(tests/env/up)\")"
-  finish
-fi
-KC=$KSCRIPT_TEST_KUBECTL
-tmp=$(mktemp -d)
+. "${KSCRIPT_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/k8s.sh"
 id=$$   # names of our own: several runs may share one environment
 ns=kscript-crd-$id
 group=t$id.kscript.dev

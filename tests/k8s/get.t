@@ -6,17 +6,7 @@
 # Needs `eval "$(tests/env/up)"`; FAILS (never skips) without it.
 set -uo pipefail
 export LC_ALL=C
-KS=${KSCRIPT:-kscript}
-n=0 failed=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-nok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; shift; for l in "$@"; do printf '#   %s\n' "$l"; done; }
-finish() { echo "1..$n"; [ $failed -eq 0 ]; exit $?; }
-if [ -z "${KUBECONFIG:-}" ] || [ -z "${KSCRIPT_TEST_KUBECTL:-}" ]; then
-  nok "KUBECONFIG and KSCRIPT_TEST_KUBECTL are set (eval \"\$(tests/env/up)\")"
-  finish
-fi
-KC=$KSCRIPT_TEST_KUBECTL
-tmp=$(mktemp -d)
+. "${KSCRIPT_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/k8s.sh"
 ns=kscript-get-$$
 wpid=
 cleanup() { [ -n "$wpid" ] && kill "$wpid" 2>/dev/null; $KC delete ns "$ns" --wait=false >/dev/null 2>&1; rm -rf "$tmp"; }

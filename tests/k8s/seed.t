@@ -6,19 +6,9 @@
 # Needs `eval "$(tests/env/up)"`; FAILS (never skips) without it.
 set -uo pipefail
 export LC_ALL=C
+. "${KSCRIPT_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/k8s.sh"
 top=${KSCRIPT_TOP:-$PWD}
-KS=${KSCRIPT:-kscript}
-n=0 failed=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-nok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; shift; for l in "$@"; do printf '#   %s\n' "$l"; done; }
-finish() { echo "1..$n"; [ $failed -eq 0 ]; exit $?; }
 
-if [ -z "${KUBECONFIG:-}" ] || [ -z "${KSCRIPT_TEST_KUBECTL:-}" ]; then
-  nok "KUBECONFIG and KSCRIPT_TEST_KUBECTL are set (eval \"\$(tests/env/up)\")"
-  finish
-fi
-KC=$KSCRIPT_TEST_KUBECTL
-tmp=$(mktemp -d)
 proxy_pid=
 cleanup() { [ -n "$proxy_pid" ] && kill "$proxy_pid" 2>/dev/null; rm -rf "$tmp"; }
 trap cleanup EXIT

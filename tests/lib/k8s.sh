@@ -1,0 +1,22 @@
+# tests/lib/k8s.sh: TAP helpers for the bash tests against the control plane
+# (sourced).  It FAILS, never skips, when the environment is not up:
+#   . "$top/tests/lib/k8s.sh" [EXTRA_VAR...]   (variables that must be set too)
+# Sets KS (kscript under test), KC (the matching kubectl), tmp (a temp dir).
+n=0 failed=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+nok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; shift; for l in "$@"; do printf '#   %s\n' "$l"; done; }
+check() { local d=$1; shift; if "$@"; then ok "$d"; else nok "$d"; fi; }
+status() { if [ "$2" = 0 ]; then ok "$1"; else nok "$1"; fi; }   # description $?
+is() { # description got want
+  if [ "$2" = "$3" ]; then ok "$1"; else nok "$1" "got:  $(printf '%s' "$2" | head -c 600 | tr '\n' '|')" "want: $(printf '%s' "$3" | head -c 600 | tr '\n' '|')"; fi
+}
+finish() { echo "1..$n"; [ $failed -eq 0 ]; exit $?; }
+for _v in KUBECONFIG KSCRIPT_TEST_KUBECTL "$@"; do
+  if [ -z "${!_v:-}" ]; then
+    nok "$_v is set (eval \"\$(tests/env/up)\")"
+    finish
+  fi
+done
+KS=${KSCRIPT:-kscript}
+KC=$KSCRIPT_TEST_KUBECTL
+tmp=$(mktemp -d)
