@@ -974,6 +974,36 @@ static int ky_key_cmp(const void *pa, const void *pb) {
   return ky_natural_cmp(a->s, a->n, b->s, b->n);
 }
 
+static int ky_byte_cmp(const void *pa, const void *pb) {
+  const ky_key *a = pa, *b = pb;
+  int c = memcmp(a->s, b->s, a->n < b->n ? a->n : b->n);
+  return c ? c : (a->n > b->n) - (a->n < b->n);
+}
+
+/* Stable merge sort of k[0..n) by ky_key_cmp, using tmp (n entries). */
+static void ky_merge_sort(ky_key *k, ky_key *tmp, size_t n) {
+  if (n < 2) return;
+  size_t h = n / 2;
+  ky_merge_sort(k, tmp, h);
+  ky_merge_sort(k + h, tmp, n - h);
+  size_t i = 0, j = h, o = 0;
+  while (i < h && j < n) tmp[o++] = ky_key_cmp(&k[j], &k[i]) < 0 ? k[j++] : k[i++];
+  while (i < h) tmp[o++] = k[i++];
+  while (j < n) tmp[o++] = k[j++];
+  memcpy(k, tmp, n * sizeof *k);
+}
+
+/* Order mapping keys.  go-yaml's order is not a total order on some key sets
+ * (1, 01, 0a), so the result could depend on the order pairs() gave: sort by
+ * byte first, then stably by go-yaml's rule, so the same keys always come out
+ * in the same order. */
+static void ky_sort_keys(ky_key *keys, size_t n) {
+  qsort(keys, n, sizeof *keys, ky_byte_cmp);
+  ky_key *tmp = malloc(n * sizeof *tmp);
+  if (tmp) ky_merge_sort(keys, tmp, n);
+  free(tmp);
+}
+
 static void ky_emit_value(ky_enc *e, int idx, int depth);
 
 /* Is the table at idx a sequence? Marked by json.array, or keys exactly 1..n
@@ -1042,7 +1072,7 @@ static void ky_emit_table(ky_enc *e, int idx, int depth) {
     lua_pushvalue(L, -1);
     lua_rawseti(L, orig, ++n);
   }
-  qsort(keys, (size_t)n, sizeof *keys, ky_key_cmp);
+  ky_sort_keys(keys, (size_t)n);
   ky_emit(e, &ev, yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_MAPPING_STYLE));
   for (int i = 0; i < n; i++) {
     lua_rawgeti(L, orig, keys[i].i);
