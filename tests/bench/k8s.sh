@@ -88,12 +88,14 @@ until_n() {
   local n=$1 pat=$2 name=$3; shift 3
   local ts=() rs=() i s e
   for i in $(seq "$runs"); do
-    rm -f "$tmp/fifo"; mkfifo "$tmp/fifo"
+    : > "$tmp/stream"
     s=$(date +%s%N)
-    /usr/bin/time -f "%M" -o "$tmp/rss" "$@" >"$tmp/fifo" 2>/dev/null &
-    local tp=$!
-    # grep -m, not mawk: mawk waits to fill its whole input buffer from a pipe
-    grep -m "$n" -E -- "$pat" <"$tmp/fifo" >/dev/null || true
+    /usr/bin/time -f "%M" -o "$tmp/rss" "$@" >"$tmp/stream" 2>/dev/null &
+    local tp=$! waited=0
+    # poll the output file (a pipe reader would add its own buffering)
+    while [ "$(grep -c -E -- "$pat" "$tmp/stream")" -lt "$n" ] && [ $waited -lt 6000 ]; do
+      sleep 0.01; waited=$((waited + 1))
+    done
     e=$(date +%s%N)
     pkill -TERM -P "$tp" 2>/dev/null || true
     wait "$tp" 2>/dev/null || true
