@@ -156,6 +156,7 @@ if o.watch or o.watch_only then
   local tbl = printers.table { wide = output == "wide", namespace = o.all_namespaces and e.namespaced,
     labels = o.label_columns, show_labels = o.show_labels, no_headers = o.no_headers,
     event = o.output_watch_events }
+  local yaml_docs = 0
   local function show(ev)
     if human then
       local obj = ev.object
@@ -171,7 +172,9 @@ if o.watch or o.watch_only then
     else
       local obj = printers.prepare(ev.object, popts)
       if o.output_watch_events then obj = { type = ev.type, object = obj } end
-      out(output == "yaml" and ("---\n" .. printers.yaml(obj)) or printers.json(obj))
+      -- kubectl separates YAML documents with "---" (none before the first)
+      out(output == "yaml" and ((yaml_docs > 0 and "---\n" or "") .. printers.yaml(obj)) or printers.json(obj))
+      yaml_docs = yaml_docs + 1
     end
     io.stdout:flush()
   end

@@ -82,4 +82,13 @@ kill "$wpid" 2>/dev/null; wait "$wpid" 2>/dev/null; wpid=
 lines=$(grep -c '^watched ' "$tmp/w")
 head=$(head -1 "$tmp/w")
 [ "$lines" -eq 3 ] && [[ $head == "NAME "*"DATA "*"AGE" ]] && ok "get -w: header, then labelled/modified/deleted rows" || nok "get -w" "$(cat "$tmp/w")"
+# the initial list of -w -o json / -o yaml, printed as kubectl prints it
+# (one object per item; YAML documents separated by ---, none before the first)
+for fmt in json yaml; do
+  timeout 3 "$KS" get cm -n "$ns" -w -o $fmt >"$tmp/a" 2>&1
+  timeout 3 $KC get cm -n "$ns" -w -o $fmt >"$tmp/b" 2>&1
+  if [ -s "$tmp/a" ] && cmp -s "$tmp/a" "$tmp/b"; then ok "get cm -w -o $fmt: the initial objects as kubectl prints them"
+  else nok "get cm -w -o $fmt: the initial objects as kubectl prints them" "$(diff "$tmp/a" "$tmp/b" | head -6)"; fi
+done
+
 finish
