@@ -88,7 +88,14 @@ end
 -- Prompt hooks: later modules (k8s) set ksh.repl.context() to show the
 -- current context/namespace.
 M.context = nil
+local k8s_tried = false
 function M.prompt()
+  if not M.context and not k8s_tried then
+    -- the k8s module sets the context hook when it loads: load it for the
+    -- first prompt, so the context shows from the first line
+    k8s_tried = true
+    pcall(require, "k8s")
+  end
   if M.context then
     local ok, s = pcall(M.context)
     if ok and s and s ~= "" then return "ksh:" .. s .. "> " end

@@ -108,7 +108,7 @@ until_n() {
 }
 
 echo "== get -w -o json: time until all 10,000 objects are printed"
-obj='^    "kind": "ConfigMap",?$'
+obj='^    (    ){0,2}"kind": "ConfigMap",?$'   # kubectl nests Lists for lists over one chunk
 until_n 10000 "$obj" "kscript get cm -A -l bench=1 -w -o json" "$K" get configmaps -A -l bench=1 -w -o json
 until_n 10000 "$obj" "kubectl get cm -A -l bench=1 -w -o json" $KC get configmaps -A -l bench=1 -w -o json
 
