@@ -28,6 +28,9 @@ def ok(cond, name, diag=""):
 class Term:
     def __init__(self, *args, env=None):
         e = dict(os.environ, TERM="dumb", INPUTRC=inputrc, KSH_HISTFILE=hist, KSH_NO_BANNER="1")
+        # no cluster: the prompt is the plain "ksh> " (with a kubeconfig it
+        # shows context/namespace, which tests/k8s/connect.t checks)
+        e.pop("KUBECONFIG", None)
         e.update(env or {})
         self.pid, self.fd = pty.fork()
         if self.pid == 0:
