@@ -214,7 +214,6 @@ static int xfer_take(loop_t *lp, CURL *easy, xfer_t *out) {
 
 void loop_remove_transfer(loop_t *lp, CURL *easy) { xfer_take(lp, easy, NULL); }
 
-int loop_transfers(const loop_t *lp) { return (int)lp->nxfers; }
 
 /* --- signals --- */
 

@@ -58,7 +58,5 @@ void loop_signal_from_handler(int sig);
 int loop_run_once(loop_t *lp, int max_wait_ms);
 /* Pending work: timers, transfers, watched fds, deferred calls. */
 int loop_pending(const loop_t *lp);
-/* Number of transfers attached. */
-int loop_transfers(const loop_t *lp);
 
 #endif

@@ -137,6 +137,15 @@ static const pb_msgdef *check_msgdef(lua_State *L, int i) {
 }
 
 /* encode(type, table [, grpc]) -> bytes: with grpc, the 5-byte gRPC prefix too */
+/* Push the buffer's bytes as a string and free the buffer; raises when the
+ * buffer ran out of memory while it was filled. */
+static void push_buf(lua_State *L, pb_buf *b) {
+  int oom = b->oom;
+  if (!oom) lua_pushlstring(L, b->p ? b->p : "", b->len);
+  pb_buf_free(b);
+  if (oom) luaL_error(L, "out of memory");
+}
+
 static int l_encode(lua_State *L) {
   const pb_msgdef *m = check_msgdef(L, 1);
   luaL_checktype(L, 2, LUA_TTABLE);
@@ -156,8 +165,7 @@ static int l_encode(lua_State *L) {
     h[3] = (unsigned char)(n >> 8);
     h[4] = (unsigned char)n;
   }
-  lua_pushlstring(L, b.p ? b.p : "", b.len);
-  pb_buf_free(&b);
+  push_buf(L, &b);
   return 1;
 }
 
@@ -387,8 +395,6 @@ static int l_last_key(lua_State *L) {
   return 1;
 }
 
-static void free_buf(void *ud) { pb_buf_free(ud); }
-
 /* lines(record, values, raw) -> text, n: each key on a line (escaped unless
  * raw), followed by a line with its value when values is true */
 static int l_lines(lua_State *L) {
@@ -424,12 +430,11 @@ static int l_lines(lua_State *L) {
     }
     count++;
   }
-  if (rc != 0 || out.oom) {
-    free_buf(&out);
-    return luaL_error(L, rc ? "malformed KeyValue record" : "out of memory");
+  if (rc != 0) {
+    pb_buf_free(&out);
+    return luaL_error(L, "malformed KeyValue record");
   }
-  lua_pushlstring(L, out.p ? out.p : "", out.len);
-  free_buf(&out);
+  push_buf(L, &out);
   lua_pushinteger(L, count);
   return 2;
 }
@@ -440,12 +445,7 @@ static int l_escape(lua_State *L) {
   const char *s = luaL_checklstring(L, 1, &n);
   pb_buf b = {0};
   int esc = pb_escape(&b, s, n);
-  if (b.oom) {
-    pb_buf_free(&b);
-    return luaL_error(L, "out of memory");
-  }
-  lua_pushlstring(L, b.p ? b.p : "", b.len);
-  pb_buf_free(&b);
+  push_buf(L, &b);
   lua_pushboolean(L, esc);
   return 2;
 }

@@ -111,18 +111,6 @@ static int sys_write(lua_State *L) {
   return 1;
 }
 
-/* rss() -> peak resident set size in kB (from /proc/self/status) */
-static int sys_peak_rss(lua_State *L) {
-  FILE *f = fopen("/proc/self/status", "r");
-  long kb = -1;
-  char line[256];
-  while (f && fgets(line, sizeof line, f))
-    if (strncmp(line, "VmHWM:", 6) == 0) kb = strtol(line + 6, NULL, 10);
-  if (f) fclose(f);
-  lua_pushinteger(L, kb);
-  return 1;
-}
-
 int luaopen_ksh_sys(lua_State *L) {
   static const luaL_Reg fns[] = {{"isatty", sys_isatty},
                                  {"stat", sys_stat},
@@ -132,7 +120,6 @@ int luaopen_ksh_sys(lua_State *L) {
                                  {"time", sys_time},
                                  {"pid", sys_pid},
                                  {"write", sys_write},
-                                 {"peak_rss", sys_peak_rss},
                                  {NULL, NULL}};
   luaL_newlib(L, fns);
   return 1;
