@@ -163,6 +163,7 @@ t = Term()
 ok(t.expect(r"ksh> "), "a corrupt history file does not stop the prompt", t.tail())
 t.line("print(40 + 2)")
 ok(t.expect(r"\n42\r?\n"), "and the session works", t.tail())
+t.expect(r"ksh> ")
 t.send("\x04")
 t.wait()
 ok(os.path.getsize(hist) >= size, "and earlier history is not lost")
@@ -170,7 +171,8 @@ ok(os.path.getsize(hist) >= size, "and earlier history is not lost")
 t = Term(env={"KSH_HISTFILE": "/dev/null"})
 t.expect(r"ksh> ")
 t.line("print('nohist')")
-t.expect("nohist")
+t.expect(r"\nnohist\r?\n")  # the output, not the echo of the line
+t.expect(r"ksh> ")           # Ctrl-D only once the prompt is back
 t.send("\x04")
 ok(t.wait() == 0, "KSH_HISTFILE=/dev/null disables history")
 
