@@ -13,23 +13,34 @@ VERSION   := 0.1.0
 WARN      := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Werror
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -llua5.4-cjson
+CORE_LIBS  = $(shell pkg-config --libs libcurl 2>/dev/null)
 CFLAGS    ?= -O2 -g
-ALL_CFLAGS = -std=c11 $(WARN) $(CFLAGS) $(PKG_CFLAGS) -Isrc -DKSH_VERSION='"$(VERSION)"' \
+ALL_CFLAGS = -std=c11 $(WARN) $(CFLAGS) $(PKG_CFLAGS) -DKSH_VERSION='"$(VERSION)"' \
              $(if $(SANITIZE),-fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all)
 ALL_LDFLAGS = $(LDFLAGS) $(if $(SANITIZE),-fsanitize=$(SANITIZE))
 
-SRCS      := $(wildcard src/*.c)
-OBJS      := $(patsubst src/%.c,$(BUILD)/%.o,$(SRCS)) $(BUILD)/bundle.o
-CORE_OBJS := $(filter-out $(BUILD)/main.o,$(OBJS))
+# The layers are directories (see share/architecture.md).  Each compiles with
+# the include path of its own layer and those below it, so an upward #include
+# does not build; `make check-layers` checks the linked symbols and requires.
+CORE_SRCS := $(wildcard src/core/*.c)
+LUA_CSRCS := $(wildcard src/lua/*.c)
+APP_SRCS  := $(wildcard src/app/*.c)
+CORE_OBJS := $(patsubst src/%.c,$(BUILD)/%.o,$(CORE_SRCS))
+BIND_OBJS := $(patsubst src/%.c,$(BUILD)/%.o,$(LUA_CSRCS)) $(BUILD)/lua/bundle.o
+APP_OBJS  := $(patsubst src/%.c,$(BUILD)/%.o,$(APP_SRCS))
+CORE_LIB  := $(BUILD)/libkshcore.a
 LUA_SRCS  := $(sort $(wildcard lua/*.lua lua/*/*.lua scripts/*.lua))
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS))
+INC_core  := -Isrc/core
+INC_lua   := -Isrc/lua -Isrc/core
+INC_app   := -Isrc/app -Isrc/lua -Isrc/core
 
-.PHONY: all deps test check check-san unit demo install clean bench
+.PHONY: all deps test check-san check-layers unit demo install clean bench
 all: kscript ksh
 
-$(BUILD)/kscript: $(OBJS)
-	$(CC) $(ALL_LDFLAGS) -o $@ $(OBJS) $(PKG_LIBS) -lm
+$(BUILD)/kscript: $(APP_OBJS) $(BIND_OBJS) $(CORE_LIB)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(APP_OBJS) $(BIND_OBJS) $(CORE_LIB) $(PKG_LIBS) -lm
 
 kscript: $(BUILD)/kscript
 	$(if $(SANITIZE),@echo "sanitizer build: $(BUILD)/kscript",cp $< $@)
@@ -37,18 +48,36 @@ kscript: $(BUILD)/kscript
 ksh: kscript
 	ln -sf kscript ksh
 
-$(BUILD)/%.o: src/%.c $(wildcard src/*.h) src/modules.def | $(BUILD)
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+$(CORE_LIB): $(CORE_OBJS)
+	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/bundle.c: $(LUA_SRCS) src/bundle.sh | $(BUILD)
-	sh src/bundle.sh $(LUA_SRCS) > $@.tmp && mv $@.tmp $@
-
-$(BUILD)/bundle.o: $(BUILD)/bundle.c src/bundle.h
-	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -c -o $@ $<
-
-$(BUILD)/tests/unit/%: tests/unit/%.c $(CORE_OBJS) tests/unit/tap.h
+$(BUILD)/core/%.o: src/core/%.c $(wildcard src/core/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Itests/unit $(ALL_LDFLAGS) -o $@ $< $(CORE_OBJS) $(PKG_LIBS) -lm
+	$(CC) $(ALL_CFLAGS) $(INC_core) -c -o $@ $<
+
+$(BUILD)/lua/%.o: src/lua/%.c $(wildcard src/core/*.h src/lua/*.h) src/lua/modules.def
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(INC_lua) -c -o $@ $<
+
+$(BUILD)/app/%.o: src/app/%.c $(wildcard src/*/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(INC_app) -c -o $@ $<
+
+$(BUILD)/lua/bundle.c: $(LUA_SRCS) src/lua/bundle.sh
+	@mkdir -p $(dir $@)
+	sh src/lua/bundle.sh $(LUA_SRCS) > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/lua/bundle.o: $(BUILD)/lua/bundle.c src/lua/bundle.h
+	$(CC) $(ALL_CFLAGS) $(INC_lua) -Wno-missing-prototypes -c -o $@ $<
+
+# unit tests link the core library alone: no Lua, nothing from above
+$(BUILD)/tests/unit/%: tests/unit/%.c $(CORE_LIB) tests/unit/tap.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(INC_core) -Itests/unit $(ALL_LDFLAGS) -o $@ $< $(CORE_LIB) $(CORE_LIBS) -lm
+
+# the layering, checked from what the objects link and what the Lua requires
+check-layers: $(CORE_OBJS) $(BIND_OBJS) $(APP_OBJS)
+	python3 tests/layers.py $(BUILD)
 
 $(BUILD):
 	mkdir -p $(BUILD)
@@ -70,7 +99,7 @@ deps:
 
 # The README's test command: everything, against real servers.
 test: deps
-	$(MAKE) all unit
+	$(MAKE) all unit check-layers
 	tests/run
 
 # What CI adds: the sanitizer build runs the unit and Lua layers.

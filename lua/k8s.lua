@@ -567,13 +567,8 @@ function M.complete_get(words, text)
   return prefixed(names_of(pos[1]), text)
 end
 
-do
-  local okc, cmd = pcall(require, "ksh.cmd")
-  if okc and cmd.complete_with then
-    cmd.complete_with("get", M.complete_get)
-  end
-  local okr, repl = pcall(require, "ksh.repl")
-  if okr and type(repl) == "table" and repl.context == nil then repl.context = M.prompt_context end
-end
+-- Hooks the prompt pulls (the library never requires the front end):
+-- the context shown in ksh:CTX/NS> and argument completers by command name.
+M._hooks = { prompt_context = M.prompt_context, complete = { get = M.complete_get } }
 
 return M

@@ -85,17 +85,20 @@ function M.print_results(...)
   print(table.concat(out, "\t"))
 end
 
--- Prompt hooks: later modules (k8s) set ksh.repl.context() to show the
--- current context/namespace.
-M.context = nil
-local k8s_tried = false
-function M.prompt()
-  if not M.context and not k8s_tried then
-    -- the k8s module sets the context hook when it loads: load it for the
-    -- first prompt, so the context shows from the first line
-    k8s_tried = true
-    pcall(require, "k8s")
+-- Hooks pulled from library modules (k8s._hooks): the context/namespace
+-- shown in the prompt and argument completers.  Loaded for the first prompt,
+-- so the context shows from the first line.
+local hooks
+local function lib_hooks()
+  if hooks == nil then
+    local ok, k8s = pcall(require, "k8s")
+    hooks = ok and type(k8s) == "table" and k8s._hooks or false
   end
+  return hooks or {}
+end
+M.context = nil
+function M.prompt()
+  if M.context == nil then M.context = lib_hooks().prompt_context or false end
   if M.context then
     local ok, s = pcall(M.context)
     if ok and s and s ~= "" then return "ksh:" .. s .. "> " end
@@ -138,7 +141,7 @@ function M.complete(line, start, _, text)
     local fn = cmd.completers[first]
     if not fn then
       pcall(cmd.find, first) -- loading a command may register its completer
-      fn = cmd.completers[first]
+      fn = cmd.completers[first] or (lib_hooks().complete or {})[first]
     end
     if fn then
       local words = M.split(line:sub(1, start)) or {}

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "host.h"
+#include "http.h"
 #include "repl.h"
 
 static const char *progname = "kscript";
@@ -236,7 +237,7 @@ int main(int argc, char **argv) {
         return 2;
       }
     } else if (strcmp(a, "--version") == 0) {
-      printf("kscript %s (%s, %s)\n", KSH_VERSION, LUA_RELEASE, curl_version());
+      printf("kscript %s (%s, %s)\n", KSH_VERSION, LUA_RELEASE, http_library_version());
       return 0;
     } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
       usage(stdout);
@@ -248,7 +249,10 @@ int main(int argc, char **argv) {
     }
   }
 
-  curl_global_init(CURL_GLOBAL_DEFAULT);
+  if (http_global_init() != 0) {
+    fprintf(stderr, "%s: cannot initialise libcurl\n", progname);
+    return 1;
+  }
   host_t *h = host_new();
   if (!h) {
     fprintf(stderr, "%s: cannot create the Lua state\n", progname);
@@ -324,7 +328,7 @@ int main(int argc, char **argv) {
 out:
   fflush(stdout);
   host_free(h);
-  curl_global_cleanup();
+  http_global_cleanup();
   if (fflush(stdout) != 0 || ferror(stdout)) {
     if (rc == 0) rc = 1;
   }

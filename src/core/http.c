@@ -77,6 +77,12 @@ static void set_error(http_req *r, const char *kind, const char *msg) {
 
 void http_fail(http_req *r, const char *kind, const char *msg) { set_error(r, kind, msg); }
 
+int http_global_init(void) { return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1; }
+
+void http_global_cleanup(void) { curl_global_cleanup(); }
+
+const char *http_library_version(void) { return curl_version(); }
+
 /* --- notification, always from the loop (deferred) --- */
 
 static void notify_cb(void *ud) {

@@ -56,6 +56,14 @@ typedef void (*http_notify)(void *ud, http_req *r);
 
 /* Create and start a transfer.  Returns NULL with *err set to a static
  * message on setup failure.  The caller owns the request (http_free). */
+/* Process-wide libcurl setup and teardown: call http_global_init once before
+ * any loop or transfer (main, unit tests, fuzz targets) and http_global_cleanup
+ * at exit.  Returns 0, or -1 if libcurl could not initialise. */
+int http_global_init(void);
+void http_global_cleanup(void);
+/* libcurl's version text ("libcurl/7.88.1 OpenSSL/3.0.x ..."); static storage. */
+const char *http_library_version(void);
+
 http_req *http_start(loop_t *lp, const http_opts *o, http_notify notify, void *ud, const char **err);
 /* Abort if running and free everything.  Safe on NULL. */
 void http_free(http_req *r);

@@ -76,7 +76,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "json.h"
+#include "gofmt.h"
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -131,167 +131,6 @@ static const unsigned char *skip_plain(const unsigned char *p, const unsigned ch
   (void)html;
 #endif
   return p;
-}
-
-int json_utf8_len(const unsigned char *s, size_t n, uint32_t *cp) {
-  if (n == 0) return 0;
-  unsigned c = s[0];
-  if (c < 0x80) {
-    *cp = c;
-    return 1;
-  }
-  unsigned lo = 0x80, hi = 0xBF;
-  int len;
-  uint32_t v;
-  if (c >= 0xC2 && c <= 0xDF) {
-    len = 2;
-    v = c & 0x1F;
-  } else if (c >= 0xE0 && c <= 0xEF) {
-    len = 3;
-    v = c & 0x0F;
-    if (c == 0xE0) lo = 0xA0;
-    if (c == 0xED) hi = 0x9F; /* no surrogates */
-  } else if (c >= 0xF0 && c <= 0xF4) {
-    len = 4;
-    v = c & 0x07;
-    if (c == 0xF0) lo = 0x90;
-    if (c == 0xF4) hi = 0x8F; /* <= U+10FFFF */
-  } else {
-    return 0;
-  }
-  if (n < (size_t)len) return 0;
-  if (s[1] < lo || s[1] > hi) return 0;
-  v = (v << 6) | (s[1] & 0x3F);
-  for (int i = 2; i < len; i++) {
-    if ((s[i] & 0xC0) != 0x80) return 0;
-    v = (v << 6) | (s[i] & 0x3F);
-  }
-  *cp = v;
-  return len;
-}
-
-/* writes v in decimal, returns the length (at most 20) */
-static size_t fmt_int(char *out, lua_Integer v) {
-  char tmp[24];
-  size_t n = 0, len = 0;
-  unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
-  do {
-    tmp[n++] = (char)('0' + u % 10);
-    u /= 10;
-  } while (u);
-  if (v < 0) out[len++] = '-';
-  while (n) out[len++] = tmp[--n];
-  out[len] = '\0';
-  return len;
-}
-
-/* digits of "%.*e" output (any locale's radix point) and its exponent */
-static int parse_e(const char *buf, char *digits, int *exp10) {
-  int nd = 0;
-  const char *p = buf;
-  for (; *p && *p != 'e'; p++)
-    if (*p >= '0' && *p <= '9') digits[nd++] = *p;
-  int e = *p == 'e' ? atoi(p + 1) : 0;
-  while (nd > 1 && digits[nd - 1] == '0') nd--;
-  digits[nd] = '\0';
-  *exp10 = e + 1;
-  return nd;
-}
-
-int json_shortest(double x, char *digits, int *exp10) {
-  char buf[40];
-  double a = fabs(x);
-  if (a < 2.2250738585072014e-308) { /* subnormal: fewer bits, so try every length */
-    for (int prec = 1; prec < 17; prec++) {
-      snprintf(buf, sizeof buf, "%.*e", prec - 1, a);
-      if (strtod(buf, NULL) == a) return parse_e(buf, digits, exp10);
-    }
-    snprintf(buf, sizeof buf, "%.16e", a);
-    return parse_e(buf, digits, exp10);
-  }
-  /* any decimal of <= 15 digits survives a round trip through a double,
-   * so if one reads back as x it is the correctly rounded 15-digit form */
-  snprintf(buf, sizeof buf, "%.14e", a);
-  if (strtod(buf, NULL) == a) return parse_e(buf, digits, exp10);
-  snprintf(buf, sizeof buf, "%.15e", a);
-  if (strtod(buf, NULL) == a) return parse_e(buf, digits, exp10);
-  /* the closest 16-digit decimal misses; at a power of two the interval
-   * of decimals reading back as x is lopsided and a neighbour may hit */
-  {
-    char d[20];
-    int e;
-    parse_e(buf, d, &e);
-    int nd = (int)strlen(d);
-    long long m = 0;
-    for (int i = 0; i < 16; i++) m = m * 10 + (i < nd ? d[i] - '0' : 0);
-    for (int delta = -1; delta <= 1; delta += 2) {
-      long long mm = m + delta;
-      if (mm < 1000000000000000LL || mm > 9999999999999999LL) continue;
-      char cand[40];
-      snprintf(cand, sizeof cand, "%llde%d", mm, e - 16);
-      if (strtod(cand, NULL) == a) {
-        char t[24];
-        snprintf(t, sizeof t, "%lld", mm);
-        int n = 16;
-        while (n > 1 && t[n - 1] == '0') n--;
-        memcpy(digits, t, (size_t)n);
-        digits[n] = '\0';
-        *exp10 = e;
-        return n;
-      }
-    }
-  }
-  snprintf(buf, sizeof buf, "%.16e", a);
-  return parse_e(buf, digits, exp10);
-}
-
-size_t json_format_double(double x, char *out) {
-  if (!isfinite(x)) return 0;
-  size_t n = 0;
-  if (x == 0) {
-    if (signbit(x)) out[n++] = '-';
-    out[n++] = '0';
-    out[n] = '\0';
-    return n;
-  }
-  if (fabs(x) < 9007199254740992.0 && x == floor(x)) return fmt_int(out, (lua_Integer)x);
-  char d[20];
-  int e;
-  int nd = json_shortest(x, d, &e);
-  if (x < 0) out[n++] = '-';
-  double a = fabs(x);
-  if (a < 1e-6 || a >= 1e21) { /* Go's 'e' format, exponent "e-7", "e+21" */
-    out[n++] = d[0];
-    if (nd > 1) {
-      out[n++] = '.';
-      memcpy(out + n, d + 1, (size_t)nd - 1);
-      n += (size_t)nd - 1;
-    }
-    int x10 = e - 1;
-    out[n++] = 'e';
-    out[n++] = x10 < 0 ? '-' : '+';
-    int ax = x10 < 0 ? -x10 : x10;
-    if (x10 >= 0 && ax < 10) out[n++] = '0';
-    n += (size_t)snprintf(out + n, 8, "%d", ax);
-  } else if (e <= 0) { /* 0.000ddd */
-    out[n++] = '0';
-    out[n++] = '.';
-    for (int i = 0; i < -e; i++) out[n++] = '0';
-    memcpy(out + n, d, (size_t)nd);
-    n += (size_t)nd;
-  } else if (e >= nd) { /* ddd000 */
-    memcpy(out + n, d, (size_t)nd);
-    n += (size_t)nd;
-    for (int i = nd; i < e; i++) out[n++] = '0';
-  } else { /* dd.ddd */
-    memcpy(out + n, d, (size_t)e);
-    n += (size_t)e;
-    out[n++] = '.';
-    memcpy(out + n, d + e, (size_t)(nd - e));
-    n += (size_t)(nd - e);
-  }
-  out[n] = '\0';
-  return n;
 }
 
 #define IS_DIGIT(c) ((unsigned)((c) - '0') < 10)
@@ -371,7 +210,7 @@ static int num_exact(const char *s, const char *e, double x) {
   if (!isfinite(x) || x == 0) return 0;
   char sd[20];
   int se;
-  int sn = json_shortest(x, sd, &se);
+  int sn = gofmt_shortest(x, sd, &se);
   return sn == nd && se == ex && memcmp(sd, dig, (size_t)nd) == 0;
 }
 
@@ -572,7 +411,7 @@ static int dec_string(dec_t *d) {
       }
     } else if (c >= 0x80) {
       uint32_t cp;
-      int n = json_utf8_len(p, (size_t)((const unsigned char *)d->end - p), &cp);
+      int n = gofmt_utf8_decode(p, (size_t)((const unsigned char *)d->end - p), &cp);
       if (!n) return dec_fail(d, (const char *)p, "invalid UTF-8");
       p += n;
     } else if ((const char *)p >= d->end) {
@@ -976,7 +815,7 @@ static void enc_string(enc_t *e, const char *str, size_t len) {
     unsigned c = *p;
     if (c >= 0x80) {
       uint32_t cp;
-      int n = json_utf8_len(p, (size_t)(end - p), &cp);
+      int n = gofmt_utf8_decode(p, (size_t)(end - p), &cp);
       if (n == 0) {
         put(e, "\\ufffd", 6);
         p++;
@@ -1089,7 +928,7 @@ static void enc_object(enc_t *e, int idx, int ordidx) {
     case LUA_TNUMBER:
       if (lua_isinteger(L, -2)) { /* like Go's map[int]: the decimal string */
         char tmp[24];
-        kl = fmt_int(tmp, lua_tointeger(L, -2));
+        kl = gofmt_int(tmp, lua_tointeger(L, -2));
         lua_pushlstring(L, tmp, kl); /* [.. k v ks] */
         lua_rotate(L, -3, 1);        /* [.. ks k v] */
         lua_insert(L, -2);           /* [.. ks v k] */
@@ -1127,7 +966,7 @@ static void enc_object(enc_t *e, int idx, int ordidx) {
       if (t == LUA_TSTRING) {
         key.k = lua_tolstring(L, -1, &key.klen);
       } else if (t == LUA_TNUMBER && lua_isinteger(L, -1)) {
-        key.klen = fmt_int(tmp, lua_tointeger(L, -1));
+        key.klen = gofmt_int(tmp, lua_tointeger(L, -1));
         key.k = tmp;
       }
       if (key.k) {
@@ -1230,12 +1069,12 @@ static void enc_value(enc_t *e, int idx) {
       put(e, "false", 5);
     break;
   case LUA_TNUMBER: {
-    NEED(e, JSON_DOUBLE_MAX);
+    NEED(e, GOFMT_FLOAT_MAX);
     if (lua_isinteger(L, idx)) {
-      e->b->n += fmt_int(e->b->p + e->b->n, lua_tointeger(L, idx));
+      e->b->n += gofmt_int(e->b->p + e->b->n, lua_tointeger(L, idx));
     } else {
       double x = lua_tonumber(L, idx);
-      size_t n = json_format_double(x, e->b->p + e->b->n);
+      size_t n = gofmt_json_float(x, e->b->p + e->b->n);
       if (!n) luaL_error(L, "json: unsupported value: %s", isnan(x) ? "NaN" : x > 0 ? "+Inf" : "-Inf");
       e->b->n += n;
     }

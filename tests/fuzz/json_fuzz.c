@@ -1,4 +1,4 @@
-/* json_fuzz: libFuzzer target for the json module (src/json.c).
+/* json_fuzz: libFuzzer target for the json module (src/lua/json.c).
  * Built and run by tests/fuzz/run. Each input is decoded; a value must
  * re-encode to text that decodes and re-encodes to the same bytes (compact
  * and indented), an error must be a "json: ... at offset N" string, and

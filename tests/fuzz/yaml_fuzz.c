@@ -1,4 +1,4 @@
-/* tests/fuzz/yaml_fuzz.c: libFuzzer target for ksh.yaml (src/yaml.c).
+/* tests/fuzz/yaml_fuzz.c: libFuzzer target for ksh.yaml (src/lua/yaml.c).
  * Any input: decode_all must answer a value or nil, err and never crash;
  * what decodes must encode, and encoding is a fixed point:
  * encode_all(decode_all(encode_all(v))) == encode_all(v).

@@ -1,10 +1,10 @@
-/* json_format: the Lua-free helpers of src/json.c: Go's float formatting
+/* json_format: the Go-format helpers of src/core/gofmt.c: Go's float formatting
  * (expected texts from go1.26 json.Marshal) and Go's UTF-8 decoding rule. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "json.h"
+#include "gofmt.h"
 #include "tap.h"
 
 static const struct {
@@ -44,30 +44,30 @@ static const struct {
 };
 
 int main(void) {
-  char buf[JSON_DOUBLE_MAX];
+  char buf[GOFMT_FLOAT_MAX];
   for (size_t i = 0; i < sizeof floats / sizeof floats[0]; i++) {
-    size_t n = json_format_double(floats[i].x, buf);
+    size_t n = gofmt_json_float(floats[i].x, buf);
     ok(n == strlen(floats[i].want) && strcmp(buf, floats[i].want) == 0, "format %s (got %s)",
        floats[i].want, buf);
   }
-  ok(json_format_double(NAN, buf) == 0, "NaN: 0");
-  ok(json_format_double(INFINITY, buf) == 0, "+Inf: 0");
-  ok(json_format_double(-INFINITY, buf) == 0, "-Inf: 0");
+  ok(gofmt_json_float(NAN, buf) == 0, "NaN: 0");
+  ok(gofmt_json_float(INFINITY, buf) == 0, "+Inf: 0");
+  ok(gofmt_json_float(-INFINITY, buf) == 0, "-Inf: 0");
 
   /* the longest output fits */
-  size_t n = json_format_double(-2.2250738585072014e-308, buf);
-  ok(n == strlen("-2.2250738585072014e-308") && n < JSON_DOUBLE_MAX, "longest form fits");
+  size_t n = gofmt_json_float(-2.2250738585072014e-308, buf);
+  ok(n == strlen("-2.2250738585072014e-308") && n < GOFMT_FLOAT_MAX, "longest form fits");
 
   /* shortest digits read back; exponent convention 0.D x 10^e */
   char d[20];
   int e;
-  int nd = json_shortest(123.45, d, &e);
+  int nd = gofmt_shortest(123.45, d, &e);
   ok(nd == 5 && strcmp(d, "12345") == 0 && e == 3, "shortest(123.45) = 0.12345e3");
-  nd = json_shortest(0.001, d, &e);
+  nd = gofmt_shortest(0.001, d, &e);
   ok(nd == 1 && strcmp(d, "1") == 0 && e == -2, "shortest(0.001) = 0.1e-2");
   /* a power of two where the nearest 16-digit decimal misses and its
    * neighbour hits (Go prints 6.290184345309701e-235) */
-  n = json_format_double(ldexp(1, -778), buf);
+  n = gofmt_json_float(ldexp(1, -778), buf);
   ok(strcmp(buf, "6.290184345309701e-235") == 0, "2^-778 (lopsided interval): %s", buf);
   int bad = 0;
   srand(7);
@@ -76,25 +76,25 @@ int main(void) {
     double x;
     memcpy(&x, &bits, sizeof x);
     if (!isfinite(x)) continue;
-    json_format_double(x, buf);
+    gofmt_json_float(x, buf);
     if (strtod(buf, NULL) != x) bad++;
   }
   ok(bad == 0, "20000 random doubles read back exactly (%d failed)", bad);
 
   /* UTF-8, as Go's utf8.DecodeRune */
   uint32_t cp = 0;
-  ok(json_utf8_len((const unsigned char *)"A", 1, &cp) == 1 && cp == 'A', "ASCII");
-  ok(json_utf8_len((const unsigned char *)"\xc3\xa9", 2, &cp) == 2 && cp == 0xE9, "2 bytes");
-  ok(json_utf8_len((const unsigned char *)"\xe2\x80\xa8", 3, &cp) == 3 && cp == 0x2028, "3 bytes");
-  ok(json_utf8_len((const unsigned char *)"\xf0\x9f\x98\x80", 4, &cp) == 4 && cp == 0x1F600, "4 bytes");
-  ok(json_utf8_len((const unsigned char *)"\xf4\x8f\xbf\xbf", 4, &cp) == 4 && cp == 0x10FFFF, "U+10FFFF");
-  ok(json_utf8_len((const unsigned char *)"\xf4\x90\x80\x80", 4, &cp) == 0, "> U+10FFFF invalid");
-  ok(json_utf8_len((const unsigned char *)"\xc0\xaf", 2, &cp) == 0, "overlong 2 bytes invalid");
-  ok(json_utf8_len((const unsigned char *)"\xe0\x80\xaf", 3, &cp) == 0, "overlong 3 bytes invalid");
-  ok(json_utf8_len((const unsigned char *)"\xed\xa0\x80", 3, &cp) == 0, "surrogate invalid");
-  ok(json_utf8_len((const unsigned char *)"\xe2\x82\xac", 2, &cp) == 0, "truncated invalid");
-  ok(json_utf8_len((const unsigned char *)"\x80", 1, &cp) == 0, "lone continuation invalid");
-  ok(json_utf8_len((const unsigned char *)"\xff", 1, &cp) == 0, "0xff invalid");
-  ok(json_utf8_len((const unsigned char *)"", 0, &cp) == 0, "empty: 0");
+  ok(gofmt_utf8_decode((const unsigned char *)"A", 1, &cp) == 1 && cp == 'A', "ASCII");
+  ok(gofmt_utf8_decode((const unsigned char *)"\xc3\xa9", 2, &cp) == 2 && cp == 0xE9, "2 bytes");
+  ok(gofmt_utf8_decode((const unsigned char *)"\xe2\x80\xa8", 3, &cp) == 3 && cp == 0x2028, "3 bytes");
+  ok(gofmt_utf8_decode((const unsigned char *)"\xf0\x9f\x98\x80", 4, &cp) == 4 && cp == 0x1F600, "4 bytes");
+  ok(gofmt_utf8_decode((const unsigned char *)"\xf4\x8f\xbf\xbf", 4, &cp) == 4 && cp == 0x10FFFF, "U+10FFFF");
+  ok(gofmt_utf8_decode((const unsigned char *)"\xf4\x90\x80\x80", 4, &cp) == 0, "> U+10FFFF invalid");
+  ok(gofmt_utf8_decode((const unsigned char *)"\xc0\xaf", 2, &cp) == 0, "overlong 2 bytes invalid");
+  ok(gofmt_utf8_decode((const unsigned char *)"\xe0\x80\xaf", 3, &cp) == 0, "overlong 3 bytes invalid");
+  ok(gofmt_utf8_decode((const unsigned char *)"\xed\xa0\x80", 3, &cp) == 0, "surrogate invalid");
+  ok(gofmt_utf8_decode((const unsigned char *)"\xe2\x82\xac", 2, &cp) == 0, "truncated invalid");
+  ok(gofmt_utf8_decode((const unsigned char *)"\x80", 1, &cp) == 0, "lone continuation invalid");
+  ok(gofmt_utf8_decode((const unsigned char *)"\xff", 1, &cp) == 0, "0xff invalid");
+  ok(gofmt_utf8_decode((const unsigned char *)"", 0, &cp) == 0, "empty: 0");
   return done_testing();
 }

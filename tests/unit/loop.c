@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "http.h"
 #include "loop.h"
 #include "tap.h"
 
@@ -34,7 +35,7 @@ static void defer_chain(void *ud) {
 }
 
 int main(void) {
-  curl_global_init(CURL_GLOBAL_DEFAULT);
+  http_global_init();
   loop_t *lp = g_lp = loop_new();
   ok(lp != NULL, "loop_new");
 
@@ -87,6 +88,6 @@ int main(void) {
   close(p[0]);
   close(p[1]);
   loop_free(lp);
-  curl_global_cleanup();
+  http_global_cleanup();
   return done_testing();
 }
