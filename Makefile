@@ -88,6 +88,7 @@ unit: $(UNIT_BINS)
 DEB_PKGS := pkg-config gcc make liblua5.4-dev lua5.4 lua-cjson-dev libcurl4-openssl-dev \
             libreadline-dev libyaml-dev etcd-server etcd-client openssl curl iproute2 \
             python3 clang libclang-rt-14-dev perl nginx-light time
+GO_MIN := 1.26
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do \
 	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
@@ -96,6 +97,10 @@ deps:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $$missing; \
 	fi
+	@PATH=$$PATH:/usr/local/go/bin; v=$$(go env GOVERSION 2>/dev/null | sed 's/^go//'); \
+	case "$$v" in 1.2[6-9]*|1.[3-9][0-9]*|[2-9].*) ;; \
+	  *) echo "make deps: the test servers need Go $(GO_MIN) or newer (found: $${v:-none}); Debian 12 ships 1.19, install Go $(GO_MIN) into /usr/local/go" >&2; exit 1 ;; \
+	esac
 
 # The README's test command: everything, against real servers.
 test: deps
