@@ -42,8 +42,6 @@ M.Client = Client
 
 -- ---------------------------------------------------------------- exec plugins
 
-local function shquote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
-
 local function days_from_civil(y, m, d)
   y = m <= 2 and y - 1 or y
   local era = (y >= 0 and y or y - 399) // 400
@@ -68,67 +66,9 @@ function M.parse_time(s)
 end
 
 local function exec_credential(self)
-  local ex = self.cfg.exec
-  local api = ex.apiVersion
-  if api ~= "client.authentication.k8s.io/v1" and api ~= "client.authentication.k8s.io/v1beta1" then
-    return nil, util.error("auth", ("exec plugin %s: unsupported apiVersion %q (want client.authentication.k8s.io/v1 or v1beta1)")
-      :format(tostring(ex.command), tostring(api)))
-  end
-  local spec = { interactive = false }
-  if ex.provideClusterInfo == true then
-    local cl = self.cfg.exec_cluster or {}
-    spec.cluster = { server = self.server, ["tls-server-name"] = cl["tls-server-name"],
-                     ["insecure-skip-tls-verify"] = cl["insecure-skip-tls-verify"],
-                     ["certificate-authority-data"] = cl["certificate-authority-data"],
-                     ["proxy-url"] = cl["proxy-url"], config = cl.extensions }
-  end
-  local info = json.encode { apiVersion = api, kind = "ExecCredential", spec = spec }
-  local parts = { "KUBERNETES_EXEC_INFO=" .. shquote(info) }
-  if type(ex.env) == "table" then
-    for _, e in ipairs(ex.env) do
-      if type(e) == "table" and type(e.name) == "string" and e.name:match("^[%a_][%w_]*$") then
-        parts[#parts + 1] = e.name .. "=" .. shquote(e.value or "")
-      end
-    end
-  end
-  local cmdline = { "env", table.concat(parts, " "), shquote(ex.command) }
-  if type(ex.args) == "table" then for _, a in ipairs(ex.args) do cmdline[#cmdline + 1] = shquote(a) end end
-  local errfile = os.tmpname()
-  local p = io.popen(table.concat(cmdline, " ") .. " 2>" .. shquote(errfile) .. " </dev/null", "r")
-  local out = p and p:read("a") or ""
-  local ok, how, code = true, "exit", 0
-  if p then ok, how, code = p:close() end
-  local ef = io.open(errfile, "rb")
-  local stderr = ef and ef:read("a") or ""
-  if ef then ef:close() end
-  os.remove(errfile)
-  stderr = stderr:gsub("%s+$", "")
-  local name = tostring(ex.command)
-  if not ok or not p then
-    local msg = ("exec plugin %s failed (%s %s)"):format(name, how or "exit", tostring(code))
-    if stderr ~= "" then msg = msg .. ": " .. stderr end
-    if code == 127 and stderr == "" then msg = msg .. ": command not found" end
-    if type(ex.installHint) == "string" and ex.installHint ~= "" then msg = msg .. "\n" .. ex.installHint end
-    return nil, util.error("auth", msg, { stderr = stderr, exit = code })
-  end
-  local cred, derr = json.decode(out)
-  if type(cred) ~= "table" or cred.kind ~= "ExecCredential" or type(cred.status) ~= "table" then
-    return nil, util.error("auth", ("exec plugin %s: output is not an ExecCredential: %s"):format(name,
-      tostring(derr or out:sub(1, 200))), { stderr = stderr })
-  end
-  if cred.apiVersion ~= api then
-    return nil, util.error("auth", ("exec plugin %s: returned apiVersion %q, want %q"):format(name,
-      tostring(cred.apiVersion), api))
-  end
-  local st = cred.status
-  local c = { token = type(st.token) == "string" and st.token ~= "" and st.token or nil,
-              cert_pem = type(st.clientCertificateData) == "string" and st.clientCertificateData or nil,
-              key_pem = type(st.clientKeyData) == "string" and st.clientKeyData or nil,
-              expires = M.parse_time(st.expirationTimestamp) }
-  if not c.token and not (c.cert_pem and c.key_pem) then
-    return nil, util.error("auth", ("exec plugin %s: the credential has neither a token nor a client certificate"):format(name))
-  end
-  return c
+  local c, err = kubeconfig.exec_credential(self.cfg.exec, self.cfg.exec_cluster, self.server)
+  if c then c.expires = M.parse_time(c.expiration) end
+  return c, err
 end
 
 -- credentials(self, force) -> (fills self.auth_headers / tls) | nil, err

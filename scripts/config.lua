@@ -1,5 +1,6 @@
 -- config: show and change kubeconfig contexts, as kubectl config does
--- usage: config get-contexts [NAME] [-o name] [--no-headers]
+-- usage: config view [--raw] [--minify] [--flatten] [-o yaml|json] [--context NAME]
+--        config get-contexts [NAME] [-o name] [--no-headers]
 --        config current-context
 --        config use-context NAME
 --        config set-context [NAME | --current] [--namespace NS] [--cluster C] [--user U]
@@ -17,12 +18,21 @@ local o, rest = args.parse(arg, {
   { nil, "namespace", value = true },
   { nil, "cluster", value = true },
   { nil, "user", value = true },
+  { nil, "raw" },
+  { nil, "minify" },
+  { nil, "flatten" },
+  { nil, "context", value = true },
 })
 
 local sub = rest[1]
-if not sub then ksh.usage("config: get-contexts, current-context, use-context NAME or set-context expected") end
+if not sub then ksh.usage("config: view, get-contexts, current-context, use-context NAME or set-context expected") end
 
-local cfg = assert(kc.load { kubeconfig = o.kubeconfig })
+local cfg, lerr = kc.load { kubeconfig = o.kubeconfig }
+if not cfg then
+  -- no kubeconfig at all: kubectl config view prints an empty one
+  if sub == "view" and not (o.kubeconfig and o.kubeconfig ~= "") then cfg = nil
+  else error(lerr, 0) end
+end
 
 local function read(path)
   local f = assert(io.open(path, "rb"))
@@ -46,6 +56,17 @@ local function edit(path, fn)
   fn(doc)
   if not y.encode then error(ksh.error("unsupported", "config: writing a kubeconfig needs ksh.yaml's encoder"), 0) end
   write(path, y.encode(doc))
+end
+
+if sub == "view" then
+  if rest[2] then ksh.usage("config view: unexpected arguments: %s", table.concat(rest, " ", 2)) end
+  local v, err = kc.view(cfg, { raw = o.raw, minify = o.minify, flatten = o.flatten, context = o.context })
+  if not v then error(err, 0) end
+  local out = o.output or "yaml"
+  if out == "yaml" then io.stdout:write(printers.yaml(v))
+  elseif out == "json" then io.stdout:write(printers.json(v))
+  else ksh.usage("config view: output must be yaml or json: %s", out) end
+  return
 end
 
 if sub == "get-contexts" then

@@ -9,8 +9,9 @@
 -- user or context comes from the first file defining it; current-context
 -- from the first file that sets one.  Paths inside a file (certificate
 -- files, tokenFile, an exec command containing a "/") resolve against that
--- file's directory.
+-- file's directory (made absolute, as kubectl does; "~" is not expanded).
 local sys = require "ksh.sys"
+local proc = require "ksh.proc"
 local util = require "k8s.util"
 
 local M = {}
@@ -26,11 +27,51 @@ local function dirname(p)
   return d
 end
 
+--- clean(path) -> path: Go's filepath.Clean (no "." or ".." parts, no "//")
+function M.clean(p)
+  local rooted = p:sub(1, 1) == "/"
+  local out = {}
+  for part in p:gmatch("[^/]+") do
+    if part == ".." then
+      if #out > 0 and out[#out] ~= ".." then out[#out] = nil
+      elseif not rooted then out[#out + 1] = ".." end
+    elseif part ~= "." then
+      out[#out + 1] = part
+    end
+  end
+  local r = table.concat(out, "/")
+  if rooted then return "/" .. r end
+  return r ~= "" and r or "."
+end
+
+local cwd
+local function getcwd()
+  if not cwd then
+    -- as Go's os.Getwd: $PWD when set (and absolute), else ask the system
+    local pwd = os.getenv("PWD")
+    if pwd and pwd:sub(1, 1) == "/" then cwd = pwd
+    else
+      local f = io.popen("pwd", "r")
+      cwd = f and f:read("l") or "/"
+      if f then f:close() end
+    end
+  end
+  return cwd
+end
+
+--- absdir(file) -> the absolute directory of a kubeconfig file (as filepath.Abs)
+function M.absdir(file)
+  local d = dirname(file)
+  if d:sub(1, 1) ~= "/" then d = getcwd() .. "/" .. d end
+  return M.clean(d)
+end
+
+-- a path inside a kubeconfig, as kubectl resolves it (ResolvePaths):
+-- relative paths join the file's absolute directory; absolute ones stay
 local function resolve_path(p, dir)
   if type(p) ~= "string" or p == "" then return p end
   if p:sub(1, 1) == "/" then return p end
-  if p:sub(1, 2) == "~/" then return (os.getenv("HOME") or "") .. p:sub(2) end
-  return dir .. "/" .. p
+  return M.clean(dir .. "/" .. p)
 end
 
 --- files(opts) -> list of candidate files, in precedence order, and whether
@@ -89,7 +130,7 @@ function M.parse(text, file)
   end
   if doc == nil or doc == util.null then doc = {} end
   if type(doc) ~= "table" then return nil, kerr("config", "kubeconfig %s: not a mapping", file) end
-  local dir = dirname(file)
+  local dir = M.absdir(file)
   local cfg = { file = file, clusters = {}, users = {}, contexts = {}, order = {} }
   for field, inner in pairs { clusters = "cluster", users = "user", contexts = "context" } do
     local list, err = named_list(doc, field, file, inner)
@@ -139,6 +180,7 @@ function M.load(opts)
           end
         end
       end
+      if not merged.preferences and next(cfg.preferences) then merged.preferences = cfg.preferences end
       if not merged.current_context and cfg.current_context then
         merged.current_context = cfg.current_context
         merged.current_context_file = f
@@ -271,6 +313,249 @@ function M.resolve(cfg, opts)
   r.as = nonempty(opts.as) or nonempty(u.as)
   r.as_groups = opts.as_groups or (type(u["as-groups"]) == "table" and u["as-groups"]) or nil
   return r
+end
+
+-- ---------------------------------------------------------------- config view
+
+local API_V1, API_V1BETA1 = "client.authentication.k8s.io/v1", "client.authentication.k8s.io/v1beta1"
+
+local function str(v) return type(v) == "string" and v or (v ~= nil and v ~= util.null and tostring(v)) or "" end
+local function opt(v) local x = str(v); return x ~= "" and x or nil end
+local function flag(v) return v == true or nil end
+local function arr(t) return util.json.array(t) end
+
+-- a []byte field: decoded as kubectl reads it, re-encoded as it writes it
+local function bytes(v)
+  local x = opt(v)
+  if not x then return nil end
+  local d = util.b64_decode(x)
+  return d and require("ksh.b64").encode(d) or x
+end
+
+local function strings(v) -- []string; nil when empty (omitempty)
+  if type(v) ~= "table" or #v == 0 then return nil end
+  local t = {}
+  for i, x in ipairs(v) do t[i] = str(x) end
+  return arr(t)
+end
+
+local function extensions(v)
+  if type(v) ~= "table" or #v == 0 then return nil end
+  local t = {}
+  for i, e in ipairs(v) do
+    t[i] = { name = str(type(e) == "table" and e.name), extension = type(e) == "table" and e.extension or util.null }
+  end
+  return arr(t)
+end
+
+local function v1_cluster(c)
+  return { server = str(c.server), ["tls-server-name"] = opt(c["tls-server-name"]),
+           ["insecure-skip-tls-verify"] = flag(c["insecure-skip-tls-verify"]),
+           ["certificate-authority"] = opt(c["certificate-authority"]),
+           ["certificate-authority-data"] = bytes(c["certificate-authority-data"]),
+           ["proxy-url"] = opt(c["proxy-url"]), ["disable-compression"] = flag(c["disable-compression"]),
+           extensions = extensions(c.extensions) }
+end
+
+local function v1_exec(e)
+  if type(e) ~= "table" then return nil end
+  local env = util.null
+  if type(e.env) == "table" and #e.env > 0 then
+    env = {}
+    for i, x in ipairs(e.env) do
+      env[i] = { name = str(type(x) == "table" and x.name), value = str(type(x) == "table" and x.value) }
+    end
+    env = arr(env)
+  end
+  local mode = opt(e.interactiveMode)
+  if not mode and (e.apiVersion == API_V1BETA1 or e.apiVersion == "client.authentication.k8s.io/v1alpha1") then
+    mode = "IfAvailable" -- kubectl's default for these versions
+  end
+  return { command = str(e.command), args = strings(e.args) or util.null, env = env,
+           apiVersion = opt(e.apiVersion), installHint = opt(e.installHint),
+           provideClusterInfo = e.provideClusterInfo == true, interactiveMode = mode }
+end
+
+local function v1_user(u)
+  local ap
+  if type(u["auth-provider"]) == "table" then
+    local c = u["auth-provider"].config
+    ap = { name = str(u["auth-provider"].name), config = type(c) == "table" and next(c) and c or util.null }
+  end
+  local extra
+  if type(u["as-user-extra"]) == "table" and next(u["as-user-extra"]) then extra = u["as-user-extra"] end
+  return { ["client-certificate"] = opt(u["client-certificate"]),
+           ["client-certificate-data"] = bytes(u["client-certificate-data"]),
+           ["client-key"] = opt(u["client-key"]), ["client-key-data"] = bytes(u["client-key-data"]),
+           token = opt(u.token), tokenFile = opt(u.tokenFile), as = opt(u.as), ["as-uid"] = opt(u["as-uid"]),
+           ["as-groups"] = strings(u["as-groups"]), ["as-user-extra"] = extra,
+           username = opt(u.username), password = opt(u.password),
+           ["auth-provider"] = ap, exec = v1_exec(u.exec), extensions = extensions(u.extensions) }
+end
+
+local function read_b64(path)
+  local text, err = read_file(path)
+  if not text then return nil, kerr("config", "%s", tostring(err)) end
+  return require("ksh.b64").encode(text)
+end
+
+--- view(cfg, opts) -> the config as kubectl config view prints it (a v1 Config
+-- table for printers.yaml/json) | nil, err.  cfg: merged (load), or nil for
+-- none.  opts: raw (keep secrets), minify (the current context only),
+-- flatten (file contents inlined), context (for minify).
+-- Without raw, as kubectl: token and password read REDACTED, the data
+-- fields DATA+OMITTED.
+function M.view(cfg, opts)
+  opts = opts or {}
+  cfg = cfg or { clusters = {}, users = {}, contexts = {}, order = { clusters = {}, users = {}, contexts = {} } }
+  local current = opts.minify and opt(opts.context) or cfg.current_context
+  local names = { clusters = cfg.order.clusters, users = cfg.order.users, contexts = cfg.order.contexts }
+  if opts.minify then
+    if not current then return nil, kerr("config", "current-context must exist in order to minify") end
+    local c = cfg.contexts[current]
+    if not c then return nil, kerr("config", "cannot locate context %s", current) end
+    names = { contexts = { current }, clusters = {}, users = {} }
+    if opt(c.cluster) then
+      if not cfg.clusters[c.cluster] then return nil, kerr("config", "cannot locate cluster %s", c.cluster) end
+      names.clusters = { c.cluster }
+    end
+    if opt(c.user) then
+      if not cfg.users[c.user] then return nil, kerr("config", "cannot locate user %s", c.user) end
+      names.users = { c.user }
+    end
+  end
+  local function list(field, build, inner)
+    local sorted = {}
+    for i, n in ipairs(names[field]) do sorted[i] = n end
+    table.sort(sorted)
+    if #sorted == 0 then return util.null end
+    local out = {}
+    for i, n in ipairs(sorted) do
+      local v, err = build(cfg[field][n])
+      if not v then return nil, err end
+      out[i] = { name = n, [inner] = v }
+    end
+    return arr(out)
+  end
+  local function flatten(t, pathf, dataf)
+    if opts.flatten and t[pathf] then
+      if t[dataf] then return nil, kerr("config", "cannot have values for both path and contents") end
+      local d, err = read_b64(t[pathf])
+      if not d then return nil, err end
+      t[pathf], t[dataf] = nil, d
+    end
+    return t
+  end
+  local clusters, err = list("clusters", function(c)
+    return flatten(v1_cluster(c), "certificate-authority", "certificate-authority-data")
+  end, "cluster")
+  if not clusters then return nil, err end
+  local users
+  users, err = list("users", function(u)
+    local v, ferr = flatten(v1_user(u), "client-certificate", "client-certificate-data")
+    if v then v, ferr = flatten(v, "client-key", "client-key-data") end
+    if not v then return nil, ferr end
+    if not opts.raw and not opts.flatten then
+      if v.token then v.token = "REDACTED" end
+      if v.password then v.password = "REDACTED" end
+      if v["client-key-data"] then v["client-key-data"] = "DATA+OMITTED" end
+      if v["client-certificate-data"] then v["client-certificate-data"] = "DATA+OMITTED" end
+    end
+    return v
+  end, "user")
+  if not users then return nil, err end
+  local contexts = list("contexts", function(c)
+    return { cluster = str(c.cluster), user = str(c.user), namespace = opt(c.namespace),
+             extensions = extensions(c.extensions) }
+  end, "context")
+  if not opts.raw and not opts.flatten and clusters ~= util.null then
+    for _, c in ipairs(clusters) do
+      if c.cluster["certificate-authority-data"] then c.cluster["certificate-authority-data"] = "DATA+OMITTED" end
+    end
+  end
+  local prefs
+  local p = cfg.preferences or {}
+  if p.colors == true or extensions(p.extensions) then
+    prefs = { colors = flag(p.colors), extensions = extensions(p.extensions) }
+  end
+  return { apiVersion = "v1", kind = "Config", preferences = prefs, clusters = clusters, users = users,
+           contexts = contexts, ["current-context"] = current or "", extensions = extensions(cfg.extensions) }
+end
+
+-- ---------------------------------------------------------------- exec plugins
+
+-- seconds an exec plugin may run (kubectl waits forever; a hung plugin here
+-- fails with kind "auth" after this, and Ctrl-C kills it at any time)
+M.EXEC_TIMEOUT = 60
+
+--- exec_credential(exec, cluster, server) -> {token=, cert_pem=, key_pem=, expiration=} | nil, err
+-- Runs the user's exec plugin as a child process on the loop (the calling
+-- task waits; other tasks go on), with KUBERNETES_EXEC_INFO and the exec
+-- env set, stdin from /dev/null.  The credential stays in memory: the
+-- plugin's stdout is never written to a file or a log, and no error message
+-- quotes it.
+function M.exec_credential(ex, cl, server)
+  local api = ex.apiVersion
+  local name = tostring(ex.command)
+  if api ~= API_V1 and api ~= API_V1BETA1 then
+    return nil, kerr("auth", "exec plugin %s: unsupported apiVersion %q (want %s or %s)", name, tostring(api),
+      API_V1, API_V1BETA1)
+  end
+  if type(ex.command) ~= "string" or ex.command == "" then
+    return nil, kerr("auth", "exec plugin: no command")
+  end
+  local spec = { interactive = false }
+  if ex.provideClusterInfo == true then
+    cl = cl or {}
+    spec.cluster = { server = server, ["tls-server-name"] = cl["tls-server-name"],
+                     ["insecure-skip-tls-verify"] = cl["insecure-skip-tls-verify"],
+                     ["certificate-authority-data"] = cl["certificate-authority-data"],
+                     ["proxy-url"] = cl["proxy-url"], config = cl.extensions }
+  end
+  local env = { KUBERNETES_EXEC_INFO = util.json.encode { apiVersion = api, kind = "ExecCredential", spec = spec } }
+  if type(ex.env) == "table" then
+    for _, e in ipairs(ex.env) do
+      if type(e) == "table" and type(e.name) == "string" and e.name ~= "" and not e.name:find("=", 1, true) then
+        env[e.name] = tostring(e.value or "")
+      end
+    end
+  end
+  local argv = { ex.command }
+  if type(ex.args) == "table" then for _, a in ipairs(ex.args) do argv[#argv + 1] = tostring(a) end end
+  local r, perr = proc.run { argv = argv, env = env, timeout = M.EXEC_TIMEOUT }
+  local function fail(msg, stderr)
+    stderr = (stderr or ""):gsub("%s+$", "")
+    if stderr ~= "" then msg = msg .. ": " .. stderr end
+    if type(ex.installHint) == "string" and ex.installHint ~= "" then msg = msg .. "\n" .. ex.installHint end
+    return util.error("auth", msg, { stderr = stderr })
+  end
+  if not r then
+    return nil, fail(("exec plugin %s failed (%s)"):format(name, perr.message), perr.stderr)
+  end
+  if r.status ~= 0 then
+    local how = r.signal and ("signal " .. r.signal) or ("exit " .. r.status)
+    local e = fail(("exec plugin %s failed (%s)"):format(name, how), r.stderr)
+    e.exit = r.status
+    return nil, e
+  end
+  local cred, derr = util.json.decode(r.stdout)
+  r.stdout = nil
+  if type(cred) ~= "table" or cred.kind ~= "ExecCredential" or type(cred.status) ~= "table" then
+    return nil, kerr("auth", "exec plugin %s: output is not an ExecCredential%s", name,
+      derr and (" (" .. tostring(derr) .. ")") or "")
+  end
+  if cred.apiVersion ~= api then
+    return nil, kerr("auth", "exec plugin %s: returned apiVersion %q, want %q", name, tostring(cred.apiVersion), api)
+  end
+  local st = cred.status
+  local c = { token = type(st.token) == "string" and st.token ~= "" and st.token or nil,
+              cert_pem = type(st.clientCertificateData) == "string" and st.clientCertificateData or nil,
+              key_pem = type(st.clientKeyData) == "string" and st.clientKeyData or nil,
+              expiration = type(st.expirationTimestamp) == "string" and st.expirationTimestamp or nil }
+  if not c.token and not (c.cert_pem and c.key_pem) then
+    return nil, kerr("auth", "exec plugin %s: the credential has neither a token nor a client certificate", name)
+  end
+  return c
 end
 
 return M
