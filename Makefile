@@ -118,9 +118,29 @@ demo: deps all
 bench: all
 	tests/bench/run
 
+# kscript, its ksh link and the docs.  The link is skipped (with a note) when
+# a ksh that is not kscript's link is already there or, for a live install
+# (no DESTDIR), anywhere on PATH: a KornShell stays first.  KSH_LINK=no
+# never installs it, KSH_LINK=yes always does.
+KSH_LINK ?= auto
+DOCDIR   ?= $(PREFIX)/share/doc/kscript
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(DOCDIR)
 	install -m 755 kscript $(DESTDIR)$(PREFIX)/bin/kscript
+	@bin=$(DESTDIR)$(PREFIX)/bin; other=; \
+	if [ -e "$$bin/ksh" ] || [ -L "$$bin/ksh" ]; then \
+	  [ "$$(readlink "$$bin/ksh")" = kscript ] || other="$$bin/ksh"; \
+	elif [ -z "$(DESTDIR)" ] && p=$$(command -v ksh 2>/dev/null) && [ -n "$$p" ]; then \
+	  case $$(readlink -f "$$p") in */kscript) ;; *) other=$$p ;; esac; \
+	fi; \
+	case "$(KSH_LINK)" in \
+	  no) ;; \
+	  yes) echo "ln -sf kscript $$bin/ksh"; ln -sf kscript "$$bin/ksh" ;; \
+	  *) if [ -n "$$other" ]; then \
+	       echo "install: not linking $$bin/ksh: $$other is another ksh (KSH_LINK=yes to link anyway)" >&2; \
+	     else echo "ln -sf kscript $$bin/ksh"; ln -sf kscript "$$bin/ksh"; fi ;; \
+	esac
+	install -m 644 README.md LICENSE $(wildcard share/*.md) $(DESTDIR)$(DOCDIR)/
 
 clean:
 	rm -rf build kscript ksh
