@@ -697,6 +697,28 @@ static int l_dofile_text(lua_State *L) {
   return lua_gettop(L) - 1;
 }
 
+/* package.searchers entry replacing Lua's own for files on package.path:
+ * the same search, but a precompiled chunk is refused */
+static int l_file_searcher_text(lua_State *L) {
+  const char *name = luaL_checkstring(L, 1);
+  lua_getglobal(L, "package");
+  lua_getfield(L, -1, "path");
+  const char *path = lua_tostring(L, -1);
+  if (!path) return luaL_error(L, "'package.path' must be a string");
+  lua_getglobal(L, "package");
+  lua_getfield(L, -1, "searchpath");
+  lua_pushstring(L, name);
+  lua_pushstring(L, path);
+  lua_call(L, 2, 2);
+  if (lua_isnil(L, -2)) return 1; /* the "no file ..." message */
+  lua_pop(L, 1);
+  const char *file = lua_tostring(L, -1);
+  if (luaL_loadfilex(L, file, "t") != LUA_OK)
+    return luaL_error(L, "error loading module '%s' from file '%s':\n\t%s", name, file, lua_tostring(L, -1));
+  lua_pushstring(L, file);
+  return 2;
+}
+
 host_t *host_new(void) {
   host_t *h = calloc(1, sizeof *h);
   if (!h) return NULL;
@@ -739,6 +761,9 @@ host_t *host_new(void) {
     lua_rawseti(L, -3, i);
   }
   lua_rawseti(L, -2, 2);
+  /* require's file searcher (now third) loads source text only, too */
+  lua_pushcfunction(L, l_file_searcher_text);
+  lua_rawseti(L, -2, 3);
   lua_pop(L, 2);
   return h;
 }
