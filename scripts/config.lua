@@ -53,6 +53,7 @@ end
 local function edit(path, fn)
   local y = require "ksh.yaml"
   local doc = assert(require("k8s.util").yaml_decode(read(path)))
+  if type(doc) ~= "table" then doc = {} end
   fn(doc)
   if not y.encode then error(ksh.error("unsupported", "config: writing a kubeconfig needs ksh.yaml's encoder"), 0) end
   write(path, y.encode(doc))
@@ -64,7 +65,7 @@ if sub == "view" then
   if not v then error(err, 0) end
   local out = o.output or "yaml"
   if out == "yaml" then io.stdout:write(printers.yaml(v))
-  elseif out == "json" then io.stdout:write(printers.json(v))
+  elseif out == "json" then io.stdout:write(require("json").encode(v, { indent = 4 }), "\n")
   else ksh.usage("config view: output must be yaml or json: %s", out) end
   return
 end
@@ -103,13 +104,25 @@ elseif sub == "use-context" then
   if not cfg.contexts[name] then
     error(ksh.error("config", ("no context exists with the name: %q"):format(name)), 0)
   end
-  local path = cfg.current_context_file or cfg.files[1]
-  local text = read(path)
-  local line = "current-context: " .. name
-  local n
-  text, n = text:gsub("\ncurrent%-context:[^\n]*", "\n" .. line, 1)
-  if n == 0 then text = text:gsub("\n*$", "\n") .. line .. "\n" end
-  write(path, text)
+  -- as kubectl: the first existing file of the list (or the explicit one)
+  -- gets the new current-context; nothing is written when it is already set
+  if cfg.current_context ~= name then
+    local path = cfg.files[1]
+    local text = read(path)
+    local line = require("ksh.yaml").encode({ ["current-context"] = name }):gsub("\n$", "")
+    local n = 0
+    if not text:match("^%s*{") then -- a block mapping: change the one line, keep the rest
+      local t2
+      t2, n = ("\n" .. text):gsub("\ncurrent%-context:[^\n]*", "\n" .. line, 1)
+      if n == 1 then text = t2:sub(2) end
+      local doc = require("k8s.util").yaml_decode(text)
+      if n == 0 and type(doc) == "table" and doc["current-context"] == nil and text:match("^%s*[%w\"'#-]") then
+        text, n = text:gsub("\n*$", "\n") .. line .. "\n", 1
+      end
+    end
+    if n == 1 then write(path, text)
+    else edit(path, function(doc) doc["current-context"] = name end) end
+  end
   io.stdout:write(("Switched to context %q.\n"):format(name))
 elseif sub == "set-context" then
   local name = o.current and cfg.current_context or rest[2]
@@ -117,7 +130,7 @@ elseif sub == "set-context" then
   local c = cfg.contexts[name]
   local path = c and c["$file"] or cfg.files[1]
   edit(path, function(doc)
-    doc.contexts = doc.contexts or {}
+    if type(doc.contexts) ~= "table" then doc.contexts = require("json").array {} end
     local entry
     for _, e in ipairs(doc.contexts) do if e.name == name then entry = e end end
     if not entry then

@@ -138,13 +138,17 @@ function M.parse(text, file)
     cfg.order[field] = {}
     for _, e in ipairs(list) do
       local v = e.value
+      -- paths as written stay in v["$as_written"] (kubectl config view prints those)
+      local orig = {}
       for _, pf in ipairs(path_fields[field] or {}) do
-        if type(v[pf]) == "string" and v[pf] ~= "" then v[pf] = resolve_path(v[pf], dir) end
+        if type(v[pf]) == "string" and v[pf] ~= "" then orig[pf] = v[pf]; v[pf] = resolve_path(v[pf], dir) end
       end
       if field == "users" and type(v.exec) == "table" and type(v.exec.command) == "string"
           and v.exec.command:find("/", 1, true) then
+        orig.command = v.exec.command
         v.exec.command = resolve_path(v.exec.command, dir)
       end
+      v["$as_written"] = orig
       v["$file"] = file
       if cfg[field][e.name] == nil then
         cfg[field][e.name] = v
@@ -323,6 +327,10 @@ local function str(v) return type(v) == "string" and v or (v ~= nil and v ~= uti
 local function opt(v) local x = str(v); return x ~= "" and x or nil end
 local function flag(v) return v == true or nil end
 local function arr(t) return util.json.array(t) end
+-- Go's struct field order, for -o json (YAML output sorts keys anyway)
+local function ordered(t, ...)
+  return setmetatable(t, { __jsonorder = { ... } })
+end
 
 -- a []byte field: decoded as kubectl reads it, re-encoded as it writes it
 local function bytes(v)
@@ -343,27 +351,38 @@ local function extensions(v)
   if type(v) ~= "table" or #v == 0 then return nil end
   local t = {}
   for i, e in ipairs(v) do
-    t[i] = { name = str(type(e) == "table" and e.name), extension = type(e) == "table" and e.extension or util.null }
+    t[i] = ordered({ name = str(type(e) == "table" and e.name),
+                     extension = type(e) == "table" and e.extension or util.null }, "name", "extension")
   end
   return arr(t)
 end
 
-local function v1_cluster(c)
-  return { server = str(c.server), ["tls-server-name"] = opt(c["tls-server-name"]),
-           ["insecure-skip-tls-verify"] = flag(c["insecure-skip-tls-verify"]),
-           ["certificate-authority"] = opt(c["certificate-authority"]),
-           ["certificate-authority-data"] = bytes(c["certificate-authority-data"]),
-           ["proxy-url"] = opt(c["proxy-url"]), ["disable-compression"] = flag(c["disable-compression"]),
-           extensions = extensions(c.extensions) }
+-- paths as the file wrote them (view), or resolved (flatten reads them)
+local function path(v, field, resolved)
+  if resolved then return opt(v[field]) end
+  local w = v["$as_written"]
+  return opt(w and w[field] or v[field])
 end
 
-local function v1_exec(e)
+local function v1_cluster(c, resolved)
+  return ordered({ server = str(c.server), ["tls-server-name"] = opt(c["tls-server-name"]),
+           ["insecure-skip-tls-verify"] = flag(c["insecure-skip-tls-verify"]),
+           ["certificate-authority"] = path(c, "certificate-authority", resolved),
+           ["certificate-authority-data"] = bytes(c["certificate-authority-data"]),
+           ["proxy-url"] = opt(c["proxy-url"]), ["disable-compression"] = flag(c["disable-compression"]),
+           extensions = extensions(c.extensions) },
+    "server", "tls-server-name", "insecure-skip-tls-verify", "certificate-authority", "certificate-authority-data",
+    "proxy-url", "disable-compression", "extensions")
+end
+
+local function v1_exec(e, command)
   if type(e) ~= "table" then return nil end
   local env = util.null
   if type(e.env) == "table" and #e.env > 0 then
     env = {}
     for i, x in ipairs(e.env) do
-      env[i] = { name = str(type(x) == "table" and x.name), value = str(type(x) == "table" and x.value) }
+      env[i] = ordered({ name = str(type(x) == "table" and x.name), value = str(type(x) == "table" and x.value) },
+        "name", "value")
     end
     env = arr(env)
   end
@@ -371,26 +390,31 @@ local function v1_exec(e)
   if not mode and (e.apiVersion == API_V1BETA1 or e.apiVersion == "client.authentication.k8s.io/v1alpha1") then
     mode = "IfAvailable" -- kubectl's default for these versions
   end
-  return { command = str(e.command), args = strings(e.args) or util.null, env = env,
+  return ordered({ command = str(command or e.command), args = strings(e.args) or util.null, env = env,
            apiVersion = opt(e.apiVersion), installHint = opt(e.installHint),
-           provideClusterInfo = e.provideClusterInfo == true, interactiveMode = mode }
+           provideClusterInfo = e.provideClusterInfo == true, interactiveMode = mode },
+    "command", "args", "env", "apiVersion", "installHint", "provideClusterInfo", "interactiveMode")
 end
 
-local function v1_user(u)
+local function v1_user(u, resolved)
   local ap
   if type(u["auth-provider"]) == "table" then
     local c = u["auth-provider"].config
-    ap = { name = str(u["auth-provider"].name), config = type(c) == "table" and next(c) and c or util.null }
+    ap = ordered({ name = str(u["auth-provider"].name), config = type(c) == "table" and next(c) and c or util.null },
+      "name", "config")
   end
   local extra
   if type(u["as-user-extra"]) == "table" and next(u["as-user-extra"]) then extra = u["as-user-extra"] end
-  return { ["client-certificate"] = opt(u["client-certificate"]),
+  local w = not resolved and u["$as_written"] or {}
+  return ordered({ ["client-certificate"] = path(u, "client-certificate", resolved),
            ["client-certificate-data"] = bytes(u["client-certificate-data"]),
-           ["client-key"] = opt(u["client-key"]), ["client-key-data"] = bytes(u["client-key-data"]),
-           token = opt(u.token), tokenFile = opt(u.tokenFile), as = opt(u.as), ["as-uid"] = opt(u["as-uid"]),
-           ["as-groups"] = strings(u["as-groups"]), ["as-user-extra"] = extra,
+           ["client-key"] = path(u, "client-key", resolved), ["client-key-data"] = bytes(u["client-key-data"]),
+           token = opt(u.token), tokenFile = path(u, "tokenFile", resolved), as = opt(u.as),
+           ["as-uid"] = opt(u["as-uid"]), ["as-groups"] = strings(u["as-groups"]), ["as-user-extra"] = extra,
            username = opt(u.username), password = opt(u.password),
-           ["auth-provider"] = ap, exec = v1_exec(u.exec), extensions = extensions(u.extensions) }
+           ["auth-provider"] = ap, exec = v1_exec(u.exec, w.command), extensions = extensions(u.extensions) },
+    "client-certificate", "client-certificate-data", "client-key", "client-key-data", "token", "tokenFile", "as",
+    "as-uid", "as-groups", "as-user-extra", "username", "password", "auth-provider", "exec", "extensions")
 end
 
 local function read_b64(path)
@@ -433,7 +457,7 @@ function M.view(cfg, opts)
     for i, n in ipairs(sorted) do
       local v, err = build(cfg[field][n])
       if not v then return nil, err end
-      out[i] = { name = n, [inner] = v }
+      out[i] = ordered({ name = n, [inner] = v }, "name", inner)
     end
     return arr(out)
   end
@@ -447,12 +471,12 @@ function M.view(cfg, opts)
     return t
   end
   local clusters, err = list("clusters", function(c)
-    return flatten(v1_cluster(c), "certificate-authority", "certificate-authority-data")
+    return flatten(v1_cluster(c, opts.flatten), "certificate-authority", "certificate-authority-data")
   end, "cluster")
   if not clusters then return nil, err end
   local users
   users, err = list("users", function(u)
-    local v, ferr = flatten(v1_user(u), "client-certificate", "client-certificate-data")
+    local v, ferr = flatten(v1_user(u, opts.flatten), "client-certificate", "client-certificate-data")
     if v then v, ferr = flatten(v, "client-key", "client-key-data") end
     if not v then return nil, ferr end
     if not opts.raw and not opts.flatten then
@@ -465,8 +489,8 @@ function M.view(cfg, opts)
   end, "user")
   if not users then return nil, err end
   local contexts = list("contexts", function(c)
-    return { cluster = str(c.cluster), user = str(c.user), namespace = opt(c.namespace),
-             extensions = extensions(c.extensions) }
+    return ordered({ cluster = str(c.cluster), user = str(c.user), namespace = opt(c.namespace),
+             extensions = extensions(c.extensions) }, "cluster", "user", "namespace", "extensions")
   end, "context")
   if not opts.raw and not opts.flatten and clusters ~= util.null then
     for _, c in ipairs(clusters) do
@@ -476,10 +500,11 @@ function M.view(cfg, opts)
   local prefs
   local p = cfg.preferences or {}
   if p.colors == true or extensions(p.extensions) then
-    prefs = { colors = flag(p.colors), extensions = extensions(p.extensions) }
+    prefs = ordered({ colors = flag(p.colors), extensions = extensions(p.extensions) }, "colors", "extensions")
   end
-  return { apiVersion = "v1", kind = "Config", preferences = prefs, clusters = clusters, users = users,
-           contexts = contexts, ["current-context"] = current or "", extensions = extensions(cfg.extensions) }
+  return ordered({ apiVersion = "v1", kind = "Config", preferences = prefs, clusters = clusters, users = users,
+           contexts = contexts, ["current-context"] = current or "", extensions = extensions(cfg.extensions) },
+    "kind", "apiVersion", "preferences", "clusters", "users", "contexts", "current-context", "extensions")
 end
 
 -- ---------------------------------------------------------------- exec plugins
