@@ -163,9 +163,9 @@ static void on_timeout(void *ud) {
 }
 
 static int buf_append(pbuf *b, const char *s, size_t n) {
-  if (b->len + n > b->cap) {
+  if (b->len + n + 1 > b->cap) { /* + 1: always NUL-terminated */
     size_t c = b->cap ? b->cap : 4096;
-    while (c < b->len + n) c *= 2;
+    while (c < b->len + n + 1) c *= 2;
     char *q = malloc(c);
     if (!q) return -1;
     /* copy, then wipe the old block: credentials never linger in freed memory */
@@ -178,6 +178,7 @@ static int buf_append(pbuf *b, const char *s, size_t n) {
   }
   memcpy(b->data + b->len, s, n);
   b->len += n;
+  b->data[b->len] = 0;
   return 0;
 }
 

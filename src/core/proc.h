@@ -37,7 +37,7 @@ proc_t *proc_start(loop_t *lp, const proc_opts *o, proc_done_fn done, void *ud, 
 const char *proc_result(const proc_t *p, int *status);
 /* After done: NULL, or the failure kind ("timeout", "exec") with a message. */
 const char *proc_error(const proc_t *p, const char **kind);
-/* Captured output (owned by p, valid until proc_free). */
+/* Captured output, NUL-terminated (owned by p, valid until proc_free). */
 const char *proc_stdout(const proc_t *p, size_t *len);
 const char *proc_stderr(const proc_t *p, size_t *len);
 /* Process id of the child (0 once reaped). */
