@@ -159,6 +159,7 @@ function M.parse(text, file)
   local cc = doc["current-context"]
   cfg.current_context = (type(cc) == "string" and cc ~= "") and cc or nil
   cfg.preferences = type(doc.preferences) == "table" and doc.preferences or {}
+  cfg.extensions = type(doc.extensions) == "table" and doc.extensions or {}
   return cfg
 end
 
@@ -185,6 +186,14 @@ function M.load(opts)
         end
       end
       if not merged.preferences and next(cfg.preferences) then merged.preferences = cfg.preferences end
+      merged.extensions = merged.extensions or {}
+      for _, e in ipairs(cfg.extensions) do -- by name, the first file wins
+        local seen = false
+        for _, m in ipairs(merged.extensions) do
+          if type(m) == "table" and type(e) == "table" and m.name == e.name then seen = true end
+        end
+        if not seen then merged.extensions[#merged.extensions + 1] = e end
+      end
       if not merged.current_context and cfg.current_context then
         merged.current_context = cfg.current_context
         merged.current_context_file = f
@@ -347,12 +356,18 @@ local function strings(v) -- []string; nil when empty (omitempty)
   return arr(t)
 end
 
-local function extensions(v)
+local function extensions(v) -- a map by name in kubectl: sorted, the last duplicate wins
   if type(v) ~= "table" or #v == 0 then return nil end
+  local by, names = {}, {}
+  for _, e in ipairs(v) do
+    local name = str(type(e) == "table" and e.name)
+    if not by[name] then names[#names + 1] = name end
+    by[name] = type(e) == "table" and e.extension or util.null
+  end
+  table.sort(names)
   local t = {}
-  for i, e in ipairs(v) do
-    t[i] = ordered({ name = str(type(e) == "table" and e.name),
-                     extension = type(e) == "table" and e.extension or util.null }, "name", "extension")
+  for i, name in ipairs(names) do
+    t[i] = ordered({ name = name, extension = by[name] }, "name", "extension")
   end
   return arr(t)
 end
@@ -378,7 +393,7 @@ end
 local function v1_exec(e, command)
   if type(e) ~= "table" then return nil end
   local env = util.null
-  if type(e.env) == "table" and #e.env > 0 then
+  if type(e.env) == "table" then
     env = {}
     for i, x in ipairs(e.env) do
       env[i] = ordered({ name = str(type(x) == "table" and x.name), value = str(type(x) == "table" and x.value) },
@@ -390,7 +405,13 @@ local function v1_exec(e, command)
   if not mode and (e.apiVersion == API_V1BETA1 or e.apiVersion == "client.authentication.k8s.io/v1alpha1") then
     mode = "IfAvailable" -- kubectl's default for these versions
   end
-  return ordered({ command = str(command or e.command), args = strings(e.args) or util.null, env = env,
+  local args = util.null -- as Go: absent or null -> null, [] -> []
+  if type(e.args) == "table" then
+    args = {}
+    for i, x in ipairs(e.args) do args[i] = str(x) end
+    args = arr(args)
+  end
+  return ordered({ command = str(command or e.command), args = args, env = env,
            apiVersion = opt(e.apiVersion), installHint = opt(e.installHint),
            provideClusterInfo = e.provideClusterInfo == true, interactiveMode = mode },
     "command", "args", "env", "apiVersion", "installHint", "provideClusterInfo", "interactiveMode")

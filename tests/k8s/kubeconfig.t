@@ -122,6 +122,41 @@ cat > "$tmp/b/json.config" <<EOF
  "users": [{"name": "ju", "user": {"token": "json-token"}}],
  "contexts": [{"name": "j", "context": {"cluster": "jc", "user": "ju"}}, {"name": "k", "context": {"cluster": "jc", "user": "ju", "namespace": "kns"}}]}
 EOF
+# extensions everywhere (kubectl keeps them in maps: sorted by name), exec
+# args [] vs null, an unknown current-context
+cat > "$tmp/b/ext.config" <<EOF
+apiVersion: v1
+kind: Config
+preferences:
+  colors: true
+  extensions:
+  - {name: zz, extension: {b: [x, y], a: 1}}
+  - {name: aa, extension: "text"}
+extensions:
+- name: top
+  extension: {kind: Foo, apiVersion: v1, spec: {z: 1}}
+clusters:
+- name: c
+  cluster:
+    server: https://1.2.3.4
+    extensions: [{name: z-ext, extension: {audience: foo}}, {name: a-ext, extension: 12}]
+users:
+- name: u
+  user:
+    as-uid: "1234"
+    auth-provider: {name: gcp}
+    exec: {apiVersion: client.authentication.k8s.io/v1, command: foo, env: null, args: []}
+- name: empty
+  user: {}
+- name: quoted
+  user: {token: "yes", username: "0123"}
+contexts:
+- name: x
+  context: {cluster: c, user: u, extensions: [{name: e1, extension: "str"}]}
+- name: "has space"
+  context: {cluster: nope, user: nope}
+current-context: missing
+EOF
 # flatten reads the files the paths name
 echo "the ca" > "$tmp/a/ca.crt"
 cat > "$tmp/b/flat.config" <<EOF
@@ -159,6 +194,7 @@ for setup in "a:KUBECONFIG=$tmp/a/config" "a+b:KUBECONFIG=$tmp/a/config:$tmp/b/c
              "b+a:KUBECONFIG=$tmp/b/config:$tmp/a/config" \
              "missing+b+a:KUBECONFIG=$tmp/none.yaml:$tmp/b/config:$tmp/a/config" \
              "relative:KUBECONFIG=../b/config:../a/config" "json:KUBECONFIG=$tmp/b/json.config" \
+             "extensions:KUBECONFIG=$tmp/b/ext.config" "ext+a:KUBECONFIG=$tmp/b/ext.config:$tmp/a/config" \
              "env:KUBECONFIG=$ENVKC"; do
   name=${setup%%:*}; e=${setup#*:}
   for v in "${views[@]}"; do
