@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -231,7 +232,10 @@ static void set_errmsg(char *err, size_t errlen, const char *what, const char *n
 }
 
 /* the child, between fork and exec: async-signal-safe calls only */
-static void child(const proc_opts *o, int in, int out, int errfd, int report) {
+static void child(const proc_opts *o, pid_t parent, int in, int out, int errfd, int report) {
+  /* die with kscript, even when it is killed outright (a second Ctrl-C) */
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != parent) _exit(127);
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, NULL);
@@ -287,12 +291,13 @@ proc_t *proc_start(loop_t *lp, const proc_opts *o, proc_done_fn done, void *ud, 
   if (o->stdin_data) shutdown(sin[1], SHUT_RD); /* one-way, like a pipe */
   shutdown(sout[0], SHUT_WR);
   shutdown(serr[0], SHUT_WR);
+  pid_t parent = getpid();
   pid_t pid = fork();
   if (pid < 0) {
     e = errno;
     goto closeall;
   }
-  if (pid == 0) child(o, sin[0], sout[1], serr[1], rep[1]);
+  if (pid == 0) child(o, parent, sin[0], sout[1], serr[1], rep[1]);
   setpgid(pid, pid); /* also done by the child: whichever runs first */
   close(rep[1]);
   rep[1] = -1;

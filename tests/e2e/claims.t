@@ -266,6 +266,72 @@ ok(State.slow_closed.wait(5), "the transfer is closed", "")
 t.line("print('after', 6 * 7)")
 ok(t.expect(r"after\s+42"), "the session goes on", t.tail())
 
+# Ctrl-C (and --timeout, and kscript being killed) also ends a child process
+# run through ksh.proc (kubeconfig exec plugins), its process group included
+def ended(pid, within=5):
+    """pid is gone or a zombie (pid 1 of a container may never reap it)"""
+    end = time.time() + within
+    while time.time() < end:
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                if f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X"):
+                    return True
+        except FileNotFoundError:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def pids_in(path, count, within=10):
+    end = time.time() + within
+    while time.time() < end:
+        try:
+            with open(path) as f:
+                p = [int(x) for x in f.read().split()]
+            if len(p) >= count:
+                return p
+        except (FileNotFoundError, ValueError):
+            pass
+        time.sleep(0.05)
+    return []
+
+
+def child_code(pidfile):
+    return ("require('ksh.proc').run{argv = {'sh', '-c', 'echo $$ > %s; sleep 300 & echo $! >> %s; wait'}}"
+            % (pidfile, pidfile))
+
+
+pf = os.path.join(tmp, "child.pids")
+t.line(child_code(pf))
+pids = pids_in(pf, 2)
+ok(len(pids) == 2, "a child process (and its own child) runs from the prompt", t.tail())
+t0 = time.time()
+t.send("\x03")
+ok(t.expect(r"interrupted.*ksh> ") and time.time() - t0 < 3, "Ctrl-C interrupts the wait and the prompt comes back",
+   t.tail())
+ok(pids and all(ended(p) for p in pids), "the child and its child are gone", pids)
+t.line("print('after', 6 * 7)")
+ok(t.expect(r"after\s+42"), "the session goes on", t.tail())
+
+pf = os.path.join(tmp, "timeout.pids")
+t0 = time.time()
+rc, out, err = run(["--timeout", "1s", "-e", child_code(pf)])
+pids = pids_in(pf, 2, 1)
+ok(rc == 124 and time.time() - t0 < 5, "--timeout ends a script waiting on a child (124)", "rc=%d %s" % (rc, err))
+ok(pids and all(ended(p) for p in pids), "and kills the child's process group", pids)
+
+pf = os.path.join(tmp, "killed.pids")
+p = subprocess.Popen([K, "-e", child_code(pf)], env=env())
+pids = pids_in(pf, 2)
+p.kill()
+p.wait()
+ok(pids and ended(pids[0]), "kscript killed outright (SIGKILL): its child dies with it", pids)
+for q in pids:
+    try:
+        os.kill(q, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
 # ------------------------------------------------------------ background output above the prompt
 t.line("s = assert(require('ksh.http').stream{url = %r, framing = 'lines'})" % (base + "/lines"))
 t.line("w = spawn(function() for l in s:records() do print('EVENT ' .. l) end end)")
