@@ -369,6 +369,34 @@ ok(len(lines) == 1000, "the history file is capped at 1000 entries (%d)" % len(l
 ok(lines and lines[-1] == "print('newest entry')" and lines[0] == "print(502)",
    "the oldest entries went, the newest is kept", (lines[:1], lines[-1:]))
 
+# the default history file is ~/.ksh_history; /dev/null disables it
+home2 = os.path.join(tmp, "home2")
+os.makedirs(home2)
+e2 = env(HOME=home2)
+e2.pop("KSH_HISTFILE")
+t = Term(e=e2)
+ok(t.expect(r"ksh> "), "a prompt without KSH_HISTFILE", t.tail())
+t.line("print('into the default history')")
+ok(t.expect(r"into the default history\r?\n.*ksh> "), "a line runs", t.tail())
+t.send("\x04")
+t.wait()
+hf = os.path.join(home2, ".ksh_history")
+ok(os.path.isfile(hf) and "print('into the default history')" in open(hf).read(), "history goes to ~/.ksh_history",
+   os.listdir(home2))
+t = Term(e=env(HOME=home2, KSH_HISTFILE="/dev/null"))
+ok(t.expect(r"ksh> "), "a prompt with KSH_HISTFILE=/dev/null", t.tail())
+t.line("print('not kept anywhere')")
+ok(t.expect(r"not kept anywhere\r?\n.*ksh> "), "a line runs", t.tail())
+t.send("\x04")
+t.wait()
+kept = []
+for root, _, files in os.walk(home2):
+    for fn in files:
+        if "not kept anywhere" in open(os.path.join(root, fn), errors="replace").read():
+            kept.append(fn)
+ok(not kept and os.path.exists("/dev/null") and os.stat("/dev/null").st_size == 0,
+   "KSH_HISTFILE=/dev/null keeps no history (and /dev/null is still a device)", kept)
+
 # ------------------------------------------------------------ -v never prints tokens
 kc = os.path.join(tmp, "kubeconfig")
 with open(kc, "w") as f:
@@ -391,7 +419,8 @@ e = env(KUBECONFIG=kc, KSH_HISTFILE=vhist)
 rc, out, err = run(["-v", "get", "/api"], env=e)
 ok(rc == 0 and "APIVersions" in out, "-v get /api against a local server with a token user", out + err)
 ok(("Bearer " + TOKEN) in State.auth, "the token was sent (so it was there to leak)", State.auth)
-ok(re.search(r"GET\s+\S*/api", err) is not None, "-v logs the request on stderr", err)
+ok(re.search(r"GET http://127\.0\.0\.1:\d+/api -> 200 \([\d.]+ ms", err) is not None,
+   "-v logs method, URL, status and time of the request on stderr", err)
 ok(TOKEN not in out and TOKEN not in err, "-v: the token is not on stdout or stderr", out + err)
 rc, out, err = run(["-v", "-e", "local k = assert(require('k8s').connect()) print(k:get('/nope'))"], env=e)
 ok(TOKEN not in out + err, "-v: not in a failing request's report either", out + err)
