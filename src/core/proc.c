@@ -34,6 +34,7 @@ typedef struct {
 struct proc {
   loop_t *lp;
   pid_t pid;     /* 0 once reaped */
+  pid_t pgid;    /* the child's process group (its pid), kept after reaping */
   int pidfd;     /* -1: none (polled instead) */
   int fd_in, fd_out, fd_err;
   char *in;      /* our copy of the stdin data */
@@ -81,9 +82,15 @@ static void record_status(proc_t *p, int st) {
   p->pid = 0;
 }
 
-/* kill the group and reap (a SIGKILLed child goes at once) */
+/* kill the group and reap (a SIGKILLed child goes at once).  Once the child
+ * is reaped, the group is killed only while its output is still open: some
+ * member (a background grandchild) still holds it, so the group still
+ * exists and its id cannot have been reused. */
 static void kill_and_reap(proc_t *p) {
-  if (p->pid <= 0) return;
+  if (p->pid <= 0) {
+    if (p->pgid > 0 && (p->fd_out >= 0 || p->fd_err >= 0)) kill(-p->pgid, SIGKILL);
+    return;
+  }
   kill(-p->pid, SIGKILL);
   kill(p->pid, SIGKILL);
   int st;
@@ -314,7 +321,7 @@ proc_t *proc_start(loop_t *lp, const proc_opts *o, proc_done_fn done, void *ud, 
     e = ce;
     goto closeall;
   }
-  p->pid = pid;
+  p->pid = p->pgid = pid;
   if (sin[0] >= 0) close(sin[0]);
   close(sout[1]);
   close(serr[1]);
@@ -385,8 +392,8 @@ int proc_pid(const proc_t *p) { return (int)p->pid; }
 void proc_free(proc_t *p) {
   if (!p) return;
   p->finished = 1; /* no callback from here on */
-  stop_watching(p);
   kill_and_reap(p);
+  stop_watching(p);
   wipe(&p->out);
   wipe(&p->err);
   if (p->in) {

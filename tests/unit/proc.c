@@ -3,6 +3,7 @@
  * child runs, large output, the output cap, and proc_free killing a child. */
 #define _POSIX_C_SOURCE 200809L
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -99,6 +100,32 @@ int main(void) {
   ok(ticks >= 10, "timers ran meanwhile (%d ticks)", ticks);
   ok(waitpid(pid, &st, WNOHANG) < 0, "the child is reaped");
   proc_free(p);
+
+  /* the child exits but a background grandchild keeps its stdout open: the
+   * timeout kills the grandchild too (the whole process group) */
+  char *a7[] = {"sh", "-c", "sleep 300 & echo $!; exit 0", NULL};
+  p = start(lp, a7, NULL, 0.5, 0, &flag);
+  run_until(lp, &flag, 10);
+  msg = proc_error(p, &kind);
+  int gpid = atoi(proc_stdout(p, &n));
+  ok(msg && strcmp(kind, "timeout") == 0, "output held open by a grandchild: the timeout fires");
+  proc_free(p);
+  int gone = 0;
+  for (int i = 0; i < 100 && !gone; i++) {
+    char path[64], stat[256] = "";
+    snprintf(path, sizeof path, "/proc/%d/stat", gpid);
+    FILE *f = fopen(path, "r");
+    if (!f) gone = 1;
+    else {
+      size_t r = fread(stat, 1, sizeof stat - 1, f);
+      fclose(f);
+      stat[r] = 0;
+      const char *c = strrchr(stat, ')');
+      if (c && (c[2] == 'Z' || c[2] == 'X')) gone = 1;
+      else usleep(20000);
+    }
+  }
+  ok(gpid > 0 && gone, "and the grandchild (pid %d) is killed with its group", gpid);
 
   /* more output than a socket buffer holds, and the cap */
   char *a6[] = {"head", "-c", "3000000", "/dev/zero", NULL};
