@@ -41,12 +41,12 @@ local function read(path)
   return s
 end
 
+-- in place, as kubectl writes it: the file keeps its owner and mode (a
+-- kubeconfig is usually 0600; a new file beside it would get the umask's)
 local function write(path, text)
-  local tmp = path .. ".kscript-tmp"
-  local f = assert(io.open(tmp, "wb"))
-  f:write(text)
-  f:close()
-  assert(os.rename(tmp, path))
+  local f = assert(io.open(path, "wb"))
+  assert(f:write(text))
+  assert(f:close())
 end
 
 -- rewrite one file's document through ksh.yaml (kubectl re-serializes too)

@@ -256,6 +256,13 @@ change "set-context --current" "$tmp/a/config" config set-context --current --na
 change "set-context in the second file of a list" "$tmp/a/config $tmp/b/config" config set-context b-ctx --user tok
 change "set-context, new, merged list" "$tmp/a/config $tmp/b/config" config set-context n2 --cluster bonly
 change "set-context, JSON kubeconfig" "$tmp/b/json.config" config set-context j --namespace jj
+# the rewritten file keeps its mode (credentials stay 0600)
+cp "$tmp/a/config" "$tmp/mode.config"; chmod 600 "$tmp/mode.config"
+KUBECONFIG=$tmp/mode.config "$KS" config use-context two >/dev/null
+is "use-context keeps the file's mode 0600" "$(stat -c %a "$tmp/mode.config")" 600
+KUBECONFIG=$tmp/mode.config "$KS" config set-context two --namespace x >/dev/null
+is "set-context keeps the file's mode 0600" "$(stat -c %a "$tmp/mode.config")" 600
+is "and leaves no temporary file beside it" "$(ls "$tmp" | grep -c 'mode.config.')" 0
 
 # ------------------------------------------------------------ exec plugins on the loop
 cat > "$tmp/slow-plugin" <<EOF
