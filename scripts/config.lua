@@ -1,4 +1,4 @@
--- config: show and change kubeconfig contexts, as kubectl config does
+-- config: show and change kubeconfig (view, contexts), as kubectl config does
 -- usage: config view [--raw] [--minify] [--flatten] [-o yaml|json] [--context NAME]
 --        config get-contexts [NAME] [-o name] [--no-headers]
 --        config current-context
