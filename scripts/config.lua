@@ -30,7 +30,7 @@ if not sub then ksh.usage("config: view, get-contexts, current-context, use-cont
 local cfg, lerr = kc.load { kubeconfig = o.kubeconfig }
 if not cfg then
   -- no kubeconfig at all: kubectl config view prints an empty one
-  if sub == "view" and not (o.kubeconfig and o.kubeconfig ~= "") then cfg = nil
+  if sub == "view" and lerr.none and not (o.kubeconfig and o.kubeconfig ~= "") then cfg = nil
   else error(lerr, 0) end
 end
 

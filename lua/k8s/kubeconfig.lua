@@ -207,6 +207,7 @@ function M.load(opts)
   if #merged.files == 0 then
     local err = kerr("config", "no kubeconfig found (tried %s); set KUBECONFIG, create ~/.kube/config, " ..
       "or pass a server", table.concat(files, ", "))
+    err.none = true -- no file at all (kubectl config view then prints an empty config)
     return nil, err
   end
   return merged

@@ -210,6 +210,11 @@ same "flatten: config view --flatten" "KUBECONFIG=$tmp/b/flat.config" -- config 
 same "no kubeconfig at all: config view" "KUBECONFIG=$tmp/none.yaml" -- config view
 same "no kubeconfig at all: config view -o json" "KUBECONFIG=$tmp/none.yaml" -- config view -o json
 same "current-context unset: exit status" "KUBECONFIG=$tmp/none.yaml" -- config current-context
+printf 'apiVersion: v1\nclusters: [\n' > "$tmp/bad1.yaml"
+printf 'apiVersion: v1\nkind: Config\nclusters: notalist\n' > "$tmp/bad2.yaml"
+same "malformed YAML: config view fails" "KUBECONFIG=$tmp/bad1.yaml" -- config view
+same "clusters not a list: config view fails" "KUBECONFIG=$tmp/bad2.yaml" -- config view
+same "malformed second file of a list: config view fails" "KUBECONFIG=$tmp/a/config:$tmp/bad1.yaml" -- config view
 
 # ------------------------------------------------------------ use-context / set-context
 # each change made by kscript on copy A and by kubectl on copy B; kubectl
