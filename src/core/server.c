@@ -1,0 +1,636 @@
+/* server.c: HTTP/1.1 server connections on the loop; requests parsed by
+ * http-parser, responses framed here. */
+#define _GNU_SOURCE
+#include "server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <http_parser.h>
+#include <limits.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#define HIGH_WATER (256 * 1024)
+#define SRV_MAX_INPUT (1024 * 1024) /* unparsed input kept while a response runs */
+
+typedef struct {
+  char *p;
+  size_t len, cap;
+} buf_t;
+
+static int buf_add(buf_t *b, const char *d, size_t n) {
+  if (b->len + n + 1 > b->cap) {
+    size_t c = b->cap ? b->cap : 512;
+    while (c < b->len + n + 1) c *= 2;
+    char *p = realloc(b->p, c);
+    if (!p) return -1;
+    b->p = p;
+    b->cap = c;
+  }
+  if (n) memcpy(b->p + b->len, d, n);
+  b->len += n;
+  b->p[b->len] = 0;
+  return 0;
+}
+
+static void buf_free(buf_t *b) {
+  free(b->p);
+  memset(b, 0, sizeof *b);
+}
+
+/* drop the first n bytes */
+static void buf_eat(buf_t *b, size_t n) {
+  if (n >= b->len) {
+    b->len = 0;
+    if (b->p) b->p[0] = 0;
+    return;
+  }
+  memmove(b->p, b->p + n, b->len - n);
+  b->len -= n;
+  b->p[b->len] = 0;
+}
+
+struct srv {
+  loop_t *lp;
+  int fd;
+  int port;
+  char *unix_path;
+  size_t max_body;
+  srv_request_fn on_request;
+  void *ud;
+  srv_conn *conns; /* every live connection */
+  int closed;
+};
+
+enum { C_READ, C_HELD, C_DEAD };
+
+struct srv_conn {
+  srv_t *s;
+  srv_conn *next, *prev;
+  int fd;
+  int state;      /* C_READ: parsing; C_HELD: delivered, response pending */
+  int held;       /* the upper layer holds c (until srv_release) */
+  int close_after; /* close once the output is flushed */
+  http_parser p;
+  buf_t in;  /* bytes read, not yet parsed */
+  buf_t out; /* bytes to send */
+  size_t outhead;
+  /* the request being parsed */
+  buf_t url, hdr, body; /* hdr: name\0value\0 pairs */
+  size_t nh;
+  int last_was_value;
+  int complete, too_big, expect_continue;
+  char method[24];
+  char remote[64];
+  /* the response */
+  int responded, chunked, ended, keepalive, head, nobody;
+  srv_notify_fn notify;
+  void *nud;
+};
+
+size_t srv_high_water(void) { return HIGH_WATER; }
+
+const char *srv_reason(int status) {
+  switch (status) {
+  case 100: return "Continue";
+  case 101: return "Switching Protocols";
+  case 200: return "OK";
+  case 201: return "Created";
+  case 202: return "Accepted";
+  case 204: return "No Content";
+  case 206: return "Partial Content";
+  case 301: return "Moved Permanently";
+  case 302: return "Found";
+  case 303: return "See Other";
+  case 304: return "Not Modified";
+  case 307: return "Temporary Redirect";
+  case 308: return "Permanent Redirect";
+  case 400: return "Bad Request";
+  case 401: return "Unauthorized";
+  case 403: return "Forbidden";
+  case 404: return "Not Found";
+  case 405: return "Method Not Allowed";
+  case 406: return "Not Acceptable";
+  case 408: return "Request Timeout";
+  case 409: return "Conflict";
+  case 410: return "Gone";
+  case 411: return "Length Required";
+  case 412: return "Precondition Failed";
+  case 413: return "Request Entity Too Large";
+  case 415: return "Unsupported Media Type";
+  case 422: return "Unprocessable Entity";
+  case 429: return "Too Many Requests";
+  case 431: return "Request Header Fields Too Large";
+  case 500: return "Internal Server Error";
+  case 501: return "Not Implemented";
+  case 502: return "Bad Gateway";
+  case 503: return "Service Unavailable";
+  case 504: return "Gateway Timeout";
+  default: return "";
+  }
+}
+
+static void conn_io(void *ud, int fd, short revents);
+static void conn_parse(srv_conn *c);
+
+static void watch(srv_conn *c) {
+  if (c->fd < 0) return;
+  short ev = 0;
+  /* keep reading while a response runs (a disconnect must be seen), up to a
+   * bound of pipelined input */
+  if (c->in.len < SRV_MAX_INPUT) ev |= POLLIN;
+  if (c->out.len > c->outhead) ev |= POLLOUT;
+  if (ev) loop_watch_fd(c->s->lp, c->fd, ev, conn_io, c);
+  else loop_unwatch_fd(c->s->lp, c->fd);
+}
+
+static void conn_free(srv_conn *c) {
+  srv_t *s = c->s;
+  if (c->prev) c->prev->next = c->next;
+  else if (s) s->conns = c->next;
+  if (c->next) c->next->prev = c->prev;
+  buf_free(&c->in);
+  buf_free(&c->out);
+  buf_free(&c->url);
+  buf_free(&c->hdr);
+  buf_free(&c->body);
+  free(c);
+  if (s && s->closed && !s->conns) {
+    free(s->unix_path);
+    free(s);
+  }
+}
+
+/* The client is gone (or the server closes): close the socket; free the
+ * connection unless the upper layer holds it. */
+static void conn_kill(srv_conn *c) {
+  if (c->fd >= 0) {
+    loop_unwatch_fd(c->s->lp, c->fd);
+    close(c->fd);
+    c->fd = -1;
+  }
+  c->state = C_DEAD;
+  if (!c->held) {
+    conn_free(c);
+    return;
+  }
+  if (c->notify) c->notify(c->nud, c, SRV_EV_CLOSED);
+}
+
+/* Send what we can; returns -1 if the connection died (c may be freed). */
+static int conn_flush(srv_conn *c) {
+  while (c->fd >= 0 && c->out.len > c->outhead) {
+    ssize_t n = send(c->fd, c->out.p + c->outhead, c->out.len - c->outhead, MSG_NOSIGNAL);
+    if (n > 0) {
+      c->outhead += (size_t)n;
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+    conn_kill(c);
+    return -1;
+  }
+  if (c->out.len == c->outhead) {
+    c->out.len = c->outhead = 0;
+    if (c->close_after && c->state != C_HELD) {
+      conn_kill(c);
+      return -1;
+    }
+  } else if (c->outhead > 64 * 1024 && c->outhead * 2 > c->out.len) {
+    buf_eat(&c->out, c->outhead);
+    c->outhead = 0;
+  }
+  watch(c);
+  return 0;
+}
+
+/* --- parser callbacks --- */
+
+static int on_begin(http_parser *p) {
+  srv_conn *c = p->data;
+  c->url.len = c->hdr.len = c->body.len = 0;
+  c->nh = 0;
+  c->last_was_value = 0;
+  c->complete = c->too_big = c->expect_continue = 0;
+  return 0;
+}
+
+static int on_url(http_parser *p, const char *at, size_t len) {
+  srv_conn *c = p->data;
+  return buf_add(&c->url, at, len);
+}
+
+static int on_field(http_parser *p, const char *at, size_t len) {
+  srv_conn *c = p->data;
+  if (c->last_was_value || c->nh == 0) {
+    if (c->nh > 0 && buf_add(&c->hdr, "", 1)) return -1; /* end the previous value */
+    c->nh++;
+    c->last_was_value = 0;
+  }
+  return buf_add(&c->hdr, at, len);
+}
+
+static int on_value(http_parser *p, const char *at, size_t len) {
+  srv_conn *c = p->data;
+  if (!c->last_was_value) {
+    if (buf_add(&c->hdr, "", 1)) return -1; /* end the name */
+    c->last_was_value = 1;
+  }
+  return buf_add(&c->hdr, at, len);
+}
+
+static int on_headers(http_parser *p) {
+  srv_conn *c = p->data;
+  if (c->nh > 0) {
+    if (!c->last_was_value && buf_add(&c->hdr, "", 1)) return -1; /* a name with no value */
+    if (buf_add(&c->hdr, "", 1)) return -1;
+  }
+  snprintf(c->method, sizeof c->method, "%s", http_method_str((enum http_method)p->method));
+  if (c->s->max_body && p->content_length != ULLONG_MAX && p->content_length > c->s->max_body) c->too_big = 1;
+  /* Expect: 100-continue gets its interim response now */
+  const char *h = c->hdr.p;
+  for (size_t i = 0; i < c->nh; i++) {
+    const char *v = h + strlen(h) + 1;
+    if (strcasecmp(h, "expect") == 0 && strcasecmp(v, "100-continue") == 0 && !c->too_big && p->http_minor >= 1)
+      c->expect_continue = 1;
+    h = v + strlen(v) + 1;
+  }
+  if (c->expect_continue) buf_add(&c->out, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+  return 0;
+}
+
+static int on_body(http_parser *p, const char *at, size_t len) {
+  srv_conn *c = p->data;
+  if (c->too_big || c->body.len + len > c->s->max_body) {
+    c->too_big = 1;
+    return 0;
+  }
+  return buf_add(&c->body, at, len);
+}
+
+static int on_complete(http_parser *p) {
+  srv_conn *c = p->data;
+  c->complete = 1;
+  http_parser_pause(p, 1); /* one request at a time */
+  return 0;
+}
+
+static const http_parser_settings settings = {
+    .on_message_begin = on_begin,
+    .on_url = on_url,
+    .on_header_field = on_field,
+    .on_header_value = on_value,
+    .on_headers_complete = on_headers,
+    .on_body = on_body,
+    .on_message_complete = on_complete,
+};
+
+/* a canned response, then close (errors before the upper layer sees c) */
+static void conn_fail(srv_conn *c, int status, const char *body) {
+  char head[256];
+  int n = snprintf(head, sizeof head,
+                   "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n%s", status,
+                   srv_reason(status), body);
+  buf_add(&c->out, head, (size_t)n);
+  c->close_after = 1;
+  c->state = C_READ;
+  conn_flush(c);
+}
+
+static void conn_parse(srv_conn *c) {
+  if (c->state != C_READ || c->in.len == 0) return;
+  size_t n = http_parser_execute(&c->p, &settings, c->in.p, c->in.len);
+  enum http_errno e = HTTP_PARSER_ERRNO(&c->p);
+  if (e == HPE_PAUSED) {
+    http_parser_pause(&c->p, 0);
+    e = HPE_OK;
+  }
+  buf_eat(&c->in, n);
+  if (e != HPE_OK) {
+    c->in.len = 0;
+    if (e == HPE_HEADER_OVERFLOW) conn_fail(c, 431, "431 Request Header Fields Too Large");
+    else conn_fail(c, 400, "400 Bad Request");
+    return;
+  }
+  if (c->expect_continue && !c->complete) {
+    c->expect_continue = 0;
+    if (conn_flush(c)) return;
+  }
+  if (!c->complete) return;
+  if (c->too_big) {
+    conn_fail(c, 413, "413 Request Entity Too Large");
+    return;
+  }
+  c->state = C_HELD;
+  c->held = 1;
+  c->responded = c->ended = c->chunked = 0;
+  c->keepalive = http_should_keep_alive(&c->p) && !c->p.upgrade; /* no upgrades: close after */
+  c->head = strcmp(c->method, "HEAD") == 0;
+  c->notify = NULL;
+  c->nud = NULL;
+  watch(c);
+  c->s->on_request(c->s->ud, c);
+}
+
+static void conn_io(void *ud, int fd, short revents) {
+  srv_conn *c = ud;
+  (void)fd;
+  if (revents & POLLOUT) {
+    if (conn_flush(c)) return;
+    if (c->held && c->notify && c->out.len - c->outhead < HIGH_WATER) c->notify(c->nud, c, SRV_EV_DRAIN);
+    if (c->fd < 0) return;
+  }
+  if (revents & POLLIN) {
+    char tmp[16384];
+    for (;;) {
+      ssize_t n = recv(c->fd, tmp, sizeof tmp, 0);
+      if (n > 0) {
+        if (c->close_after) continue; /* draining a connection we close */
+        if (buf_add(&c->in, tmp, (size_t)n)) {
+          conn_kill(c);
+          return;
+        }
+        if ((size_t)n < sizeof tmp || c->in.len >= SRV_MAX_INPUT) break;
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+      conn_kill(c); /* EOF or error: the client is gone */
+      return;
+    }
+    if (c->state == C_READ) conn_parse(c);
+    else watch(c);
+  }
+}
+
+static void on_accept(void *ud, int fd, short revents) {
+  srv_t *s = ud;
+  (void)revents;
+  for (;;) {
+    struct sockaddr_storage sa;
+    socklen_t sl = sizeof sa;
+    int cfd = accept4(fd, (struct sockaddr *)&sa, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (cfd < 0) return; /* EAGAIN, or EMFILE: try again at the next readiness */
+    srv_conn *c = calloc(1, sizeof *c);
+    if (!c) {
+      close(cfd);
+      continue;
+    }
+    int one = 1;
+    setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    c->s = s;
+    c->fd = cfd;
+    c->state = C_READ;
+    http_parser_init(&c->p, HTTP_REQUEST);
+    c->p.data = c;
+    char host[INET6_ADDRSTRLEN] = "";
+    if (sa.ss_family == AF_INET) {
+      struct sockaddr_in *in = (struct sockaddr_in *)&sa;
+      inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
+      snprintf(c->remote, sizeof c->remote, "%s:%d", host, ntohs(in->sin_port));
+    } else if (sa.ss_family == AF_INET6) {
+      struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&sa;
+      inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
+      snprintf(c->remote, sizeof c->remote, "[%s]:%d", host, ntohs(in6->sin6_port));
+    } else
+      snprintf(c->remote, sizeof c->remote, "@");
+    c->next = s->conns;
+    if (s->conns) s->conns->prev = c;
+    s->conns = c;
+    watch(c);
+  }
+}
+
+srv_t *srv_listen(loop_t *lp, const srv_opts *o, srv_request_fn on_request, void *ud, char *errbuf, size_t errlen) {
+  int fd = -1, port = 0;
+  if (o->unix_path) {
+    struct sockaddr_un su;
+    memset(&su, 0, sizeof su);
+    su.sun_family = AF_UNIX;
+    if (strlen(o->unix_path) >= sizeof su.sun_path) {
+      snprintf(errbuf, errlen, "listen unix %s: path too long", o->unix_path);
+      return NULL;
+    }
+    strcpy(su.sun_path, o->unix_path);
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&su, sizeof su) < 0 || listen(fd, 1024) < 0) {
+      snprintf(errbuf, errlen, "listen unix %s: %s", o->unix_path, strerror(errno));
+      if (fd >= 0) close(fd);
+      return NULL;
+    }
+  } else {
+    const char *addr = o->address && *o->address ? o->address : "127.0.0.1";
+    char ps[16];
+    snprintf(ps, sizeof ps, "%d", o->port);
+    struct addrinfo hints, *res = NULL;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE;
+    int gr = getaddrinfo(addr, ps, &hints, &res);
+    if (gr != 0) {
+      snprintf(errbuf, errlen, "listen tcp %s:%d: %s", addr, o->port, gai_strerror(gr));
+      return NULL;
+    }
+    const char *step = "socket";
+    int saved = 0;
+    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+      fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+      if (fd < 0) {
+        saved = errno;
+        continue;
+      }
+      int one = 1;
+      setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+      step = "bind";
+      if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
+        step = "listen";
+        if (listen(fd, 1024) == 0) break;
+      }
+      saved = errno;
+      close(fd);
+      fd = -1;
+    }
+    freeaddrinfo(res);
+    if (fd < 0) {
+      snprintf(errbuf, errlen, "listen tcp %s:%d: %s: %s", addr, o->port, step, strerror(saved));
+      return NULL;
+    }
+    struct sockaddr_storage sa;
+    socklen_t sl = sizeof sa;
+    if (getsockname(fd, (struct sockaddr *)&sa, &sl) == 0)
+      port = ntohs(sa.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&sa)->sin6_port : ((struct sockaddr_in *)&sa)->sin_port);
+  }
+  srv_t *s = calloc(1, sizeof *s);
+  if (!s) {
+    close(fd);
+    snprintf(errbuf, errlen, "out of memory");
+    return NULL;
+  }
+  s->lp = lp;
+  s->fd = fd;
+  s->port = port;
+  s->unix_path = o->unix_path ? strdup(o->unix_path) : NULL;
+  s->max_body = o->max_body ? o->max_body : 64u * 1024 * 1024;
+  s->on_request = on_request;
+  s->ud = ud;
+  if (loop_watch_fd(lp, fd, POLLIN, on_accept, s) < 0) {
+    close(fd);
+    free(s->unix_path);
+    free(s);
+    snprintf(errbuf, errlen, "out of memory");
+    return NULL;
+  }
+  return s;
+}
+
+int srv_port(const srv_t *s) { return s->port; }
+
+void srv_close(srv_t *s) {
+  if (!s || s->closed) return;
+  s->closed = 1;
+  loop_unwatch_fd(s->lp, s->fd);
+  close(s->fd);
+  if (s->unix_path) unlink(s->unix_path);
+  srv_conn *c = s->conns;
+  while (c) {
+    srv_conn *next = c->next;
+    conn_kill(c);
+    c = next;
+  }
+  if (!s->conns) {
+    free(s->unix_path);
+    free(s);
+  }
+}
+
+const char *srv_method(const srv_conn *c) { return c->method; }
+const char *srv_target(const srv_conn *c) { return c->url.p ? c->url.p : ""; }
+size_t srv_header_count(const srv_conn *c) { return c->nh; }
+
+void srv_header(const srv_conn *c, size_t i, const char **name, const char **value) {
+  const char *h = c->hdr.p;
+  for (size_t k = 0; k < i; k++) {
+    h += strlen(h) + 1;
+    h += strlen(h) + 1;
+  }
+  *name = h;
+  *value = h + strlen(h) + 1;
+}
+
+const char *srv_body(const srv_conn *c, size_t *len) {
+  *len = c->body.len;
+  return c->body.p ? c->body.p : "";
+}
+
+const char *srv_remote(const srv_conn *c) { return c->remote; }
+int srv_http_minor(const srv_conn *c) { return c->p.http_minor; }
+int srv_is_closed(const srv_conn *c) { return c->state == C_DEAD; }
+
+void srv_set_notify(srv_conn *c, srv_notify_fn fn, void *ud) {
+  c->notify = fn;
+  c->nud = ud;
+}
+
+static const char *http_date(void) {
+  static char buf[64];
+  static time_t last;
+  time_t now = time(NULL);
+  if (now != last) {
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    last = now;
+  }
+  return buf;
+}
+
+int srv_respond(srv_conn *c, int status, const char *const *headers, long long content_length) {
+  if (c->state == C_DEAD || c->responded) return -1;
+  c->responded = 1;
+  c->nobody = c->head || status == 204 || status == 304 || (status >= 100 && status < 200);
+  char line[160];
+  const char *reason = srv_reason(status);
+  int n = snprintf(line, sizeof line, "HTTP/1.1 %d %s\r\n", status, *reason ? reason : "status code");
+  buf_add(&c->out, line, (size_t)n);
+  for (size_t i = 0; headers && headers[i]; i++) {
+    buf_add(&c->out, headers[i], strlen(headers[i]));
+    buf_add(&c->out, "\r\n", 2);
+  }
+  n = snprintf(line, sizeof line, "Date: %s\r\n", http_date());
+  buf_add(&c->out, line, (size_t)n);
+  if (content_length >= 0) {
+    if (!(status == 204 || status == 304)) {
+      n = snprintf(line, sizeof line, "Content-Length: %lld\r\n", content_length);
+      buf_add(&c->out, line, (size_t)n);
+    }
+  } else if (!c->nobody) {
+    if (c->p.http_minor >= 1) {
+      c->chunked = 1;
+      buf_add(&c->out, "Transfer-Encoding: chunked\r\n", 28);
+    } else
+      c->keepalive = 0; /* HTTP/1.0: the end of the body is the end of the connection */
+  }
+  if (!c->keepalive) buf_add(&c->out, "Connection: close\r\n", 19);
+  else if (c->p.http_minor == 0) buf_add(&c->out, "Connection: keep-alive\r\n", 24);
+  buf_add(&c->out, "\r\n", 2);
+  return 0;
+}
+
+long long srv_write(srv_conn *c, const char *data, size_t len) {
+  if (c->state == C_DEAD) return -1;
+  if (!c->responded || c->ended) return -1;
+  if (len == 0 || c->nobody) return (long long)(c->out.len - c->outhead);
+  if (c->chunked) {
+    char sz[24];
+    int n = snprintf(sz, sizeof sz, "%zx\r\n", len);
+    buf_add(&c->out, sz, (size_t)n);
+  }
+  if (buf_add(&c->out, data, len)) return -1;
+  if (c->chunked) buf_add(&c->out, "\r\n", 2);
+  /* send now only once a good amount is queued: small writes coalesce until
+   * the loop comes round (watch() asks for POLLOUT) */
+  if (c->out.len - c->outhead >= 16384 && conn_flush(c)) return -1;
+  watch(c);
+  return (long long)(c->out.len - c->outhead);
+}
+
+int srv_end(srv_conn *c) {
+  if (c->state == C_DEAD) return -1;
+  if (!c->responded || c->ended) return -1;
+  c->ended = 1;
+  if (c->chunked) buf_add(&c->out, "0\r\n\r\n", 5);
+  return 0;
+}
+
+void srv_release(srv_conn *c) {
+  c->held = 0;
+  c->notify = NULL;
+  if (c->state == C_DEAD) {
+    conn_free(c);
+    return;
+  }
+  if (!c->ended || !c->keepalive) {
+    /* an unfinished response can only end by closing; a finished one without
+     * keep-alive closes after the flush */
+    if (!c->ended) {
+      conn_kill(c);
+      return;
+    }
+    c->close_after = 1;
+  }
+  c->state = C_READ;
+  if (conn_flush(c)) return;
+  if (c->close_after) return;
+  conn_parse(c);
+}

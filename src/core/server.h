@@ -1,0 +1,80 @@
+/* server.h: a small HTTP/1.1 server on the loop (no Lua in here).
+ *
+ * Requests are parsed incrementally by Debian's http-parser (nodejs
+ * http-parser 2.9); this file owns the sockets, keep-alive, pipelining (one
+ * request at a time per connection: the next is parsed once the response to
+ * the previous one has ended) and the response framing (Content-Length or
+ * chunked).  A request is delivered whole (headers and body); its response is
+ * streamed: srv_respond, any number of srv_write, srv_end.
+ *
+ * A connection handed to the upper layer stays valid until srv_release, even
+ * when the client goes away meanwhile (the notify callback is told, and
+ * writes become no-ops).
+ */
+#ifndef KSH_SERVER_H
+#define KSH_SERVER_H
+
+#include <stddef.h>
+
+#include "loop.h"
+
+typedef struct srv srv_t;
+typedef struct srv_conn srv_conn;
+
+/* A complete request is ready on c (the upper layer now holds c). */
+typedef void (*srv_request_fn)(void *ud, srv_conn *c);
+
+enum { SRV_EV_DRAIN = 1, SRV_EV_CLOSED = 2 };
+/* Output fell under the limit (SRV_EV_DRAIN) or the client went away. */
+typedef void (*srv_notify_fn)(void *ud, srv_conn *c, int ev);
+
+typedef struct {
+  const char *address; /* default 127.0.0.1; a name or an IPv6 literal works */
+  int port;            /* 0: a free port (see srv_port) */
+  const char *unix_path; /* listen on a Unix socket instead */
+  size_t max_body;     /* request bodies over this get 413; 0: 64 MiB */
+} srv_opts;
+
+/* Listen and serve on the loop.  Returns NULL with errbuf filled on failure
+ * (e.g. "listen tcp 127.0.0.1:8001: bind: address already in use").  The
+ * caller owns the server (srv_close). */
+srv_t *srv_listen(loop_t *lp, const srv_opts *o, srv_request_fn on_request, void *ud, char *errbuf, size_t errlen);
+/* The bound port (TCP), 0 for a Unix socket. */
+int srv_port(const srv_t *s);
+/* Stop listening and close every connection; connections still held by the
+ * upper layer are marked closed and freed by their srv_release. */
+void srv_close(srv_t *s);
+
+/* --- a request (the connection that carries it) --- */
+const char *srv_method(const srv_conn *c);
+const char *srv_target(const srv_conn *c); /* raw request target, unchanged */
+size_t srv_header_count(const srv_conn *c);
+/* Header i as received (name case kept); both strings live in c. */
+void srv_header(const srv_conn *c, size_t i, const char **name, const char **value);
+const char *srv_body(const srv_conn *c, size_t *len);
+const char *srv_remote(const srv_conn *c); /* "ip:port" of the client */
+int srv_http_minor(const srv_conn *c);     /* 1 for HTTP/1.1, 0 for 1.0 */
+int srv_is_closed(const srv_conn *c);      /* the client went away */
+
+/* Receive SRV_EV_* for this connection (until srv_release). */
+void srv_set_notify(srv_conn *c, srv_notify_fn fn, void *ud);
+/* Start the response.  headers: NULL-terminated "Name: value" lines, without
+ * Content-Length, Transfer-Encoding or Connection (the server sets those).
+ * content_length < 0: chunked (close-delimited for HTTP/1.0).  Returns 0, or
+ * -1 if the client is gone or a response was already started. */
+int srv_respond(srv_conn *c, int status, const char *const *headers, long long content_length);
+/* Queue body bytes; returns the bytes waiting to be sent (the caller waits
+ * for SRV_EV_DRAIN while it is over srv_high_water), or -1 if the client is gone. */
+long long srv_write(srv_conn *c, const char *data, size_t len);
+/* End the response (the last chunk); returns -1 if the client is gone. */
+int srv_end(srv_conn *c);
+/* Bytes of output over which a writer should wait for SRV_EV_DRAIN. */
+size_t srv_high_water(void);
+/* The upper layer is done with c: after srv_end the connection goes on to the
+ * next request (keep-alive); without it, the connection is closed. */
+void srv_release(srv_conn *c);
+
+/* The reason phrase of a status code ("Not Found"), "" if unknown. */
+const char *srv_reason(int status);
+
+#endif

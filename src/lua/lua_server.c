@@ -1,0 +1,385 @@
+/* lua_server.c: the binding of src/core/server.c, module ksh.server.
+ *
+ *   local s, err = server.listen{address = "127.0.0.1", port = 0, unix = PATH, max_body = N}
+ *   s:port() -> number;  s:close()
+ *   s:accept() -> req        (waits for the next complete request)
+ *   req:info() -> method, target, headers {name, value, name, value, ...}, body, remote, http_minor
+ *   req:own()                 the calling task is cancelled if the client goes away
+ *   req:respond(status, {"Name: value", ...} [, content_length]) -> true | nil, err
+ *   req:write(data) -> true | nil, err   (waits while the client is slow)
+ *   req:finish() -> true | nil, err;  req:close();  req:closed() -> boolean
+ *
+ * The user API (k8s.proxy_server, kscript proxy) is lua/k8s/proxy.lua. */
+#include <lauxlib.h>
+#include <lua.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "host.h"
+#include "server.h"
+
+int luaopen_ksh_server(lua_State *L);
+
+#define MT_SRV "ksh.server"
+#define MT_REQ "ksh.server.req"
+
+typedef struct {
+  srv_t *s;
+  host_t *h;
+  task_t *waiter;
+  srv_conn **q; /* requests not yet accepted */
+  size_t qh, qn, cap;
+} lsrv;
+
+typedef struct {
+  srv_conn *c;
+  host_t *h;
+  task_t *waiter; /* parked in write() */
+  task_t *owner;  /* cancelled when the client goes away */
+} lreq;
+
+/* --- the server --- */
+
+static int push_req(lua_State *L, lsrv *ls);
+
+static void srv_on_request(void *ud, srv_conn *c) {
+  lsrv *ls = ud;
+  if (ls->qh + ls->qn == ls->cap) {
+    if (ls->qh > 0) {
+      memmove(ls->q, ls->q + ls->qh, ls->qn * sizeof *ls->q);
+      ls->qh = 0;
+    } else {
+      size_t n = ls->cap ? ls->cap * 2 : 16;
+      srv_conn **q = realloc(ls->q, n * sizeof *q);
+      if (!q) {
+        srv_release(c);
+        return;
+      }
+      ls->q = q;
+      ls->cap = n;
+    }
+  }
+  ls->q[ls->qh + ls->qn++] = c;
+  if (ls->waiter) {
+    task_t *t = ls->waiter;
+    ls->waiter = NULL;
+    push_req(host_task_thread(t), ls);
+    host_wake(t, 1);
+  }
+}
+
+static lsrv *check_srv(lua_State *L) {
+  lsrv *ls = luaL_checkudata(L, 1, MT_SRV);
+  if (!ls->s) luaL_error(L, "attempt to use a closed server");
+  return ls;
+}
+
+static int opt_int(lua_State *L, int t, const char *k, lua_Integer dflt) {
+  lua_getfield(L, t, k);
+  lua_Integer v = dflt;
+  if (!lua_isnil(L, -1)) {
+    if (!lua_isinteger(L, -1)) luaL_error(L, "option '%s' must be an integer", k);
+    v = lua_tointeger(L, -1);
+  }
+  lua_pop(L, 1);
+  return (int)v;
+}
+
+static const char *opt_str(lua_State *L, int t, const char *k) {
+  lua_getfield(L, t, k);
+  const char *s = NULL;
+  if (!lua_isnil(L, -1)) {
+    if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "option '%s' must be a string", k);
+    s = lua_tostring(L, -1);
+  }
+  lua_pop(L, 1); /* anchored by the options table */
+  return s;
+}
+
+/* listen{address=, port=, unix=, max_body=} -> server | nil, err */
+static int l_listen(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  srv_opts o;
+  memset(&o, 0, sizeof o);
+  o.address = opt_str(L, 1, "address");
+  o.unix_path = opt_str(L, 1, "unix");
+  o.port = opt_int(L, 1, "port", 0);
+  if (o.port < 0 || o.port > 65535) return luaL_argerror(L, 1, "port out of range");
+  lua_getfield(L, 1, "max_body");
+  o.max_body = lua_isinteger(L, -1) && lua_tointeger(L, -1) > 0 ? (size_t)lua_tointeger(L, -1) : 0;
+  lua_pop(L, 1);
+  lsrv *ls = lua_newuserdatauv(L, sizeof *ls, 0);
+  memset(ls, 0, sizeof *ls);
+  luaL_setmetatable(L, MT_SRV);
+  ls->h = host_from(L);
+  char err[256];
+  ls->s = srv_listen(host_loop(L), &o, srv_on_request, ls, err, sizeof err);
+  if (!ls->s) {
+    luaL_pushfail(L);
+    host_push_error(L, "listen", "%s", err);
+    return 2;
+  }
+  return 1;
+}
+
+static int l_port(lua_State *L) {
+  lsrv *ls = check_srv(L);
+  lua_pushinteger(L, srv_port(ls->s));
+  return 1;
+}
+
+static void accept_cancel(void *ud) {
+  lsrv *ls = ud;
+  ls->waiter = NULL;
+}
+
+/* accept() -> req | nil (the server was closed): waits for the next complete request */
+static int l_accept(lua_State *L) {
+  lsrv *ls = luaL_checkudata(L, 1, MT_SRV);
+  if (!ls->s) {
+    luaL_pushfail(L);
+    return 1;
+  }
+  if (ls->qn > 0) return push_req(L, ls);
+  if (ls->waiter) return luaL_error(L, "server: another task is already accepting");
+  task_t *t = host_task(L);
+  ls->waiter = t;
+  lua_settop(L, 1);
+  return host_yield(L, t, accept_cancel, ls);
+}
+
+static int l_srv_close(lua_State *L) {
+  lsrv *ls = luaL_checkudata(L, 1, MT_SRV);
+  if (ls->s) {
+    srv_t *s = ls->s;
+    ls->s = NULL;
+    for (size_t i = 0; i < ls->qn; i++) srv_release(ls->q[ls->qh + i]);
+    ls->qn = ls->qh = 0;
+    srv_close(s);
+    if (ls->waiter) {
+      task_t *t = ls->waiter;
+      ls->waiter = NULL;
+      lua_State *co = host_task_thread(t);
+      luaL_pushfail(co);
+      host_wake(t, 1);
+    }
+  }
+  free(ls->q);
+  ls->q = NULL;
+  ls->cap = 0;
+  return 0;
+}
+
+/* --- a request --- */
+
+static void req_notify(void *ud, srv_conn *c, int ev) {
+  lreq *q = ud;
+  (void)c;
+  if (q->waiter) {
+    task_t *t = q->waiter;
+    q->waiter = NULL;
+    lua_State *co = host_task_thread(t);
+    if (ev == SRV_EV_CLOSED) {
+      luaL_pushfail(co);
+      host_push_error(co, "closed", "the client closed the connection");
+      host_wake(t, 2);
+    } else {
+      lua_pushboolean(co, 1);
+      host_wake(t, 1);
+    }
+  }
+  if (ev == SRV_EV_CLOSED && q->owner) {
+    task_t *t = q->owner;
+    q->owner = NULL;
+    host_interrupt(q->h, t, HOST_INT_CANCEL);
+  }
+}
+
+static int push_req(lua_State *L, lsrv *ls) {
+  srv_conn *c = ls->q[ls->qh];
+  ls->qh++;
+  ls->qn--;
+  if (ls->qn == 0) ls->qh = 0;
+  lreq *q = lua_newuserdatauv(L, sizeof *q, 0);
+  memset(q, 0, sizeof *q);
+  luaL_setmetatable(L, MT_REQ);
+  q->c = c;
+  q->h = ls->h;
+  srv_set_notify(c, req_notify, q);
+  return 1;
+}
+
+static lreq *check_req(lua_State *L) {
+  lreq *q = luaL_checkudata(L, 1, MT_REQ);
+  if (!q->c) luaL_error(L, "attempt to use a closed request");
+  return q;
+}
+
+static int l_info(lua_State *L) {
+  lreq *q = check_req(L);
+  srv_conn *c = q->c;
+  lua_pushstring(L, srv_method(c));
+  lua_pushstring(L, srv_target(c));
+  size_t n = srv_header_count(c);
+  lua_createtable(L, (int)(2 * n), 0);
+  for (size_t i = 0; i < n; i++) {
+    const char *name, *value;
+    srv_header(c, i, &name, &value);
+    lua_pushstring(L, name);
+    lua_rawseti(L, -2, (lua_Integer)(2 * i + 1));
+    lua_pushstring(L, value);
+    lua_rawseti(L, -2, (lua_Integer)(2 * i + 2));
+  }
+  size_t bl;
+  const char *b = srv_body(c, &bl);
+  lua_pushlstring(L, b, bl);
+  lua_pushstring(L, srv_remote(c));
+  lua_pushinteger(L, srv_http_minor(c));
+  return 6;
+}
+
+static int l_own(lua_State *L) {
+  lreq *q = check_req(L);
+  q->owner = host_task(L);
+  if (srv_is_closed(q->c)) {
+    q->owner = NULL;
+    host_interrupt(q->h, host_task(L), HOST_INT_CANCEL);
+  }
+  return 0;
+}
+
+static int gone(lua_State *L) {
+  luaL_pushfail(L);
+  host_push_error(L, "closed", "the client closed the connection");
+  return 2;
+}
+
+static int l_respond(lua_State *L) {
+  lreq *q = check_req(L);
+  int status = (int)luaL_checkinteger(L, 2);
+  if (status < 100 || status > 999) return luaL_argerror(L, 2, "status out of range");
+  luaL_checktype(L, 3, LUA_TTABLE);
+  long long cl = luaL_optinteger(L, 4, -1);
+  lua_Integer n = (lua_Integer)lua_rawlen(L, 3);
+  const char **hv = lua_newuserdatauv(L, (size_t)(n + 1) * sizeof *hv, 0);
+  for (lua_Integer i = 1; i <= n; i++) {
+    lua_rawgeti(L, 3, i);
+    hv[i - 1] = lua_tostring(L, -1); /* anchored by the table */
+    lua_pop(L, 1);
+    if (!hv[i - 1]) return luaL_argerror(L, 3, "header lines must be strings");
+    if (strpbrk(hv[i - 1], "\r\n")) return luaL_argerror(L, 3, "header line holds CR or LF");
+  }
+  hv[n] = NULL;
+  if (srv_respond(q->c, status, hv, cl) < 0) {
+    if (srv_is_closed(q->c)) return gone(L);
+    return luaL_error(L, "response already started");
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static void write_cancel(void *ud) {
+  lreq *q = ud;
+  q->waiter = NULL;
+}
+
+static int write_wait(lua_State *L, lreq *q) {
+  if (srv_is_closed(q->c)) return gone(L);
+  task_t *t = host_task(L);
+  q->waiter = t;
+  lua_settop(L, 1);
+  return host_yield(L, t, write_cancel, q);
+}
+
+/* write(data) -> true | nil, err */
+static int l_write(lua_State *L) {
+  lreq *q = check_req(L);
+  size_t len;
+  const char *d = luaL_checklstring(L, 2, &len);
+  long long queued = srv_write(q->c, d, len);
+  if (queued < 0) {
+    if (srv_is_closed(q->c)) return gone(L);
+    return luaL_error(L, "write before respond() or after finish()");
+  }
+  if ((size_t)queued > srv_high_water()) return write_wait(L, q);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* drain() -> true | nil, err: waits until the output is under the high water */
+static int l_drain(lua_State *L) {
+  lreq *q = check_req(L);
+  if (srv_is_closed(q->c)) return gone(L);
+  long long queued = srv_write(q->c, "", 0);
+  if (queued >= 0 && (size_t)queued > srv_high_water()) return write_wait(L, q);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static int l_finish(lua_State *L) {
+  lreq *q = check_req(L);
+  if (srv_end(q->c) < 0) {
+    if (srv_is_closed(q->c)) return gone(L);
+    return luaL_error(L, "finish before respond() or twice");
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static int l_closed(lua_State *L) {
+  lreq *q = luaL_checkudata(L, 1, MT_REQ);
+  lua_pushboolean(L, !q->c || srv_is_closed(q->c));
+  return 1;
+}
+
+static int l_req_close(lua_State *L) {
+  lreq *q = luaL_checkudata(L, 1, MT_REQ);
+  if (q->c) {
+    srv_conn *c = q->c;
+    q->c = NULL; /* closed first */
+    q->owner = NULL;
+    q->waiter = NULL;
+    srv_release(c);
+  }
+  return 0;
+}
+
+static int l_req_tostring(lua_State *L) {
+  lreq *q = luaL_checkudata(L, 1, MT_REQ);
+  if (!q->c) lua_pushliteral(L, "server request (closed)");
+  else lua_pushfstring(L, "server request (%s %s)", srv_method(q->c), srv_target(q->c));
+  return 1;
+}
+
+static int l_reason(lua_State *L) {
+  lua_pushstring(L, srv_reason((int)luaL_checkinteger(L, 1)));
+  return 1;
+}
+
+int luaopen_ksh_server(lua_State *L) {
+  static const luaL_Reg smeth[] = {{"port", l_port}, {"accept", l_accept}, {"close", l_srv_close}, {NULL, NULL}};
+  luaL_newmetatable(L, MT_SRV);
+  luaL_newlib(L, smeth);
+  lua_setfield(L, -2, "__index");
+  lua_pushcfunction(L, l_srv_close);
+  lua_setfield(L, -2, "__gc");
+  lua_pushcfunction(L, l_srv_close);
+  lua_setfield(L, -2, "__close");
+  lua_pop(L, 1);
+  static const luaL_Reg rmeth[] = {{"info", l_info},     {"own", l_own},       {"respond", l_respond},
+                                   {"write", l_write},   {"drain", l_drain},   {"finish", l_finish},
+                                   {"closed", l_closed}, {"close", l_req_close}, {NULL, NULL}};
+  luaL_newmetatable(L, MT_REQ);
+  luaL_newlib(L, rmeth);
+  lua_setfield(L, -2, "__index");
+  lua_pushcfunction(L, l_req_close);
+  lua_setfield(L, -2, "__gc");
+  lua_pushcfunction(L, l_req_close);
+  lua_setfield(L, -2, "__close");
+  lua_pushcfunction(L, l_req_tostring);
+  lua_setfield(L, -2, "__tostring");
+  lua_pop(L, 1);
+  static const luaL_Reg fns[] = {{"listen", l_listen}, {"reason", l_reason}, {NULL, NULL}};
+  luaL_newlib(L, fns);
+  return 1;
+}
