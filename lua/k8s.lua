@@ -258,6 +258,11 @@ function Client:raw_request(o)
   end
 end
 
+--- proxy(kind, name, path, opts) -> status, headers, body | nil, err (lua/k8s/proxy.lua)
+function Client:proxy(...) return require("k8s.proxy").proxy(self, ...) end
+function Client:_http_opts(o) return http_opts(self, o) end
+function M.proxy_server(opts) return require("k8s.proxy").server(opts) end
+
 -- ---------------------------------------------------------------- resources
 
 --- resources([refresh]) -> discovery entries
