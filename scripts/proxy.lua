@@ -112,12 +112,7 @@ local p, err = proxy.server {
   append_server_path = o.append_server_path, filter = filter, log = log,
 }
 if not p then
-  if err.kind == "regexp" then
-    -- kubectl: klog.Fatalf("Error compiling re: ..."), exit 255
-    io.stderr:write("kscript: proxy: ", err.message, "\n")
-    return 255
-  end
-  error(err, 0)
+  error(err, 0) -- kubectl: "Error compiling re: ..." (klog.Fatalf), "listen tcp ...: address already in use"
 end
 io.stdout:write("Starting to serve on ", p:address(), "\n")
 io.stdout:flush()

@@ -330,7 +330,17 @@ local function forward(self, req, r)
   ho.framing = "raw"
   ho.timeout = nil
   ho.max_queue = 1024 * 1024
-  local s, err = http.stream(ho)
+  -- a long-running request (watch, log follow) gets a connection of its own
+  -- that is never reused (h2c: ksh.http's FRESH_CONNECT + FORBID_REUSE; over
+  -- https it is still HTTP/2 by ALPN), so cancelling it closes that connection
+  -- and the API server ends the watch at once.  (libcurl 7.88 leaves a
+  -- cancelled stream's connection open with the API server still sending.)
+  local q = r.target:match("%?(.*)$") or ""
+  if ("&" .. q .. "&"):find("&watch=[^&0f]") or ("&" .. q .. "&"):find("&follow=[^&0f]")
+    or r.target:find("^/apis?/[^?]*/watch/") then
+    ho.h2c = true
+  end
+  local s <close>, err = http.stream(ho)
   if not s then
     local msg = tostring(err)
     log_error(self, "Error while proxying request: " .. msg)
@@ -446,7 +456,8 @@ local function handle(self, req)
   local f = self.filters
   if f then
     local host = headers.host or ""
-    host = host:match("^(%[.*%]):%d*$") or host:match("^([^:]*):%d*$") or host
+    -- Go's net.SplitHostPort: "[::1]:80" -> "::1"; "[::1]" (no port) stays as it is
+    host = host:match("^%[(.*)%]:[^:]*$") or host:match("^([^:%[%]]*):[^:]*$") or host
     r.host = host
     if matches(upath, f.reject_paths) or matches(method, f.reject_methods)
       or not (matches(upath, f.accept_paths) and matches(host, f.accept_hosts)) then

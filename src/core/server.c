@@ -4,6 +4,7 @@
 #include "server.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <http_parser.h>
@@ -69,7 +70,7 @@ struct srv {
   srv_request_fn on_request;
   void *ud;
   srv_conn *conns; /* every live connection */
-  int closed;
+  int closed; /* 1: closing, 2: closed, freed with its last connection */
 };
 
 enum { C_READ, C_HELD, C_DEAD };
@@ -165,7 +166,7 @@ static void conn_free(srv_conn *c) {
   buf_free(&c->hdr);
   buf_free(&c->body);
   free(c);
-  if (s && s->closed && !s->conns) {
+  if (s && s->closed == 2 && !s->conns) { /* the last connection of a closed server */
     free(s->unix_path);
     free(s);
   }
@@ -463,7 +464,10 @@ srv_t *srv_listen(loop_t *lp, const srv_opts *o, srv_request_fn on_request, void
     }
     freeaddrinfo(res);
     if (fd < 0) {
-      snprintf(errbuf, errlen, "listen tcp %s:%d: %s: %s", addr, o->port, step, strerror(saved));
+      char msg[128];
+      snprintf(msg, sizeof msg, "%s", strerror(saved));
+      msg[0] = (char)tolower((unsigned char)msg[0]); /* Go's wording: "address already in use" */
+      snprintf(errbuf, errlen, "listen tcp %s:%d: %s: %s", addr, o->port, step, msg);
       return NULL;
     }
     struct sockaddr_storage sa;
@@ -508,6 +512,7 @@ void srv_close(srv_t *s) {
     conn_kill(c);
     c = next;
   }
+  s->closed = 2; /* from now on the last connection freed frees s */
   if (!s->conns) {
     free(s->unix_path);
     free(s);
