@@ -327,11 +327,11 @@ static void conn_parse(srv_conn *c) {
     c->expect_continue = 0;
     if (conn_flush(c)) return;
   }
-  if (!c->complete) return;
-  if (c->too_big) {
+  if (c->too_big) { /* declared or grown over the limit: answer now, read no more */
     conn_fail(c, 413, "413 Request Entity Too Large");
     return;
   }
+  if (!c->complete) return;
   c->state = C_HELD;
   c->held = 1;
   c->responded = c->ended = c->chunked = 0;
