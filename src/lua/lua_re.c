@@ -45,6 +45,10 @@ static const char *re_unsupported(const char *p, size_t n) {
       if (!in_class && e >= '1' && e <= '9') return "invalid escape sequence (backreference)";
       if (e && strchr("ZGKRgkXCNhHvVo", e)) return "invalid escape sequence";
       i++;
+      if ((e == 'p' || e == 'P' || e == 'x') && i + 1 < n && p[i + 1] == '{') { /* \p{Greek}, \x{263a} */
+        const char *end = memchr(p + i + 1, '}', n - i - 1);
+        if (end) i = (size_t)(end - p);
+      }
       continue;
     }
     if (in_class) {
@@ -92,11 +96,11 @@ static const char *re_unsupported(const char *p, size_t n) {
       if (a >= 0 && k < n && p[k] == '}') {
         if (a > 1000 || b > 1000) return "invalid repeat count";
         i = k;
-        ch = '}';
       } else
         continue; /* a literal { */
-    }
-    if ((ch == '*' || ch == '+' || ch == '?' || ch == '}') && i + 1 < n && p[i + 1] == '+')
+    } else if (ch == '}')
+      continue; /* a literal } */
+    if ((ch == '*' || ch == '+' || ch == '?' || ch == '{') && i + 1 < n && p[i + 1] == '+')
       return "invalid nested repetition operator";
   }
   return NULL;
