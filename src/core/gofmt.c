@@ -168,3 +168,67 @@ size_t gofmt_json_float(double x, char *out) {
   out[n] = '\0';
   return n;
 }
+
+int gofmt_utf8_valid(const unsigned char *s, size_t n) {
+  size_t i = 0;
+  uint32_t cp;
+  while (i < n) {
+    if (s[i] < 0x80) {
+      i++;
+      continue;
+    }
+    int k = gofmt_utf8_decode(s + i, n - i, &cp);
+    if (!k) return 0;
+    i += (size_t)k;
+  }
+  return 1;
+}
+
+uint32_t gofmt_utf8_next(const unsigned char *s, size_t n, size_t *i) {
+  uint32_t cp;
+  int k = gofmt_utf8_decode(s + *i, n - *i, &cp);
+  if (!k) {
+    (*i)++;
+    return 0xFFFD;
+  }
+  *i += (size_t)k;
+  return cp;
+}
+
+size_t gofmt_yaml_float(double x, char *out) {
+  if (isnan(x)) return (size_t)snprintf(out, GOFMT_FLOAT_MAX, ".nan");
+  if (isinf(x)) return (size_t)snprintf(out, GOFMT_FLOAT_MAX, x > 0 ? ".inf" : "-.inf");
+  if (x == 0) return (size_t)snprintf(out, GOFMT_FLOAT_MAX, "0");
+  int integral = x == floor(x) && fabs(x) < 18446744073709551616.0;
+  char d[20];
+  int e;
+  int nd = gofmt_shortest(x, d, &e);
+  int x10 = e - 1; /* the exponent of d.ddd */
+  size_t o = 0;
+  if (x < 0) out[o++] = '-';
+  if (!integral && (x10 < -4 || x10 >= 6)) { /* Go: shortest 'g' switches to %e from 1e+06 */
+    out[o++] = d[0];
+    if (nd > 1) {
+      out[o++] = '.';
+      memcpy(out + o, d + 1, (size_t)nd - 1);
+      o += (size_t)nd - 1;
+    }
+    o += (size_t)snprintf(out + o, GOFMT_FLOAT_MAX - o, "e%c%02d", x10 < 0 ? '-' : '+', x10 < 0 ? -x10 : x10);
+    return o;
+  }
+  if (x10 < 0) {
+    out[o++] = '0';
+    out[o++] = '.';
+    for (int i = -1; i > x10; i--) out[o++] = '0';
+    memcpy(out + o, d, (size_t)nd);
+    o += (size_t)nd;
+  } else {
+    for (int i = 0; i <= x10; i++) out[o++] = i < nd ? d[i] : '0';
+    if (nd > x10 + 1) {
+      out[o++] = '.';
+      for (int i = x10 + 1; i < nd; i++) out[o++] = d[i];
+    }
+  }
+  out[o] = '\0';
+  return o;
+}

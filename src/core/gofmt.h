@@ -1,5 +1,6 @@
 /* gofmt.h: what Go's encoders decide (encoding/json, go-yaml), Lua-free, for
- * the json and yaml modules and the unit tests. */
+ * the json, yaml and etcd modules and the unit tests.  gofmt.c: UTF-8,
+ * integers and floats; gofmt_yaml.c: go-yaml's scalars and key order. */
 #ifndef KSH_GOFMT_H
 #define KSH_GOFMT_H
 #include <stddef.h>
@@ -28,5 +29,72 @@ int gofmt_shortest(double x, char *digits, int *exp10);
  * *cp, or returns 0 for an invalid or truncated sequence (overlong forms,
  * surrogates, > U+10FFFF). */
 int gofmt_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp);
+
+/* Go's utf8.ValidString: 1 when s[0..n) is valid UTF-8 by the rule above. */
+int gofmt_utf8_valid(const unsigned char *s, size_t n);
+
+/* The code point at s[*i] as Go's []rune(s) reads it: a valid sequence, or
+ * U+FFFD for one bad byte; advances *i past what it read (*i < n). */
+uint32_t gofmt_utf8_next(const unsigned char *s, size_t n, size_t *i);
+
+/* Writes x into out (GOFMT_FLOAT_MAX bytes, NUL-terminated) as kubectl's
+ * YAML prints a float: its YAML comes from JSON, so an integral value below
+ * 2^64 prints as an integer (1e6 -> "1000000", 2^63 ->
+ * "9223372036854776000", -0.0 -> "0"); other values as go-yaml's
+ * strconv.FormatFloat(x, 'g', -1, 64): 1.5, 1e+21, 1e-07; .inf, -.inf, .nan.
+ * Returns the length. */
+size_t gofmt_yaml_float(double x, char *out);
+
+/* ---- go-yaml v2 (gofmt_yaml.c) ---- */
+
+typedef enum {
+  GOFMT_YAML_STR,
+  GOFMT_YAML_NULL,
+  GOFMT_YAML_BOOL,
+  GOFMT_YAML_INT,
+  GOFMT_YAML_FLOAT,
+  GOFMT_YAML_TIMESTAMP
+} gofmt_yaml_kind;
+
+/* A resolved scalar. */
+typedef struct {
+  gofmt_yaml_kind kind;
+  int b;     /* GOFMT_YAML_BOOL */
+  int big;   /* GOFMT_YAML_INT above INT64_MAX: the value is in f */
+  int64_t i; /* GOFMT_YAML_INT */
+  double f;  /* GOFMT_YAML_FLOAT, big GOFMT_YAML_INT */
+} gofmt_yaml_val;
+
+/* Resolves the plain scalar s[0..n) as go-yaml v2's resolve() does (YAML 1.1
+ * flavoured): y/yes/on/true... are booleans, ""/~/null nulls, 12, 0x1f, 0o17,
+ * 0755 (octal), 1_000 integers, 1.5, 1e3, .inf, .nan floats; timestamps
+ * (2001-12-14, 2001-12-14T21:59:43.10Z) only when allow_ts; everything else
+ * is GOFMT_YAML_STR. */
+void gofmt_yaml_resolve(const char *s, size_t n, int allow_ts, gofmt_yaml_val *v);
+
+/* 1 when s is a YAML 1.1 base 60 number (190:20:30), which go-yaml quotes. */
+int gofmt_yaml_base60(const char *s, size_t n);
+
+/* 1 when go-yaml writes the one-line string s double-quoted because it would
+ * read back as something else (true, 0755, 1e3, 2001-12-14, "", null, 1:20,
+ * "<<"). */
+int gofmt_yaml_quote(const char *s, size_t n);
+
+/* go-yaml v2's keyList.Less on two keys ("natural" order: a9 before a10,
+ * letters after other characters), as a qsort-style comparison.  Like go-yaml's, not
+ * a total order on every key set (1, 01, 0a). */
+int gofmt_yaml_key_cmp(const char *a, size_t an, const char *b, size_t bn);
+
+/* A mapping key to sort: its text and the caller's index. */
+typedef struct {
+  const char *s;
+  size_t n;
+  int i;
+} gofmt_yaml_key;
+
+/* Sorts keys[0..n) in go-yaml's order, deterministically: by byte first,
+ * then stably by gofmt_yaml_key_cmp, so the same key set always gives the
+ * same order whatever order it came in. */
+void gofmt_yaml_sort_keys(gofmt_yaml_key *keys, size_t n);
 
 #endif

@@ -2,6 +2,8 @@
  * scanner, and key escaping.  See pb.h. */
 #include "pb.h"
 
+#include "gofmt.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -443,28 +445,12 @@ size_t pb_prefix_end(const char *key, size_t len, char *out) {
   return n;
 }
 
-/* Length of a valid, printable UTF-8 sequence at s (at least 2 bytes), or 0. */
+/* Length of a valid, printable UTF-8 sequence at s (at least 2 bytes), or 0:
+ * Go's rule (gofmt.c), less the C1 controls U+0080..U+009F. */
 static size_t utf8_len(const unsigned char *s, size_t n) {
-  unsigned char c = s[0];
-  size_t need;
-  unsigned char lo = 0x80, hi = 0xbf;
-  if (c >= 0xc2 && c <= 0xdf) {
-    need = 2;
-    if (c == 0xc2) lo = 0xa0; /* U+0080..U+009F are C1 controls */
-  } else if (c >= 0xe0 && c <= 0xef) {
-    need = 3;
-    if (c == 0xe0) lo = 0xa0;
-    if (c == 0xed) hi = 0x9f; /* no surrogates */
-  } else if (c >= 0xf0 && c <= 0xf4) {
-    need = 4;
-    if (c == 0xf0) lo = 0x90;
-    if (c == 0xf4) hi = 0x8f;
-  } else
-    return 0;
-  if (n < need || s[1] < lo || s[1] > hi) return 0;
-  for (size_t i = 2; i < need; i++)
-    if (s[i] < 0x80 || s[i] > 0xbf) return 0;
-  return need;
+  uint32_t cp;
+  int k = gofmt_utf8_decode(s, n, &cp);
+  return k > 1 && cp >= 0xA0 ? (size_t)k : 0;
 }
 
 int pb_escape(pb_buf *b, const char *str, size_t n) {

@@ -31,6 +31,7 @@
 #include <yaml.h>
 
 #include "b64.h"
+#include "gofmt.h"
 
 int luaopen_ksh_yaml(lua_State *L);
 
@@ -39,297 +40,6 @@ int luaopen_ksh_yaml(lua_State *L);
 
 #define KY_TAG_PREFIX "tag:yaml.org,2002:"
 #define KY_BINARY_TAG KY_TAG_PREFIX "binary"
-
-/* ---- scalar resolution (go-yaml v2's resolve()) ---- */
-
-typedef enum { KY_STR, KY_NULL, KY_BOOL, KY_INT, KY_FLOAT, KY_TIMESTAMP } ky_kind;
-
-typedef struct {
-  ky_kind kind;
-  int b;          /* KY_BOOL */
-  int big;        /* KY_INT above INT64_MAX: the value is in f */
-  lua_Integer i;  /* KY_INT */
-  double f;       /* KY_FLOAT, big KY_INT */
-} ky_val;
-
-static int ky_isdigit(int c) { return c >= '0' && c <= '9'; }
-
-static int ky_in(const char *s, size_t n, const char *const *list) {
-  for (; *list; list++)
-    if (strlen(*list) == n && memcmp(*list, s, n) == 0) return 1;
-  return 0;
-}
-
-/* The fixed words: booleans, nulls, special floats. Returns 0 if s is none. */
-static int ky_word(const char *s, size_t n, ky_val *v) {
-  static const char *const yes[] = {"y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE",
-                                    "on", "On", "ON", NULL};
-  static const char *const no[] = {"n", "N", "no", "No", "NO", "false", "False", "FALSE",
-                                   "off", "Off", "OFF", NULL};
-  static const char *const null[] = {"", "~", "null", "Null", "NULL", NULL};
-  static const char *const nan[] = {".nan", ".NaN", ".NAN", NULL};
-  static const char *const inf[] = {".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF", NULL};
-  static const char *const ninf[] = {"-.inf", "-.Inf", "-.INF", NULL};
-  if (n > 5) return 0; /* longest: "False", "+.inf" */
-  if (ky_in(s, n, yes)) v->kind = KY_BOOL, v->b = 1;
-  else if (ky_in(s, n, no)) v->kind = KY_BOOL, v->b = 0;
-  else if (ky_in(s, n, null)) v->kind = KY_NULL;
-  else if (ky_in(s, n, nan)) v->kind = KY_FLOAT, v->f = NAN;
-  else if (ky_in(s, n, inf)) v->kind = KY_FLOAT, v->f = HUGE_VAL;
-  else if (ky_in(s, n, ninf)) v->kind = KY_FLOAT, v->f = -HUGE_VAL;
-  else return 0;
-  return 1;
-}
-
-/* Go's strconv.ParseUint(s, 0, 64): 0x / 0o / 0b prefixes, a leading 0 means
- * octal. Returns 0 on a syntax or range error. */
-static int ky_parse_uint(const char *s, size_t n, uint64_t *out) {
-  unsigned base = 10;
-  if (n == 0) return 0;
-  if (s[0] == '0') {
-    int c = n >= 3 ? s[1] | 0x20 : 0;
-    if (c == 'b') base = 2, s += 2, n -= 2;
-    else if (c == 'o') base = 8, s += 2, n -= 2;
-    else if (c == 'x') base = 16, s += 2, n -= 2;
-    else base = 8, s += 1, n -= 1;
-  }
-  uint64_t v = 0;
-  for (size_t i = 0; i < n; i++) {
-    int c = (unsigned char)s[i], d;
-    if (ky_isdigit(c)) d = c - '0';
-    else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f') d = (c | 0x20) - 'a' + 10;
-    else return 0;
-    if ((unsigned)d >= base) return 0;
-    if (v > (UINT64_MAX - (uint64_t)d) / base) return 0;
-    v = v * base + (uint64_t)d;
-  }
-  *out = v;
-  return 1;
-}
-
-/* Go's strconv.ParseInt(s, 0, 64). */
-static int ky_parse_int(const char *s, size_t n, int64_t *out) {
-  int neg = 0;
-  uint64_t u;
-  if (n > 0 && (s[0] == '+' || s[0] == '-')) neg = s[0] == '-', s++, n--;
-  if (!ky_parse_uint(s, n, &u)) return 0;
-  if (neg) {
-    if (u > (uint64_t)INT64_MAX + 1) return 0;
-    *out = u == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)u;
-  } else {
-    if (u > (uint64_t)INT64_MAX) return 0;
-    *out = (int64_t)u;
-  }
-  return 1;
-}
-
-/* ^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$ */
-static int ky_float_syntax(const char *s, size_t n) {
-  size_t i = 0, d;
-  if (i < n && (s[i] == '+' || s[i] == '-')) i++;
-  if (i < n && s[i] == '.') {
-    i++;
-    for (d = i; i < n && ky_isdigit(s[i]); i++) {}
-    if (i == d) return 0;
-  } else {
-    for (d = i; i < n && ky_isdigit(s[i]); i++) {}
-    if (i == d) return 0;
-    if (i < n && s[i] == '.')
-      for (i++; i < n && ky_isdigit(s[i]); i++) {}
-  }
-  if (i < n && (s[i] == 'e' || s[i] == 'E')) {
-    i++;
-    if (i < n && (s[i] == '+' || s[i] == '-')) i++;
-    for (d = i; i < n && ky_isdigit(s[i]); i++) {}
-    if (i == d) return 0;
-  }
-  return i == n;
-}
-
-/* strtod of a float_syntax string; 0 when it overflows (Go: ErrRange). */
-static int ky_parse_float(const char *s, size_t n, double *out) {
-  char small[64], *buf = n < sizeof small ? small : malloc(n + 1);
-  if (!buf) return 0;
-  memcpy(buf, s, n);
-  buf[n] = '\0';
-  double f = strtod(buf, NULL);
-  if (buf != small) free(buf);
-  if (isinf(f)) return 0;
-  *out = f;
-  return 1;
-}
-
-/* Reads 1 or 2 digits (Go's getnum) into *v. */
-static int ky_num2(const char *s, size_t n, size_t *i, int *v) {
-  if (*i >= n || !ky_isdigit(s[*i])) return 0;
-  *v = s[(*i)++] - '0';
-  if (*i < n && ky_isdigit(s[*i])) *v = *v * 10 + s[(*i)++] - '0';
-  return 1;
-}
-
-/* go-yaml v2's parseTimestamp: time.Parse with 2006-1-2T15:4:5.999999999Z07:00,
- * the same with a lower-case t, 2006-1-2 15:4:5.999999999, or 2006-1-2. */
-static int ky_timestamp(const char *s, size_t n) {
-  static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  size_t i = 0;
-  int year = 0, mon, day, h, m, sec;
-  for (; i < n && i < 5 && ky_isdigit(s[i]); i++) year = year * 10 + s[i] - '0';
-  if (i != 4 || i == n || s[i] != '-') return 0; /* exactly four digits: no overflow */
-  i++;
-  if (!ky_num2(s, n, &i, &mon) || mon < 1 || mon > 12) return 0;
-  if (i >= n || s[i++] != '-') return 0;
-  if (!ky_num2(s, n, &i, &day) || day < 1 || day > mdays[mon - 1]) return 0;
-  if (mon == 2 && day == 29 && !(year % 4 == 0 && (year % 100 != 0 || year % 400 == 0))) return 0;
-  if (i == n) return 1;
-  int zone = s[i] == 'T' || s[i] == 't';
-  if (!zone && s[i] != ' ') return 0;
-  i++;
-  if (!ky_num2(s, n, &i, &h) || h > 23) return 0;
-  if (i >= n || s[i++] != ':') return 0;
-  if (!ky_num2(s, n, &i, &m) || m > 59) return 0;
-  if (i >= n || s[i++] != ':') return 0;
-  if (!ky_num2(s, n, &i, &sec) || sec > 59) return 0;
-  if (i + 1 < n && (s[i] == '.' || s[i] == ',') && ky_isdigit(s[i + 1]))
-    for (i++; i < n && ky_isdigit(s[i]); i++) {}
-  if (!zone) return i == n;
-  if (i < n && s[i] == 'Z') return i + 1 == n;
-  if (n - i != 6 || (s[i] != '+' && s[i] != '-') || s[i + 3] != ':') return 0;
-  if (!ky_isdigit(s[i + 1]) || !ky_isdigit(s[i + 2]) || !ky_isdigit(s[i + 4]) || !ky_isdigit(s[i + 5]))
-    return 0;
-  return (s[i + 1] - '0') * 10 + s[i + 2] - '0' <= 24 && (s[i + 4] - '0') * 10 + s[i + 5] - '0' <= 60;
-}
-
-/* Resolves a plain scalar (or one tagged with a resolvable tag) like go-yaml
- * v2; timestamps are looked for only when allow_ts. */
-static void ky_resolve(const char *s, size_t n, int allow_ts, ky_val *v) {
-  memset(v, 0, sizeof *v);
-  v->kind = KY_STR;
-  int c = n ? (unsigned char)s[0] : 'N';
-  int hint = c == '+' || c == '-' ? 'S' : ky_isdigit(c) ? 'D' : c == '.' ? '.'
-           : (c && strchr("yYnNtTfFoO~", c)) ? 'M' : 0;
-  if (!hint) return;
-  if (ky_word(s, n, v)) return;
-  if (hint == '.') {
-    if (ky_float_syntax(s, n) && ky_parse_float(s, n, &v->f)) v->kind = KY_FLOAT;
-    return;
-  }
-  if (hint == 'M') return;
-  if (allow_ts && ky_timestamp(s, n)) {
-    v->kind = KY_TIMESTAMP;
-    return;
-  }
-  /* integers and floats, underscores removed */
-  char small[96], *p = n < sizeof small ? small : malloc(n);
-  if (!p) return;
-  size_t m = 0;
-  for (size_t i = 0; i < n; i++)
-    if (s[i] != '_') p[m++] = s[i];
-  int64_t iv;
-  uint64_t uv;
-  if (ky_parse_int(p, m, &iv)) {
-    v->kind = KY_INT, v->i = (lua_Integer)iv;
-  } else if (ky_parse_uint(p, m, &uv)) {
-    v->kind = KY_INT, v->big = 1, v->f = (double)uv;
-  } else if (ky_float_syntax(p, m) && ky_parse_float(p, m, &v->f)) {
-    v->kind = KY_FLOAT;
-  }
-  if (p != small) free(p);
-}
-
-/* go-yaml quotes base 60 floats: ^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$ */
-static int ky_base60(const char *s, size_t n) {
-  size_t i = 0;
-  if (i < n && (s[i] == '+' || s[i] == '-')) i++;
-  if (i >= n || !ky_isdigit(s[i])) return 0;
-  while (i < n && (ky_isdigit(s[i]) || s[i] == '_')) i++;
-  int groups = 0;
-  while (i < n && s[i] == ':') {
-    i++;
-    if (i + 1 < n && s[i] >= '0' && s[i] <= '5' && ky_isdigit(s[i + 1])) i += 2;
-    else if (i < n && ky_isdigit(s[i])) i++;
-    else return 0;
-    groups++;
-  }
-  if (!groups) return 0;
-  if (i < n && s[i] == '.')
-    for (i++; i < n && (ky_isdigit(s[i]) || s[i] == '_'); i++) {}
-  return i == n;
-}
-
-/* A float as kubectl prints it (out holds 40 bytes). Its YAML comes from
- * JSON, so a float with an integral value below 2^64 reads back as an
- * integer and prints as one: 1e6 -> "1000000", 2^63 -> "9223372036854776000"
- * (shortest digits, then zeros), -0.0 -> "0". Other values are go-yaml's
- * strconv.FormatFloat(x, 'g', -1, 64): 1.5, 1e+21, 1e-07, and .inf, -.inf, .nan. */
-static size_t ky_format_float(double x, char *out) {
-  if (isnan(x)) return (size_t)snprintf(out, 40, ".nan");
-  if (isinf(x)) return (size_t)snprintf(out, 40, x > 0 ? ".inf" : "-.inf");
-  if (x == 0) return (size_t)snprintf(out, 40, "0");
-  int integral = x == floor(x) && fabs(x) < 18446744073709551616.0;
-  char e[40];
-  int p;
-  for (p = 1; p < 17; p++) {
-    snprintf(e, sizeof e, "%.*e", p - 1, x);
-    if (strtod(e, NULL) == x) break;
-  }
-  snprintf(e, sizeof e, "%.*e", p - 1, x);
-  /* e is [-]d[.ddd]e(+|-)xx: collect the digits and the exponent */
-  char digits[24];
-  int nd = 0, neg = e[0] == '-';
-  const char *q = e + neg;
-  for (; *q && *q != 'e'; q++)
-    if (ky_isdigit(*q)) digits[nd++] = *q;
-  int exp = atoi(q + 1);
-  while (nd > 1 && digits[nd - 1] == '0') nd--;
-  size_t o = 0;
-  if (neg) out[o++] = '-';
-  if (!integral && (exp < -4 || exp >= 6)) { /* Go: shortest 'g' switches to %e from 1e+06 */
-    out[o++] = digits[0];
-    if (nd > 1) {
-      out[o++] = '.';
-      for (int i = 1; i < nd; i++) out[o++] = digits[i];
-    }
-    o += (size_t)snprintf(out + o, 40 - o, "e%c%02d", exp < 0 ? '-' : '+', exp < 0 ? -exp : exp);
-    return o;
-  }
-  if (exp < 0) {
-    out[o++] = '0';
-    out[o++] = '.';
-    for (int i = -1; i > exp; i--) out[o++] = '0';
-    for (int i = 0; i < nd; i++) out[o++] = digits[i];
-  } else {
-    for (int i = 0; i <= exp; i++) out[o++] = i < nd ? digits[i] : '0';
-    if (nd > exp + 1) {
-      out[o++] = '.';
-      for (int i = exp + 1; i < nd; i++) out[o++] = digits[i];
-    }
-  }
-  out[o] = '\0';
-  return o;
-}
-
-/* Go's utf8.ValidString: no overlong forms, surrogates or code points past U+10FFFF. */
-static int ky_utf8_valid(const unsigned char *s, size_t n) {
-  size_t i = 0;
-  while (i < n) {
-    unsigned c = s[i];
-    if (c < 0x80) {
-      i++;
-      continue;
-    }
-    size_t len;
-    unsigned lo = 0x80, hi = 0xbf;
-    if (c >= 0xc2 && c <= 0xdf) len = 2;
-    else if (c >= 0xe0 && c <= 0xef) len = 3, lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
-    else if (c >= 0xf0 && c <= 0xf4) len = 4, lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
-    else return 0;
-    if (n - i < len || s[i + 1] < lo || s[i + 1] > hi) return 0;
-    for (size_t j = 2; j < len; j++)
-      if (s[i + j] < 0x80 || s[i + j] > 0xbf) return 0;
-    i += len;
-  }
-  return 1;
-}
 
 /* ---- the json module, when there is one ---- */
 
@@ -452,21 +162,21 @@ static const char *ky_short_tag(const char *tag) {
   return strncmp(tag, KY_TAG_PREFIX, n) == 0 ? tag + n : tag;
 }
 
-static const char *ky_kind_name(ky_kind k) {
+static const char *ky_kind_name(gofmt_yaml_kind k) {
   static const char *const names[] = {"str", "null", "bool", "int", "float", "timestamp"};
   return names[k];
 }
 
-static void ky_push_resolved(ky_dec *d, const ky_val *v, const char *s, size_t n) {
+static void ky_push_resolved(ky_dec *d, const gofmt_yaml_val *v, const char *s, size_t n) {
   lua_State *L = d->L;
   switch (v->kind) {
-  case KY_NULL: lua_pushvalue(L, d->jnull); break;
-  case KY_BOOL: lua_pushboolean(L, v->b); break;
-  case KY_INT:
+  case GOFMT_YAML_NULL: lua_pushvalue(L, d->jnull); break;
+  case GOFMT_YAML_BOOL: lua_pushboolean(L, v->b); break;
+  case GOFMT_YAML_INT:
     if (v->big) lua_pushnumber(L, (lua_Number)v->f);
     else lua_pushinteger(L, v->i);
     break;
-  case KY_FLOAT: lua_pushnumber(L, (lua_Number)v->f); break;
+  case GOFMT_YAML_FLOAT: lua_pushnumber(L, (lua_Number)v->f); break;
   default: lua_pushlstring(L, s, n); break; /* strings, timestamps, "<<" */
   }
 }
@@ -478,10 +188,10 @@ static int ky_scalar(ky_dec *d) {
   const char *s = (const char *)ev->data.scalar.value;
   size_t n = ev->data.scalar.length;
   const char *tag = (const char *)ev->data.scalar.tag;
-  ky_val v;
+  gofmt_yaml_val v;
   if (!tag) {
     if (ev->data.scalar.plain_implicit) {
-      ky_resolve(s, n, 0, &v);
+      gofmt_yaml_resolve(s, n, 0, &v);
       ky_push_resolved(d, &v, s, n);
     } else {
       lua_pushlstring(L, s, n);
@@ -502,24 +212,24 @@ static int ky_scalar(ky_dec *d) {
     luaL_pushresultsize(&b, (size_t)m);
     return 0;
   }
-  ky_kind want;
-  if (strcmp(t, "str") == 0) want = KY_STR;
-  else if (strcmp(t, "null") == 0) want = KY_NULL;
-  else if (strcmp(t, "bool") == 0) want = KY_BOOL;
-  else if (strcmp(t, "int") == 0) want = KY_INT;
-  else if (strcmp(t, "float") == 0) want = KY_FLOAT;
-  else if (strcmp(t, "timestamp") == 0) want = KY_TIMESTAMP;
-  else want = KY_STR; /* !!merge, !!set, ... as text */
-  if (want == KY_STR) {
+  gofmt_yaml_kind want;
+  if (strcmp(t, "str") == 0) want = GOFMT_YAML_STR;
+  else if (strcmp(t, "null") == 0) want = GOFMT_YAML_NULL;
+  else if (strcmp(t, "bool") == 0) want = GOFMT_YAML_BOOL;
+  else if (strcmp(t, "int") == 0) want = GOFMT_YAML_INT;
+  else if (strcmp(t, "float") == 0) want = GOFMT_YAML_FLOAT;
+  else if (strcmp(t, "timestamp") == 0) want = GOFMT_YAML_TIMESTAMP;
+  else want = GOFMT_YAML_STR; /* !!merge, !!set, ... as text */
+  if (want == GOFMT_YAML_STR) {
     lua_pushlstring(L, s, n);
     return 0;
   }
-  ky_resolve(s, n, want == KY_TIMESTAMP, &v);
-  if (want == KY_FLOAT && v.kind == KY_INT) {
+  gofmt_yaml_resolve(s, n, want == GOFMT_YAML_TIMESTAMP, &v);
+  if (want == GOFMT_YAML_FLOAT && v.kind == GOFMT_YAML_INT) {
     if (!v.big) v.f = (double)v.i;
-    v.kind = KY_FLOAT;
+    v.kind = GOFMT_YAML_FLOAT;
   }
-  if (v.kind != want && !(want == KY_TIMESTAMP && v.kind == KY_STR)) {
+  if (v.kind != want && !(want == GOFMT_YAML_TIMESTAMP && v.kind == GOFMT_YAML_STR)) {
     char shown[68]; /* the value, cut short: it is only there to be recognized */
     snprintf(shown, sizeof shown, n > 64 ? "%.60s..." : "%s", s);
     return ky_fail(d, &ev->start_mark, "cannot decode !!%s `%s` as a !!%s", ky_kind_name(v.kind), shown, t);
@@ -600,7 +310,7 @@ static int ky_key_string(ky_dec *d, int kind, const yaml_mark_t *m) {
   case LUA_TBOOLEAN: lua_pushstring(L, lua_toboolean(L, -1) ? "true" : "false"); break;
   case LUA_TNUMBER:
     if (lua_isinteger(L, -1)) lua_pushfstring(L, "%I", (lua_Integer)lua_tointeger(L, -1));
-    else lua_pushlstring(L, buf, ky_format_float((double)lua_tonumber(L, -1), buf));
+    else lua_pushlstring(L, buf, gofmt_yaml_float((double)lua_tonumber(L, -1), buf));
     break;
   default: lua_pushliteral(L, "null"); break;
   }
@@ -842,7 +552,7 @@ static void ky_emit_scalar(ky_enc *e, const char *tag, const char *s, size_t n, 
  * (leading "- ", ": ", " #", leading or trailing spaces, indicators). */
 static void ky_emit_string(ky_enc *e, const char *s, size_t n) {
   if (n > INT32_MAX) luaL_error(e->L, "yaml.encode: string too long");
-  if (!ky_utf8_valid((const unsigned char *)s, n)) {
+  if (!gofmt_utf8_valid((const unsigned char *)s, n)) {
     size_t elen = b64_encoded_len(n, 0), lines = elen / 70 + 1;
     char *tmp = lua_newuserdatauv(e->L, elen + 1 + elen + lines + 1, 0);
     char *enc = tmp, *out = tmp + elen + 1;
@@ -859,149 +569,15 @@ static void ky_emit_string(ky_enc *e, const char *s, size_t n) {
     return;
   }
   yaml_scalar_style_t style = YAML_PLAIN_SCALAR_STYLE;
-  ky_val v;
-  if (memchr(s, '\n', n)) {
-    style = YAML_LITERAL_SCALAR_STYLE;
-  } else {
-    ky_resolve(s, n, 1, &v);
-    if (v.kind != KY_STR || ky_base60(s, n) || (n == 2 && memcmp(s, "<<", 2) == 0))
-      style = YAML_DOUBLE_QUOTED_SCALAR_STYLE;
-  }
+  if (memchr(s, '\n', n)) style = YAML_LITERAL_SCALAR_STYLE;
+  else if (gofmt_yaml_quote(s, n)) style = YAML_DOUBLE_QUOTED_SCALAR_STYLE;
   ky_emit_scalar(e, NULL, s, n, style);
 }
 
 /* A number as YAML text (Go's formatting for floats); buf holds 40 bytes. */
 static size_t ky_number_text(lua_State *L, int idx, char *buf) {
   if (lua_isinteger(L, idx)) return (size_t)snprintf(buf, 40, LUA_INTEGER_FMT, (LUAI_UACINT)lua_tointeger(L, idx));
-  return ky_format_float((double)lua_tonumber(L, idx), buf);
-}
-
-/* The order of mapping keys: the one place that decides it (ky_key_cmp,
- * go-yaml v2's natural order, as kubectl -o yaml prints). */
-typedef struct {
-  const char *s;
-  size_t n;
-  int i; /* index in the key tables */
-} ky_key;
-
-/* One code point of UTF-8 at s[*i] (0xFFFD for a bad byte); advances *i. */
-static uint32_t ky_rune(const char *s, size_t n, size_t *i) {
-  const unsigned char *u = (const unsigned char *)s;
-  uint32_t c = u[*i];
-  size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-  if (len == 0 || *i + len > n) {
-    (*i)++;
-    return 0xFFFD;
-  }
-  if (len > 1) {
-    c &= 0x3Fu >> (len - 1);
-    for (size_t k = 1; k < len; k++) {
-      if ((u[*i + k] & 0xC0) != 0x80) {
-        (*i)++;
-        return 0xFFFD;
-      }
-      c = c << 6 | (u[*i + k] & 0x3F);
-    }
-  }
-  *i += len;
-  return c;
-}
-
-static int ky_rdigit(uint32_t r) { return r >= '0' && r <= '9'; }
-/* unicode.IsLetter for ASCII; other code points count as letters (keys in
- * Kubernetes objects are ASCII in practice). */
-static int ky_rletter(uint32_t r) { return (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || r >= 0xAA; }
-
-/* go-yaml v2's keyList.Less on two strings ("natural" order: a9 before a10),
- * as a qsort comparison.  Like go-yaml's, it is not a total order on every
- * key set (1, 01, 0a). */
-static int ky_natural_cmp(const char *as, size_t an_, const char *bs, size_t bn_) {
-  uint32_t abuf[128], bbuf[128];
-  uint32_t *ar = an_ <= 128 ? abuf : malloc(an_ * sizeof *ar);
-  uint32_t *br = bn_ <= 128 ? bbuf : malloc(bn_ * sizeof *br);
-  int res = 0;
-  size_t na = 0, nb = 0;
-  if (!ar || !br) {
-    int c = memcmp(as, bs, an_ < bn_ ? an_ : bn_);
-    res = c ? c : (an_ > bn_) - (an_ < bn_);
-    goto out;
-  }
-  for (size_t i = 0; i < an_;) ar[na++] = ky_rune(as, an_, &i);
-  for (size_t i = 0; i < bn_;) br[nb++] = ky_rune(bs, bn_, &i);
-  for (size_t i = 0; i < na && i < nb; i++) {
-    if (ar[i] == br[i]) continue;
-    int al = ky_rletter(ar[i]), bl = ky_rletter(br[i]);
-    if (al && bl) {
-      res = ar[i] < br[i] ? -1 : 1;
-      goto out;
-    }
-    if (al || bl) {
-      res = bl ? -1 : 1;
-      goto out;
-    }
-    uint64_t av = 0, bv = 0; /* Go's int64 arithmetic wraps; so does this */
-    size_t ai, bi;
-    if (ar[i] == '0' || br[i] == '0') {
-      for (size_t j = i; j-- > 0 && ky_rdigit(ar[j]);) {
-        if (ar[j] != '0') {
-          av = bv = 1;
-          break;
-        }
-      }
-    }
-    for (ai = i; ai < na && ky_rdigit(ar[ai]); ai++) av = av * 10 + (ar[ai] - '0');
-    for (bi = i; bi < nb && ky_rdigit(br[bi]); bi++) bv = bv * 10 + (br[bi] - '0');
-    if (av != bv) {
-      res = (int64_t)av < (int64_t)bv ? -1 : 1;
-      goto out;
-    }
-    if (ai != bi) {
-      res = ai < bi ? -1 : 1;
-      goto out;
-    }
-    res = ar[i] < br[i] ? -1 : 1;
-    goto out;
-  }
-  res = na < nb ? -1 : na > nb ? 1 : 0;
-out:
-  if (ar && ar != abuf) free(ar);
-  if (br && br != bbuf) free(br);
-  return res;
-}
-
-static int ky_key_cmp(const void *pa, const void *pb) {
-  const ky_key *a = pa, *b = pb;
-  return ky_natural_cmp(a->s, a->n, b->s, b->n);
-}
-
-static int ky_byte_cmp(const void *pa, const void *pb) {
-  const ky_key *a = pa, *b = pb;
-  int c = memcmp(a->s, b->s, a->n < b->n ? a->n : b->n);
-  return c ? c : (a->n > b->n) - (a->n < b->n);
-}
-
-/* Stable merge sort of k[0..n) by ky_key_cmp, using tmp (n entries). */
-static void ky_merge_sort(ky_key *k, ky_key *tmp, size_t n) {
-  if (n < 2) return;
-  size_t h = n / 2;
-  ky_merge_sort(k, tmp, h);
-  ky_merge_sort(k + h, tmp, n - h);
-  size_t i = 0, j = h, o = 0;
-  while (i < h && j < n) tmp[o++] = ky_key_cmp(&k[j], &k[i]) < 0 ? k[j++] : k[i++];
-  while (i < h) tmp[o++] = k[i++];
-  while (j < n) tmp[o++] = k[j++];
-  memcpy(k, tmp, n * sizeof *k);
-}
-
-/* Order mapping keys.  go-yaml's order is not a total order on some key sets
- * (1, 01, 0a), so the result could depend on the order pairs() gave: sort by
- * byte first, then stably by go-yaml's rule, so the same keys always come out
- * in the same order. */
-static void ky_sort_keys(ky_key *keys, size_t n) {
-  qsort(keys, n, sizeof *keys, ky_byte_cmp);
-  ky_key *tmp = malloc(n * sizeof *tmp);
-  if (tmp) ky_merge_sort(keys, tmp, n);
-  free(tmp);
+  return gofmt_yaml_float((double)lua_tonumber(L, idx), buf);
 }
 
 static void ky_emit_value(ky_enc *e, int idx, int depth);
@@ -1052,7 +628,7 @@ static void ky_emit_table(ky_enc *e, int idx, int depth) {
   if (count > INT32_MAX) luaL_error(L, "yaml.encode: table too large");
   /* keys: originals in one table, their text in another, sorted in C */
   int top = lua_gettop(L);
-  ky_key *keys = lua_newuserdatauv(L, (size_t)count * sizeof *keys + 1, 0);
+  gofmt_yaml_key *keys = lua_newuserdatauv(L, (size_t)count * sizeof *keys + 1, 0);
   lua_createtable(L, (int)count, 0); /* top + 2: original keys */
   lua_createtable(L, (int)count, 0); /* top + 3: key text */
   int orig = top + 2, text = top + 3, n = 0;
@@ -1072,7 +648,7 @@ static void ky_emit_table(ky_enc *e, int idx, int depth) {
     lua_pushvalue(L, -1);
     lua_rawseti(L, orig, ++n);
   }
-  ky_sort_keys(keys, (size_t)n);
+  gofmt_yaml_sort_keys(keys, (size_t)n);
   ky_emit(e, &ev, yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_MAPPING_STYLE));
   for (int i = 0; i < n; i++) {
     lua_rawgeti(L, orig, keys[i].i);
