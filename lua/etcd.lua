@@ -350,10 +350,10 @@ function Scan:next_record()
         error(err("protocol", "etcd KV/Range: the response ended early"), 0)
       end
       if not self.more then self:close() end
-    elseif rec:byte(1) == 75 then -- 'K'
+    elseif rec:sub(1, 1) == pb.REC_KVS then
       self.last_rec = rec
       return rec
-    else -- 'E': the rest of the RangeResponse
+    else -- pb.REC_END: the rest of the RangeResponse
       local r, derr = pb.decode("RangeResponse", rec:sub(2))
       if not r then self:close(); error(err("protocol", "etcd KV/Range: " .. derr), 0) end
       self.pages = self.pages + 1

@@ -1,6 +1,6 @@
 /* pb.h: a small protobuf wire codec (no Lua in here) with the etcd v3
- * message schemas kscript uses, the incremental RangeResponse scanner that
- * keeps a big key dump in bounded memory, and the text escaping of keys.
+ * message schemas kscript uses.  etcd's streamed range reads and the text of
+ * keys are etcdscan.h.
  *
  * Wire format only: varints, length-delimited fields, 64/32-bit fixed values
  * are skipped when unknown.  Messages are described by tables (pb_msgdef) so
@@ -84,46 +84,5 @@ const pb_fielddef *pb_field_by_num(const pb_msgdef *m, unsigned num);
 const pb_fielddef *pb_field_by_name(const pb_msgdef *m, const char *name);
 /* Value of an enum name (case-insensitive), or -1. */
 int pb_enum_value(const pb_fielddef *f, const char *name);
-
-/* --- the streamed RangeResponse --- */
-
-/* Scanner state for RangeResponses arriving as gRPC messages in chunks of any
- * size.  pb_range_feed emits records through the callback:
- *   'K' + the kvs fields (tag 0x12, length, KeyValue) complete in this chunk,
- *       i.e. a slice of RangeResponse holding only kvs;
- *   'E' + every other field of the message (header, more, count), once the
- *       whole gRPC message has been read.
- * Nothing else is kept, so memory stays at one KeyValue plus the chunk. */
-typedef struct {
-  int in_msg;       /* inside a gRPC message */
-  uint64_t left;    /* its bytes not yet consumed */
-  pb_buf rest;      /* non-kvs fields of the current message */
-  pb_buf batch;     /* kvs of the current chunk */
-  long messages;    /* complete messages seen */
-  long kvs;         /* KeyValues emitted */
-  const char *err;  /* static message after a failure */
-} pb_range_scan;
-
-typedef int (*pb_emit_fn)(void *ctx, const char *data, size_t len);
-
-/* Consume what it can of data: returns the bytes consumed (the caller keeps
- * the rest and calls again with it followed by more), or -1 with s->err set. */
-long pb_range_feed(pb_range_scan *s, const char *data, size_t len, pb_emit_fn emit, void *ctx);
-/* 1 when the input so far ended on a message boundary (a clean end). */
-int pb_range_clean(const pb_range_scan *s);
-/* Free the scanner's buffers (the struct itself is the caller's). */
-void pb_range_free(pb_range_scan *s);
-
-/* --- etcd helpers --- */
-
-/* The range_end of a prefix, as etcd's client computes it: strip trailing
- * 0xff bytes, then increment the last byte; an empty or all-0xff prefix gives
- * "\0" (to the end of the keyspace).  out needs len bytes; returns its length. */
-size_t pb_prefix_end(const char *key, size_t len, char *out);
-
-/* Append s to b as one line of text: printable UTF-8 as is; a backslash,
- * control bytes, and bytes that are not valid UTF-8 as C escapes (\\ \n \t
- * \r \xHH).  Returns 1 when something was escaped. */
-int pb_escape(pb_buf *b, const char *s, size_t n);
 
 #endif

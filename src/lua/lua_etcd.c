@@ -1,12 +1,13 @@
-/* lua_etcd.c: the binding of src/pb.c, module ksh.etcdpb.  The etcd client
+/* lua_etcd.c: the binding of src/core/pb.c and etcdscan.c, module ksh.etcdpb.  The etcd client
  * (connect, get, scan, put, del, txn, watch) is lua/etcd.lua on top of it.
  *
  *   encode(type, table) -> bytes      decode(type, bytes) -> table | nil, err
  *   range_scanner() -> sc             sc:framer() -> framer, framer_ud (lightuserdata)
  *   sc:clean() -> bool, sc:count() -> KeyValues seen
- *   kvs(record [, keys_only]) -> {kv, ...}     ('K' records of the scanner)
+ *   kvs(record [, keys_only]) -> {kv, ...}     (REC_KVS records of the scanner)
  *   lines(record, values, raw) -> text, n      (one key per line, escaped)
  *   last_key(record) -> key          escape(s) -> text, escaped        prefix_end(prefix) -> range_end
+ *   REC_KVS, REC_END: the first byte of the scanner's records (etcdscan.h)
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -17,6 +18,7 @@
 #include <string.h>
 
 #include "http.h"
+#include "etcdscan.h"
 #include "pb.h"
 
 int luaopen_ksh_etcdpb(lua_State *L);
@@ -299,14 +301,14 @@ static int l_decode(lua_State *L) {
 /* --- the streamed RangeResponse --- */
 
 typedef struct {
-  pb_range_scan s;
+  etcdscan_range s;
 } scanner;
 
 static int emit_cb(void *ctx, const char *d, size_t n) { return http_emit(ctx, d, n); }
 
 static long range_framer(void *ud, http_req *r, const char *data, size_t len) {
   scanner *sc = ud;
-  long c = pb_range_feed(&sc->s, data, len, emit_cb, r);
+  long c = etcdscan_feed(&sc->s, data, len, emit_cb, r);
   if (c < 0) http_fail(r, "protocol", sc->s.err);
   return c;
 }
@@ -330,7 +332,7 @@ static int sc_framer(lua_State *L) {
 
 static int sc_clean(lua_State *L) {
   scanner *sc = luaL_checkudata(L, 1, SCANNER_MT);
-  lua_pushboolean(L, pb_range_clean(&sc->s));
+  lua_pushboolean(L, etcdscan_clean(&sc->s));
   return 1;
 }
 
@@ -342,13 +344,13 @@ static int sc_count(lua_State *L) {
 
 static int sc_gc(lua_State *L) {
   scanner *sc = luaL_checkudata(L, 1, SCANNER_MT);
-  pb_range_free(&sc->s);
+  etcdscan_free(&sc->s);
   return 0;
 }
 
 static const char *check_record(lua_State *L, size_t *n) {
   const char *s = luaL_checklstring(L, 1, n);
-  if (*n == 0 || s[0] != 'K') luaL_argerror(L, 1, "not a KeyValue record");
+  if (*n == 0 || s[0] != ETCDSCAN_REC_KVS) luaL_argerror(L, 1, "not a KeyValue record");
   (*n)--;
   return s + 1;
 }
@@ -421,11 +423,11 @@ static int l_lines(lua_State *L) {
       break;
     }
     if (raw) pb_put_raw(&out, key, kl);
-    else pb_escape(&out, key, kl);
+    else etcdscan_escape(&out, key, kl);
     pb_put_raw(&out, "\n", 1);
     if (values) {
       if (raw) pb_put_raw(&out, val, vl);
-      else pb_escape(&out, val, vl);
+      else etcdscan_escape(&out, val, vl);
       pb_put_raw(&out, "\n", 1);
     }
     count++;
@@ -444,7 +446,7 @@ static int l_escape(lua_State *L) {
   size_t n;
   const char *s = luaL_checklstring(L, 1, &n);
   pb_buf b = {0};
-  int esc = pb_escape(&b, s, n);
+  int esc = etcdscan_escape(&b, s, n);
   push_buf(L, &b);
   lua_pushboolean(L, esc);
   return 2;
@@ -456,7 +458,7 @@ static int l_prefix_end(lua_State *L) {
   const char *s = luaL_checklstring(L, 1, &n);
   luaL_Buffer b;
   char *out = luaL_buffinitsize(L, &b, n + 1);
-  luaL_pushresultsize(&b, pb_prefix_end(s, n, out));
+  luaL_pushresultsize(&b, etcdscan_prefix_end(s, n, out));
   return 1;
 }
 
@@ -472,5 +474,9 @@ int luaopen_ksh_etcdpb(lua_State *L) {
                                  {"kvs", l_kvs},       {"lines", l_lines},   {"escape", l_escape},
                                  {"prefix_end", l_prefix_end}, {"last_key", l_last_key}, {NULL, NULL}};
   luaL_newlib(L, fns);
+  lua_pushlstring(L, (char[]){ETCDSCAN_REC_KVS}, 1);
+  lua_setfield(L, -2, "REC_KVS");
+  lua_pushlstring(L, (char[]){ETCDSCAN_REC_END}, 1);
+  lua_setfield(L, -2, "REC_END");
   return 1;
 }

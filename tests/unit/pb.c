@@ -1,5 +1,6 @@
-/* tests/unit/pb.c: the protobuf codec, range_end of prefixes, key escaping,
- * and the streamed RangeResponse scanner fed in chunks of every size. */
+/* tests/unit/pb.c: the protobuf codec (pb.c); range_end of prefixes, key
+ * escaping and the streamed RangeResponse scanner (etcdscan.c) fed in chunks of every size. */
+#include "etcdscan.h"
 #include "pb.h"
 
 #include <stdlib.h>
@@ -9,13 +10,13 @@
 
 static int prefix_end_is(const char *key, size_t n, const char *want, size_t wn) {
   char out[64];
-  size_t got = pb_prefix_end(key, n, out);
+  size_t got = etcdscan_prefix_end(key, n, out);
   return got == wn && memcmp(out, want, wn) == 0;
 }
 
 static int escape_is(const char *s, size_t n, const char *want, int want_esc) {
   pb_buf b = {0};
-  int esc = pb_escape(&b, s, n);
+  int esc = etcdscan_escape(&b, s, n);
   int ok_ = b.len == strlen(want) && memcmp(b.p ? b.p : "", want, b.len) == 0 && esc == want_esc;
   if (!ok_) printf("# got '%.*s'\n", (int)b.len, b.p ? b.p : "");
   pb_buf_free(&b);
@@ -23,14 +24,14 @@ static int escape_is(const char *s, size_t n, const char *want, int want_esc) {
 }
 
 typedef struct {
-  pb_buf kvs;  /* concatenated 'K' payloads */
-  pb_buf ends; /* concatenated 'E' payloads */
+  pb_buf kvs;  /* concatenated ETCDSCAN_REC_KVS payloads */
+  pb_buf ends; /* concatenated ETCDSCAN_REC_END payloads */
   int nk, ne;
 } sink;
 
 static int collect(void *ctx, const char *d, size_t n) {
   sink *s = ctx;
-  if (d[0] == 'K') {
+  if (d[0] == ETCDSCAN_REC_KVS) {
     s->nk++;
     return pb_put_raw(&s->kvs, d + 1, n - 1);
   }
@@ -67,7 +68,7 @@ static void make_response(pb_buf *msg, pb_buf *kvs_only, int nkv, size_t vlen) {
 /* Feed the framed message in chunks of size step, keeping the unconsumed
  * tail as the HTTP core does.  Returns 0 when the records match. */
 static int feed_in_chunks(const char *data, size_t len, size_t step, const pb_buf *want_kvs, int *nk) {
-  pb_range_scan s;
+  etcdscan_range s;
   memset(&s, 0, sizeof s);
   sink out;
   memset(&out, 0, sizeof out);
@@ -78,7 +79,7 @@ static int feed_in_chunks(const char *data, size_t len, size_t step, const pb_bu
     size_t n = len - pos < step ? len - pos : step;
     pb_put_raw(&in, data + pos, n);
     pos += n;
-    long c = pb_range_feed(&s, in.p, in.len, collect, &out);
+    long c = etcdscan_feed(&s, in.p, in.len, collect, &out);
     if (c < 0) {
       rc = -1;
       break;
@@ -86,10 +87,10 @@ static int feed_in_chunks(const char *data, size_t len, size_t step, const pb_bu
     memmove(in.p, in.p + c, in.len - (size_t)c);
     in.len -= (size_t)c;
   }
-  if (rc == 0 && (in.len != 0 || !pb_range_clean(&s) || out.ne != 1)) rc = -2;
+  if (rc == 0 && (in.len != 0 || !etcdscan_clean(&s) || out.ne != 1)) rc = -2;
   if (rc == 0 && (out.kvs.len != want_kvs->len || memcmp(out.kvs.p, want_kvs->p, out.kvs.len))) rc = -3;
   if (rc == 0) {
-    /* the 'E' record: header, more, count, and no kvs */
+    /* the ETCDSCAN_REC_END record: header, more, count, and no kvs */
     const char *p = out.ends.p, *e = p + out.ends.len;
     pb_field f;
     int seen = 0;
@@ -103,14 +104,14 @@ static int feed_in_chunks(const char *data, size_t len, size_t step, const pb_bu
   pb_buf_free(&out.kvs);
   pb_buf_free(&out.ends);
   pb_buf_free(&in);
-  pb_range_free(&s);
+  etcdscan_free(&s);
   return rc;
 }
 
-static long feed_all(const char *data, size_t len, pb_range_scan *s) {
+static long feed_all(const char *data, size_t len, etcdscan_range *s) {
   sink out;
   memset(&out, 0, sizeof out);
-  long c = pb_range_feed(s, data, len, collect, &out);
+  long c = etcdscan_feed(s, data, len, collect, &out);
   pb_buf_free(&out.kvs);
   pb_buf_free(&out.ends);
   return c;
@@ -225,32 +226,32 @@ int main(void) {
     ok(nkall == 1 && nk1 >= 1, "one record per chunk (%d for the whole body)", nkall);
 
     /* truncated: not clean */
-    pb_range_scan s;
+    etcdscan_range s;
     memset(&s, 0, sizeof s);
     long c = feed_all(framed.p, framed.len - 3, &s);
-    ok(c >= 0 && !pb_range_clean(&s), "a body cut short is not a clean end");
-    pb_range_free(&s);
+    ok(c >= 0 && !etcdscan_clean(&s), "a body cut short is not a clean end");
+    etcdscan_free(&s);
 
     /* empty message and two messages in a row */
     memset(&s, 0, sizeof s);
     const char two[] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0x18, 0x01};
     c = feed_all(two, sizeof two, &s);
-    ok(c == (long)sizeof two && pb_range_clean(&s) && s.messages == 2, "empty and tiny messages");
-    pb_range_free(&s);
+    ok(c == (long)sizeof two && etcdscan_clean(&s) && s.messages == 2, "empty and tiny messages");
+    etcdscan_free(&s);
 
     /* malformed: compressed flag, a field longer than the message */
     memset(&s, 0, sizeof s);
     const char comp[] = {1, 0, 0, 0, 1, 0x18};
     ok(feed_all(comp, sizeof comp, &s) == -1 && s.err, "compressed messages refused");
-    pb_range_free(&s);
+    etcdscan_free(&s);
     memset(&s, 0, sizeof s);
     const char over[] = {0, 0, 0, 0, 3, 0x12, 0x7f, 0x00, 0x00};
     ok(feed_all(over, sizeof over, &s) == -1 && s.err, "a KeyValue longer than its message refused");
-    pb_range_free(&s);
+    etcdscan_free(&s);
     memset(&s, 0, sizeof s);
     const char trunc_key[] = {0, 0, 0, 0, 1, 0x80};
     ok(feed_all(trunc_key, sizeof trunc_key, &s) == -1, "a varint cut by the message end refused");
-    pb_range_free(&s);
+    etcdscan_free(&s);
 
     pb_buf_free(&msg);
     pb_buf_free(&kvs);
