@@ -316,9 +316,8 @@ function Scan:_open()
   local body = pb.encode("RangeRequest", req, true)
   local s, e = c:_try(function(ep)
     local sc = pb.range_scanner()
-    local fn, ud = sc:framer()
     local st, se = http.stream(c:_opts(ep, "/etcdserverpb.KV/Range", body, {
-      framing = "custom", framer = fn, framer_ud = ud, scanner = sc, max_queue = self.max_queue,
+      framer = sc:framer(), max_queue = self.max_queue,
       timeout = c.scan_timeout,
     }))
     if st then st.scanner = sc end

@@ -11,6 +11,7 @@
 --           "interrupted"|"http"|..., message = "GET URL: ...", status=, body=}
 --
 --   local s, err = http.stream{url = ..., framing = "lines"|"grpc"|"raw"}
+--       or framer = a framer from a binding (ksh.etcdpb's scanner:framer())
 --   for rec in s:records() do ... end   -- raises on a failure mid-stream
 --   s:read() -> rec | nil (clean end) | nil, err;  s:close()
 local c = require "ksh.httpc"
@@ -19,8 +20,14 @@ local loop = require "ksh.loop"
 local M = {}
 
 local warned = {}
-local function prepare(opts)
-  assert(type(opts) == "table", "http: options table expected")
+-- Misuse raises at the caller of request/stream (level 3 from here).
+local function prepare(opts, fname)
+  if type(opts) ~= "table" then
+    error(("bad argument #1 to '%s' (table expected, got %s)"):format(fname, type(opts)), 3)
+  end
+  if opts.framer ~= nil and not c.isframer(opts.framer) then
+    error(("bad argument #1 to '%s' (framer: a framer expected, got %s)"):format(fname, type(opts.framer)), 3)
+  end
   if opts.insecure then
     local host = tostring(opts.url):match("^%a+://([^/]+)") or opts.url
     if not warned[host] then
@@ -84,7 +91,7 @@ end
 --- request(opts) -> resp | nil, err.  HTTP statuses >= 400 are errors of
 -- kind "http" (with status, body, headers) unless opts.any_status is set.
 function M.request(opts)
-  local req, status = open(prepare(opts), "done")
+  local req, status = open(prepare(opts, "request"), "done")
   if not req then return nil, status end
   log(req, status)
   if status >= 400 and not opts.any_status then
@@ -106,7 +113,7 @@ Stream.__name = "ksh.http.stream"
 --- stream(opts) -> stream | nil, err: returns once the response headers are
 -- in; a status >= 300 is an error (kind "http") with the body collected.
 function M.stream(opts)
-  prepare(opts)
+  prepare(opts, "stream")
   if not opts.framing then opts.framing = "lines" end
   local req, status = open(opts, "headers")
   if not req then return nil, status end

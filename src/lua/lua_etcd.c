@@ -2,7 +2,7 @@
  * (connect, get, scan, put, del, txn, watch) is lua/etcd.lua on top of it.
  *
  *   encode(type, table) -> bytes      decode(type, bytes) -> table | nil, err
- *   range_scanner() -> sc             sc:framer() -> framer, framer_ud (lightuserdata)
+ *   range_scanner() -> sc             sc:framer() -> framer (for http.stream)
  *   sc:clean() -> bool, sc:count() -> KeyValues seen
  *   kvs(record [, keys_only]) -> {kv, ...}     (REC_KVS records of the scanner)
  *   lines(record, values, raw) -> text, n      (one key per line, escaped)
@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "http.h"
+#include "lua_http.h"
 #include "etcdscan.h"
 #include "pb.h"
 
@@ -320,14 +321,11 @@ static int l_range_scanner(lua_State *L) {
   return 1;
 }
 
+/* sc:framer() -> a framer feeding sc (for http.stream's opts.framer) */
 static int sc_framer(lua_State *L) {
   scanner *sc = luaL_checkudata(L, 1, SCANNER_MT);
-  http_framer fn = range_framer;
-  void *fp;
-  memcpy(&fp, &fn, sizeof fp);
-  lua_pushlightuserdata(L, fp);
-  lua_pushlightuserdata(L, sc);
-  return 2;
+  httpc_push_framer(L, range_framer, sc, 1);
+  return 1;
 }
 
 static int sc_clean(lua_State *L) {

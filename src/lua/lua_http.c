@@ -1,5 +1,12 @@
-/* lua_http.c: the thin binding of src/http.c, module ksh.httpc.  The user
- * API (request, stream, errors, logging) is lua/ksh/http.lua on top of it. */
+/* lua_http.c: the thin binding of src/core/http.c, module ksh.httpc.  The
+ * user API (request, stream, errors, logging) is lua/ksh/http.lua on top of
+ * it.
+ *
+ *   start(opts) -> req | nil, err       opts as http.request's, plus framing =
+ *       "none"|"lines"|"grpc"|"raw", or framer = a framer from another binding
+ *   isframer(v) -> bool                 is v a framer (HTTPC_FRAMER_MT)?
+ *   req:wait(), :next(), :state(), :error() -> err | nil, :headers(),
+ *   :trailers(), :body(), :info(), :close() */
 #include <lauxlib.h>
 #include <lua.h>
 #include <stdlib.h>
@@ -7,6 +14,7 @@
 
 #include "host.h"
 #include "http.h"
+#include "lua_http.h"
 
 int luaopen_ksh_httpc(lua_State *L);
 
@@ -18,6 +26,39 @@ typedef struct {
   int seen; /* events seen by the last wait: bumped by notify */
   int events;
 } lreq;
+
+/* A C framer and its state; the state's owner is user value 1. */
+typedef struct {
+  http_framer fn;
+  void *ud;
+} lframer;
+
+static int framer_tostring(lua_State *L) {
+  lua_pushfstring(L, "framer (%p)", lua_touserdata(L, 1));
+  return 1;
+}
+
+void httpc_push_framer(lua_State *L, http_framer fn, void *ud, int owner) {
+  owner = lua_absindex(L, owner);
+  lframer *f = lua_newuserdatauv(L, sizeof *f, 1);
+  f->fn = fn;
+  f->ud = ud;
+  lua_pushvalue(L, owner);
+  lua_setiuservalue(L, -2, 1);
+  if (luaL_newmetatable(L, HTTPC_FRAMER_MT)) {
+    lua_pushcfunction(L, framer_tostring);
+    lua_setfield(L, -2, "__tostring");
+    lua_pushliteral(L, "framer");
+    lua_setfield(L, -2, "__metatable"); /* sealed: getmetatable gives a string */
+  }
+  lua_setmetatable(L, -2);
+}
+
+/* isframer(v) -> bool */
+static int l_isframer(lua_State *L) {
+  lua_pushboolean(L, luaL_testudata(L, 1, HTTPC_FRAMER_MT) != NULL);
+  return 1;
+}
 
 static lreq *check(lua_State *L) { return luaL_checkudata(L, 1, MT); }
 
@@ -100,17 +141,21 @@ static int l_start(lua_State *L) {
   else if (strcmp(fr, "lines") == 0) o.framing = HTTP_FRAME_LINES;
   else if (strcmp(fr, "grpc") == 0) o.framing = HTTP_FRAME_GRPC;
   else if (strcmp(fr, "raw") == 0) o.framing = HTTP_FRAME_RAW;
-  else if (strcmp(fr, "custom") == 0) {
-    /* a C framer supplied by another binding: framer = lightuserdata pair */
-    lua_getfield(L, 1, "framer");
-    lua_getfield(L, 1, "framer_ud");
-    if (!lua_islightuserdata(L, -2)) return luaL_error(L, "custom framing needs a framer");
-    o.framing = HTTP_FRAME_CUSTOM;
-    *(void **)&o.framer = lua_touserdata(L, -2);
-    o.framer_ud = lua_touserdata(L, -1);
-    lua_pop(L, 2);
-  } else
+  else if (strcmp(fr, "custom") != 0)
     return luaL_error(L, "unknown framing '%s' (none, lines, grpc, raw)", fr);
+  /* a C framer from another binding: a typed userdata, never a raw pointer */
+  if (lua_getfield(L, 1, "framer") != LUA_TNIL) {
+    lframer *f = luaL_testudata(L, -1, HTTPC_FRAMER_MT);
+    if (!f)
+      return luaL_argerror(L, 1, lua_pushfstring(L, "'framer' must be a framer (from scanner:framer()), got %s",
+                                                 luaL_typename(L, -1)));
+    o.framing = HTTP_FRAME_CUSTOM;
+    o.framer = f->fn;
+    o.framer_ud = f->ud;
+  } else if (o.framing == HTTP_FRAME_NONE && fr && strcmp(fr, "custom") == 0) {
+    return luaL_argerror(L, 1, "framing 'custom' needs a framer");
+  }
+  lua_pop(L, 1); /* the framer stays referenced by the options table */
 
   /* headers: {["Name"] = "value"} or {"Name: value", ...}; the strings are
    * anchored in a table on the stack while http_start copies them */
@@ -297,7 +342,7 @@ int luaopen_ksh_httpc(lua_State *L) {
   lua_pushcfunction(L, l_tostring);
   lua_setfield(L, -2, "__tostring");
   lua_pop(L, 1);
-  static const luaL_Reg fns[] = {{"start", l_start}, {NULL, NULL}};
+  static const luaL_Reg fns[] = {{"start", l_start}, {"isframer", l_isframer}, {NULL, NULL}};
   luaL_newlib(L, fns);
   return 1;
 }
