@@ -3,6 +3,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "http.h"
 
+#include <curl/curl.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdint.h>
@@ -308,8 +309,9 @@ static const char *classify(CURLcode rc, const char *msg) {
   }
 }
 
-static void on_done(void *ud, CURL *easy, CURLcode rc) {
+static void on_done(void *ud, void *easy, int rcode) {
   http_req *r = ud;
+  CURLcode rc = (CURLcode)rcode;
   (void)easy;
   r->attached = 0;
   r->done = 1;

@@ -9,7 +9,6 @@
 #ifndef KSH_HTTP_H
 #define KSH_HTTP_H
 
-#include <curl/curl.h>
 #include <stddef.h>
 
 #include "loop.h"

@@ -2,6 +2,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "loop.h"
 
+#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -102,7 +103,6 @@ void loop_free(loop_t *lp) {
   free(lp);
 }
 
-CURLM *loop_multi(loop_t *lp) { return lp->multi; }
 
 /* --- timers: a binary min-heap on `when` (ties by id, so FIFO) --- */
 
@@ -193,7 +193,7 @@ void loop_unwatch_fd(loop_t *lp, int fd) {
 
 /* --- transfers --- */
 
-int loop_add_transfer(loop_t *lp, CURL *easy, loop_xfer_fn fn, void *ud) {
+int loop_add_transfer(loop_t *lp, void *easy, loop_xfer_fn fn, void *ud) {
   if (grow((void **)&lp->xfers, &lp->capxfers, lp->nxfers + 1, sizeof *lp->xfers)) return -1;
   if (curl_multi_add_handle(lp->multi, easy) != CURLM_OK) return -1;
   lp->xfers[lp->nxfers++] = (xfer_t){easy, fn, ud};
@@ -212,7 +212,7 @@ static int xfer_take(loop_t *lp, CURL *easy, xfer_t *out) {
   return 0;
 }
 
-void loop_remove_transfer(loop_t *lp, CURL *easy) { xfer_take(lp, easy, NULL); }
+void loop_remove_transfer(loop_t *lp, void *easy) { xfer_take(lp, easy, NULL); }
 
 
 /* --- signals --- */
@@ -298,7 +298,7 @@ int loop_run_once(loop_t *lp, int max_wait_ms) {
     CURL *easy = msg->easy_handle;
     CURLcode res = msg->data.result;
     xfer_t x;
-    if (xfer_take(lp, easy, &x) && x.fn) x.fn(x.ud, easy, res);
+    if (xfer_take(lp, easy, &x) && x.fn) x.fn(x.ud, easy, (int)res);
   }
 
   /* signals */

@@ -2,27 +2,27 @@
  *
  * libcurl's multi interface drives every transfer; file descriptors, one-shot
  * timers, deferred calls and signals (through a self-pipe) share the same
- * curl_multi_poll().  No Lua in here: callbacks are plain C.
+ * curl_multi_poll().  No Lua in here: callbacks are plain C.  libcurl stays
+ * out of this header: an easy handle (CURL *) travels as void *, its result
+ * (CURLcode) as int; only the core's .c files include <curl/curl.h>.
  */
 #ifndef KSH_LOOP_H
 #define KSH_LOOP_H
 
-#include <curl/curl.h>
 #include <stdint.h>
 
 typedef struct loop loop_t;
 
 typedef void (*loop_fn)(void *ud);
 typedef void (*loop_fd_fn)(void *ud, int fd, short revents);
-typedef void (*loop_xfer_fn)(void *ud, CURL *easy, CURLcode rc);
+/* A finished transfer: easy is the CURL * given to loop_add_transfer, rc its CURLcode. */
+typedef void (*loop_xfer_fn)(void *ud, void *easy, int rc);
 typedef void (*loop_sig_fn)(void *ud, int sig);
 
 /* Create the loop (and its curl multi handle).  Returns NULL on failure. */
 loop_t *loop_new(void);
 /* Free the loop; transfers still attached are removed, not cleaned up. */
 void loop_free(loop_t *lp);
-/* The shared multi handle (owned by the loop). */
-CURLM *loop_multi(loop_t *lp);
 
 /* Monotonic clock in seconds. */
 double loop_now(void);
@@ -43,9 +43,9 @@ void loop_unwatch_fd(loop_t *lp, int fd);
 /* Attach an easy handle; fn(ud, easy, rc) runs once when it completes, after
  * the handle has been detached from the multi handle.  The caller still owns
  * the easy handle. */
-int loop_add_transfer(loop_t *lp, CURL *easy, loop_xfer_fn fn, void *ud);
+int loop_add_transfer(loop_t *lp, void *easy, loop_xfer_fn fn, void *ud);
 /* Detach a transfer without calling its callback (cancellation). */
-void loop_remove_transfer(loop_t *lp, CURL *easy);
+void loop_remove_transfer(loop_t *lp, void *easy);
 
 /* Signals: loop_on_signal registers the callback run (from the loop, not the
  * handler) for signals reported by loop_signal_from_handler, which is
