@@ -11,6 +11,7 @@
 #include <sys/time.h>
 
 #include "bundle.h"
+#include "error.h"
 
 struct task {
   host_t *h;
@@ -42,7 +43,6 @@ struct host {
 };
 
 static const char HOST_KEY = 'h';
-static const char ERRMT_KEY = 'e';
 static host_t *the_host; /* for the signal handler only */
 static volatile sig_atomic_t got_signal;
 
@@ -67,43 +67,7 @@ int host_tasks(host_t *h) { return h->ntasks; }
 int host_interrupted(host_t *h) { return h->interrupted; }
 lua_State *host_task_thread(task_t *t) { return t->co; }
 
-/* --- errors --- */
-
-static int err_tostring(lua_State *L) {
-  lua_getfield(L, 1, "message");
-  if (!lua_isstring(L, -1)) {
-    lua_pop(L, 1);
-    lua_getfield(L, 1, "kind");
-  }
-  if (!lua_isstring(L, -1)) lua_pushliteral(L, "error");
-  return 1;
-}
-
-static void push_errmt(lua_State *L) {
-  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &ERRMT_KEY) != LUA_TTABLE) {
-    lua_pop(L, 1);
-    lua_newtable(L);
-    lua_pushcfunction(L, err_tostring);
-    lua_setfield(L, -2, "__tostring");
-    lua_pushliteral(L, "ksh.error");
-    lua_setfield(L, -2, "__name");
-    lua_pushvalue(L, -1);
-    lua_rawsetp(L, LUA_REGISTRYINDEX, &ERRMT_KEY);
-  }
-}
-
-void host_push_error(lua_State *L, const char *kind, const char *fmt, ...) {
-  lua_createtable(L, 0, 2);
-  lua_pushstring(L, kind);
-  lua_setfield(L, -2, "kind");
-  va_list ap;
-  va_start(ap, fmt);
-  lua_pushvfstring(L, fmt, ap);
-  va_end(ap);
-  lua_setfield(L, -2, "message");
-  push_errmt(L);
-  lua_setmetatable(L, -2);
-}
+/* --- errors (built by error.c) --- */
 
 int host_is_interrupt(lua_State *L, int idx) {
   if (lua_type(L, idx) != LUA_TTABLE) return 0;
@@ -116,19 +80,19 @@ int host_is_interrupt(lua_State *L, int idx) {
 static void push_interrupt(lua_State *L, int why) {
   switch (why) {
   case HOST_INT_SIGTERM:
-    host_push_error(L, "interrupted", "terminated (SIGTERM)");
+    error_push(L, "interrupted", "terminated (SIGTERM)");
     lua_pushliteral(L, "SIGTERM");
     break;
   case HOST_INT_TIMEOUT:
-    host_push_error(L, "interrupted", "timed out");
+    error_push(L, "interrupted", "timed out");
     lua_pushliteral(L, "timeout");
     break;
   case HOST_INT_CANCEL:
-    host_push_error(L, "cancelled", "task cancelled");
+    error_push(L, "cancelled", "task cancelled");
     lua_pushliteral(L, "cancel");
     break;
   default:
-    host_push_error(L, "interrupted", "interrupted");
+    error_push(L, "interrupted", "interrupted");
     lua_pushliteral(L, "SIGINT");
     break;
   }
@@ -596,21 +560,6 @@ static int l_tasks(lua_State *L) {
   return 1;
 }
 
-static int l_error(lua_State *L) {
-  const char *kind = luaL_checkstring(L, 1);
-  const char *msg = luaL_optstring(L, 2, kind);
-  host_push_error(L, kind, "%s", msg);
-  if (lua_istable(L, 3)) {
-    lua_pushnil(L);
-    while (lua_next(L, 3)) {
-      lua_pushvalue(L, -2);
-      lua_insert(L, -2);
-      lua_settable(L, -4);
-    }
-  }
-  return 1;
-}
-
 static int l_is_interrupt(lua_State *L) {
   lua_pushboolean(L, host_is_interrupt(L, 1));
   return 1;
@@ -621,9 +570,9 @@ int luaopen_ksh_loop(lua_State *L) {
       {"sleep", l_sleep},     {"spawn", l_spawn}, {"suspend", l_suspend},
       {"wake", l_wake},       {"cancel", l_cancel}, {"current", l_current},
       {"alive", l_alive},     {"now", l_now},     {"tasks", l_tasks},
-      {"error", l_error},     {"is_interrupt", l_is_interrupt}, {NULL, NULL}};
+      {"error", error_new},     {"is_interrupt", l_is_interrupt}, {NULL, NULL}};
   luaL_newlib(L, fns);
-  push_errmt(L);
+  error_push_mt(L);
   lua_setfield(L, -2, "error_mt");
   lua_pushlightuserdata(L, (void *)&WAIT_MARK);
   lua_setfield(L, -2, "wait_mark");

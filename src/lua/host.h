@@ -47,8 +47,7 @@ lua_State *host_task_thread(task_t *t);
 /* Schedule the parked task to resume with the nres values pushed on its thread. */
 void host_wake(task_t *t, int nres);
 
-/* Push an error table {kind=, message=} (with the error metatable) onto L. */
-void host_push_error(lua_State *L, const char *kind, const char *fmt, ...);
+/* Errors: error.h (error_push, error_fail). */
 /* Non-zero if the value at idx is an interruption error. */
 int host_is_interrupt(lua_State *L, int idx);
 

@@ -13,6 +13,7 @@
 #include <lua.h>
 #include <string.h>
 
+#include "error.h"
 #include "host.h"
 #include "proc.h"
 
@@ -41,7 +42,7 @@ static void on_done(void *ud, proc_t *p) {
   int n;
   if (msg) {
     luaL_pushfail(co);
-    host_push_error(co, kind, "%s", msg);
+    error_push(co, kind, "%s", msg);
     lua_pushlstring(co, err, en); /* stderr helps; stdout may hold a credential */
     lua_setfield(co, -2, "stderr");
     n = 2;
@@ -165,7 +166,7 @@ static int l_run(lua_State *L) {
   q->p = proc_start(host_loop(L), &o, on_done, q, err, sizeof err);
   if (!q->p) {
     luaL_pushfail(L);
-    host_push_error(L, "exec", "%s", err);
+    error_push(L, "exec", "%s", err);
     return 2;
   }
   q->waiter = t;
