@@ -28,7 +28,7 @@ local loop = require "ksh.loop"
 local M = {}
 M.pb = pb
 
-local err = loop.error
+local err = require("ksh").error
 
 local GRPC_HEADERS = { ["content-type"] = "application/grpc", te = "trailers" }
 
@@ -166,7 +166,7 @@ function Client:_call(method, reqtype, resptype, req, failover)
     return nil, err("protocol", ("etcd %s: malformed gRPC response body (%d bytes)"):format(method, #b))
   end
   local msg, derr = pb.decode(resptype, b:sub(6))
-  if not msg then return nil, err("protocol", ("etcd %s: %s"):format(method, derr)) end
+  if not msg then return nil, err("protocol", ("etcd %s: %s"):format(method, tostring(derr))) end
   return msg
 end
 
@@ -354,7 +354,7 @@ function Scan:next_record()
       return rec
     else -- pb.REC_END: the rest of the RangeResponse
       local r, derr = pb.decode("RangeResponse", rec:sub(2))
-      if not r then self:close(); error(err("protocol", "etcd KV/Range: " .. derr), 0) end
+      if not r then self:close(); error(err("protocol", "etcd KV/Range: " .. tostring(derr)), 0) end
       self.pages = self.pages + 1
       self.page_end = true
       if self.pages == 1 then
@@ -364,8 +364,9 @@ function Scan:next_record()
       end
       self.more = self.page > 0 and r.more
       if self.more then
-        local last = self.last_rec and pb.last_key(self.last_rec)
-        if not last then self:close(); error(err("protocol", "etcd KV/Range: more without keys"), 0) end
+        local last, lerr = nil, nil
+        if self.last_rec then last, lerr = pb.last_key(self.last_rec) end
+        if not last then self:close(); error(lerr or err("protocol", "etcd KV/Range: more without keys"), 0) end
         self.key = last .. "\0"
       end
     end
@@ -385,7 +386,10 @@ function Scan:kvs()
     while i > #buf do
       local rec = self:next_record()
       if not rec then return nil end
-      buf, i = pb.kvs(rec), 1
+      local kerr
+      buf, kerr = pb.kvs(rec)
+      if not buf then self:close(); error(kerr, 0) end
+      i = 1
     end
     local kv = buf[i]
     i = i + 1
@@ -503,7 +507,7 @@ function Watch:next()
     local rec, e = self.stream:read()
     if rec then
       local r, derr = pb.decode("WatchResponse", rec)
-      if not r then self:close(); error(err("protocol", "etcd watch: " .. derr), 0) end
+      if not r then self:close(); error(err("protocol", "etcd watch: " .. tostring(derr)), 0) end
       self:_handle(r)
     else
       local s = self.stream

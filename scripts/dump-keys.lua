@@ -75,7 +75,7 @@ if o.count then
   local total, tbytes = 0, 0
   local skip = #prefix + 1
   for rec in sc:records() do
-    for _, kv in ipairs(pb.kvs(rec)) do
+    for _, kv in ipairs(assert(pb.kvs(rec))) do
       local rest = kv.key:sub(skip):gsub("^/", "")
       local ty = rest:match("^[^/]*")
       if not counts[ty] then counts[ty], bytes[ty] = 0, 0; order[#order + 1] = ty end
@@ -97,7 +97,7 @@ if o.count then
 else
   local lines, values, raw = pb.lines, o.values, o.raw
   for rec in sc:records() do
-    local text, k = lines(rec, values, raw)
+    local text, k = assert(lines(rec, values, raw))
     out:write(text)
     n = n + k
     if progress then show() end

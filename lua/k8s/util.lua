@@ -1,6 +1,5 @@
 -- k8s.util: small helpers shared by the k8s modules: the JSON and YAML
 -- codecs, errors from metav1.Status, URL query strings.
-local loop = require "ksh.loop"
 
 local M = {}
 
@@ -8,7 +7,7 @@ M.json = require "json"
 M.null = M.json.null
 
 --- error(kind, message [, fields]) -> the project's error table
-function M.error(kind, msg, fields) return loop.error(kind, msg, fields) end
+M.error = require("ksh").error
 
 function M.yaml_decode(s)
   return require("ksh.yaml").decode(s)

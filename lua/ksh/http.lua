@@ -15,7 +15,7 @@
 --   for rec in s:records() do ... end   -- raises on a failure mid-stream
 --   s:read() -> rec | nil (clean end) | nil, err;  s:close()
 local c = require "ksh.httpc"
-local loop = require "ksh.loop"
+local kerror = require("ksh").error
 
 local M = {}
 
@@ -48,14 +48,13 @@ local function log(req, status)
 end
 
 local function transport_error(req)
-  local kind, msg = req:error()
-  if kind then return loop.error(kind, msg) end
+  return req:error()
 end
 
 local function http_error(req, status)
   local method, url = req:info()
   local body = req:body()
-  local err = loop.error("http", ("%s %s: HTTP %d"):format(method, url, status),
+  local err = kerror("http", ("%s %s: HTTP %d"):format(method, url, status),
     { status = status, body = body, headers = req:headers() })
   return err
 end
@@ -72,8 +71,8 @@ end
 -- failure is returned as nil, err (and logged).  An interruption while
 -- waiting closes the transfer and propagates.
 local function open(opts, what)
-  local req, kind, msg = c.start(opts)
-  if not req then return nil, loop.error(kind, msg) end
+  local req, serr = c.start(opts)
+  if not req then return nil, serr end
   local ok, e = pcall(wait_until, req, what)
   if not ok then
     req:close()
@@ -131,7 +130,7 @@ end
 --- read() -> record | nil (the stream ended cleanly) | nil, err
 function Stream:read()
   local req = self.req
-  if not req then return nil, loop.error("closed", "read from a closed stream") end
+  if not req then return nil, kerror("closed", "read from a closed stream") end
   while true do
     local rec = req:next()
     if rec then return rec end

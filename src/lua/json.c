@@ -23,7 +23,8 @@
  *   - strings must be valid UTF-8; \u escapes of lone surrogates become
  *     U+FFFD (as in Go); duplicate keys: the last wins;
  *   - nesting deeper than opts.depth (default 1000) is an error;
- *   - errors are "json: <what> at offset N", N the 0-based byte offset:
+ *   - errors are nil, err with err.kind "parse", err.offset N (the 0-based
+ *     byte offset) and err.message "json: <what> at offset N":
  *     "json: unexpected character 'x' at offset 12", "json: unexpected end
  *     of input at offset 4", "json: invalid UTF-8 at offset 1",
  *     "json: unexpected character 'x' after the value at offset 4".
@@ -76,6 +77,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "error.h"
 #include "gofmt.h"
 
 #if defined(__SSE2__)
@@ -672,6 +674,14 @@ static int dec_run(lua_State *L, dec_t *d, const char *s, size_t len, size_t pos
   return 0;
 }
 
+/* Pushes nil, err for the failure in d (kind "parse", offset); returns 2. */
+static int dec_error(lua_State *L, dec_t *d) {
+  error_fail(L, "parse", "%s", d->msg);
+  lua_pushinteger(L, (lua_Integer)(d->p - d->s));
+  lua_setfield(L, -2, "offset");
+  return 2;
+}
+
 /* json.decode(s [, opts]) -> value | nil, err */
 static int json_decode(lua_State *L) {
   size_t len;
@@ -689,9 +699,7 @@ static int json_decode(lua_State *L) {
     else
       dec_fail(&d, d.p, "unexpected byte 0x%02x after the value", c);
   }
-  luaL_pushfail(L);
-  lua_pushstring(L, d.msg);
-  return 2;
+  return dec_error(L, &d);
 }
 
 /* json.decode_at(s, pos [, opts]) -> value, next_pos | nil (only whitespace
@@ -720,8 +728,7 @@ static int json_decode_at(lua_State *L) {
     lua_pushinteger(L, (lua_Integer)(d.p - s) + 1);
     return 2;
   }
-  luaL_pushfail(L);
-  lua_pushstring(L, d.msg);
+  dec_error(L, &d);
   lua_pushinteger(L, (lua_Integer)(d.p - s) + 1);
   return 3;
 }

@@ -2,12 +2,14 @@
  *   b64.encode(s [, mode]) -> string        mode: "std" (default), "url",
  *                                             "rawstd", "rawurl" (no padding)
  *   b64.decode(s [, mode]) -> string | nil, err   padding optional, "\r\n" skipped;
- *                                                  err names the 1-based byte at fault */
+ *       err.kind "parse", err.offset the 0-based offset of the byte at fault
+ *       (the message names it 1-based: "... at byte N") */
 #include <lauxlib.h>
 #include <lua.h>
 #include <string.h>
 
 #include "b64.h"
+#include "error.h"
 
 int luaopen_ksh_b64(lua_State *L);
 
@@ -36,7 +38,6 @@ static int lb64_decode(lua_State *L) {
     luaL_pushresultsize(&b, (size_t)len);
     return 1;
   }
-  luaL_pushfail(L);
   unsigned char c = bad < n ? (unsigned char)s[bad] : 0;
   int digit = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
               c == ((flags & B64_URL) ? '-' : '+') || c == ((flags & B64_URL) ? '_' : '/');
@@ -44,9 +45,9 @@ static int lb64_decode(lua_State *L) {
   for (size_t i = bad + 1; digit && i < n; i++) /* a lone digit ends the input */
     if (s[i] != '\n' && s[i] != '\r') digit = 0;
   if (bad >= n) {
-    lua_pushfstring(L, "base64: input ends inside the padding at byte %I", (lua_Integer)n);
+    error_fail(L, "parse", "base64: input ends inside the padding at byte %I", (lua_Integer)n);
   } else if (digit) {
-    lua_pushfstring(L, "base64: input ends with an incomplete group at byte %I", (lua_Integer)bad + 1);
+    error_fail(L, "parse", "base64: input ends with an incomplete group at byte %I", (lua_Integer)bad + 1);
   } else {
     char shown[8];
     if (c >= 0x20 && c < 0x7f) {
@@ -55,9 +56,11 @@ static int lb64_decode(lua_State *L) {
       static const char hex[] = "0123456789abcdef";
       shown[0] = '\\', shown[1] = 'x', shown[2] = hex[c >> 4], shown[3] = hex[c & 15], shown[4] = '\0';
     }
-    lua_pushfstring(L, "base64: invalid character %s%s at byte %I", shown,
-                    c != '=' && memchr(s, '=', bad) ? " after the padding" : "", (lua_Integer)bad + 1);
+    error_fail(L, "parse", "base64: invalid character %s%s at byte %I", shown,
+               c != '=' && memchr(s, '=', bad) ? " after the padding" : "", (lua_Integer)bad + 1);
   }
+  lua_pushinteger(L, (lua_Integer)(bad < n ? bad : n - 1)); /* the byte named, 0-based as json's */
+  lua_setfield(L, -2, "offset");
   return 2;
 }
 

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "error.h"
 #include "http.h"
 #include "lua_http.h"
 #include "etcdscan.h"
@@ -286,16 +287,12 @@ static int decode_msg(lua_State *L, const pb_msgdef *m, const char *p, size_t le
   return 0;
 }
 
-/* decode(type, bytes) -> table | nil, message */
+/* decode(type, bytes) -> table | nil, err (kind "protocol") */
 static int l_decode(lua_State *L) {
   const pb_msgdef *m = check_msgdef(L, 1);
   size_t n;
   const char *s = luaL_checklstring(L, 2, &n);
-  if (decode_msg(L, m, s, n, 0)) {
-    luaL_pushfail(L);
-    lua_pushfstring(L, "malformed %s message", m->name);
-    return 2;
-  }
+  if (decode_msg(L, m, s, n, 0)) return error_fail(L, "protocol", "malformed %s message", m->name);
   return 1;
 }
 
@@ -353,7 +350,10 @@ static const char *check_record(lua_State *L, size_t *n) {
   return s + 1;
 }
 
-/* kvs(record) -> {kv, ...} */
+/* Malformed data from the server: nil, err (kind "protocol"). */
+static int malformed_record(lua_State *L) { return error_fail(L, "protocol", "malformed KeyValue record"); }
+
+/* kvs(record) -> {kv, ...} | nil, err */
 static int l_kvs(lua_State *L) {
   size_t n;
   const char *p = check_record(L, &n), *end = p + n;
@@ -364,14 +364,14 @@ static int l_kvs(lua_State *L) {
   int rc;
   while ((rc = pb_next(&p, end, &fl)) == 1) {
     if (fl.field != 2 || fl.wiretype != PB_LEN || decode_msg(L, kvdef, fl.data, fl.len, 1))
-      return luaL_error(L, "malformed KeyValue record");
+      return malformed_record(L);
     lua_rawseti(L, -2, ++i);
   }
-  if (rc < 0) return luaL_error(L, "malformed KeyValue record");
+  if (rc < 0) return malformed_record(L);
   return 1;
 }
 
-/* last_key(record) -> the key of the record's last KeyValue | nil */
+/* last_key(record) -> the key of the record's last KeyValue | nothing | nil, err */
 static int l_last_key(lua_State *L) {
   size_t n;
   const char *p = check_record(L, &n), *end = p + n;
@@ -381,7 +381,7 @@ static int l_last_key(lua_State *L) {
   int rc;
   while ((rc = pb_next(&p, end, &fl)) == 1)
     if (fl.field == 2 && fl.wiretype == PB_LEN) last = fl.data, lastn = fl.len;
-  if (rc < 0) return luaL_error(L, "malformed KeyValue record");
+  if (rc < 0) return malformed_record(L);
   if (!last) return 0;
   const char *q = last, *qe = last + lastn;
   while ((rc = pb_next(&q, qe, &kf)) == 1) {
@@ -390,13 +390,14 @@ static int l_last_key(lua_State *L) {
       return 1;
     }
   }
-  if (rc < 0) return luaL_error(L, "malformed KeyValue record");
+  if (rc < 0) return malformed_record(L);
   lua_pushliteral(L, "");
   return 1;
 }
 
 /* lines(record, values, raw) -> text, n: each key on a line (escaped unless
- * raw), followed by a line with its value when values is true */
+ * raw), followed by a line with its value when values is true; nil, err
+ * when the record is malformed */
 static int l_lines(lua_State *L) {
   size_t n;
   const char *p = check_record(L, &n), *end = p + n;
@@ -432,7 +433,7 @@ static int l_lines(lua_State *L) {
   }
   if (rc != 0) {
     pb_buf_free(&out);
-    return luaL_error(L, "malformed KeyValue record");
+    return malformed_record(L);
   }
   push_buf(L, &out);
   lua_pushinteger(L, count);

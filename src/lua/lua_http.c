@@ -5,13 +5,15 @@
  *   start(opts) -> req | nil, err       opts as http.request's, plus framing =
  *       "none"|"lines"|"grpc"|"raw", or framer = a framer from another binding
  *   isframer(v) -> bool                 is v a framer (HTTPC_FRAMER_MT)?
- *   req:wait(), :next(), :state(), :error() -> err | nil, :headers(),
+ *   req:wait(), :next(), :state(), :error() -> err | nil (err: kind and
+ *   message as http_error gives them), :headers(),
  *   :trailers(), :body(), :info(), :close() */
 #include <lauxlib.h>
 #include <lua.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "error.h"
 #include "host.h"
 #include "http.h"
 #include "lua_http.h"
@@ -108,7 +110,7 @@ static int opt_bool(lua_State *L, int t, const char *k) {
   return v;
 }
 
-/* start{url=, method=, headers={...}, body=, framing="lines"|"grpc"|"raw", ...} -> req | nil, kind, message */
+/* start{url=, method=, headers={...}, body=, framing="lines"|"grpc"|"raw", ...} -> req | nil, err */
 static int l_start(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
   http_opts o;
@@ -195,12 +197,9 @@ static int l_start(lua_State *L) {
   luaL_setmetatable(L, MT);
   const char *err = NULL;
   q->r = http_start(host_loop(L), &o, on_notify, q, &err);
-  if (!q->r) {
-    luaL_pushfail(L);
-    lua_pushliteral(L, "error");
-    lua_pushstring(L, err);
-    return 3;
-  }
+  if (!q->r)
+    return error_fail(L, strcmp(err, "malformed URL") == 0 ? "url" : "error", "%s %s: %s",
+                      o.method ? o.method : "GET", o.url, err);
   /* the options table stays alive as long as the request */
   lua_pushvalue(L, 1);
   lua_setiuservalue(L, -2, 1);
@@ -246,15 +245,14 @@ static int l_state(lua_State *L) {
   return 5;
 }
 
-/* req:error() -> kind, message | nil */
+/* req:error() -> err | nil: the transport failure of a finished transfer */
 static int l_error(lua_State *L) {
   lreq *q = check_open(L);
   const char *kind;
   const char *msg = http_error(q->r, &kind);
   if (!msg) return 0;
-  lua_pushstring(L, kind);
-  lua_pushstring(L, msg);
-  return 2;
+  error_push(L, kind, "%s", msg);
+  return 1;
 }
 
 static void push_headers(lua_State *L, http_req *r, int trailers) {

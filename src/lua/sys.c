@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "bundle.h"
+#include "error.h"
 #include "loop.h"
 
 int luaopen_ksh_sys(lua_State *L);
@@ -32,15 +33,25 @@ static int sys_isatty(lua_State *L) {
   return 1;
 }
 
-/* stat(path) -> "file" | "dir" | "other", size, mtime  or nil, message */
+/* An errno failure as nil, err: kind "notfound" for ENOENT, else "io";
+ * err.errno is the number, err.path the file (when there is one). */
+static int sys_fail(lua_State *L, const char *path, int e) {
+  if (path) error_fail(L, e == ENOENT ? "notfound" : "io", "%s: %s", path, strerror(e));
+  else error_fail(L, "io", "%s", strerror(e));
+  lua_pushinteger(L, e);
+  lua_setfield(L, -2, "errno");
+  if (path) {
+    lua_pushstring(L, path);
+    lua_setfield(L, -2, "path");
+  }
+  return 2;
+}
+
+/* stat(path) -> "file" | "dir" | "other", size, mtime  or nil, err */
 static int sys_stat(lua_State *L) {
   const char *p = luaL_checkstring(L, 1);
   struct stat st;
-  if (stat(p, &st) != 0) {
-    luaL_pushfail(L);
-    lua_pushfstring(L, "%s: %s", p, strerror(errno));
-    return 2;
-  }
+  if (stat(p, &st) != 0) return sys_fail(L, p, errno);
   lua_pushstring(L, S_ISREG(st.st_mode) ? "file" : S_ISDIR(st.st_mode) ? "dir" : "other");
   lua_pushinteger(L, (lua_Integer)st.st_size);
   lua_pushinteger(L, (lua_Integer)st.st_mtime);
@@ -88,7 +99,7 @@ static int sys_pid(lua_State *L) {
   return 1;
 }
 
-/* write(fd | "stderr", s...) -> true: unbuffered write, no conversions */
+/* write(fd | "stderr", s...) -> true | nil, err: unbuffered write, no conversions */
 static int sys_write(lua_State *L) {
   int fd = fd_arg(L, 1);
   int n = lua_gettop(L);
@@ -99,9 +110,7 @@ static int sys_write(lua_State *L) {
       ssize_t w = write(fd, s, len);
       if (w < 0) {
         if (errno == EINTR) continue;
-        luaL_pushfail(L);
-        lua_pushstring(L, strerror(errno));
-        return 2;
+        return sys_fail(L, NULL, errno);
       }
       s += w;
       len -= (size_t)w;

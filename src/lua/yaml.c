@@ -18,7 +18,8 @@
  *
  * libyaml state lives in userdata with a __gc, so a Lua error (out of
  * memory, a misuse raised by encode) never leaks a parser or an emitter.
- * Malformed input is a failure of the world: nil, "yaml: <problem> at line
+ * Malformed input is a failure of the world: nil, err with err.kind "parse",
+ * err.line and err.column (1-based) and err.message "yaml: <problem> at line
  * L column C". Encoding something that has no YAML form raises. */
 #include <lauxlib.h>
 #include <lua.h>
@@ -31,6 +32,7 @@
 #include <yaml.h>
 
 #include "b64.h"
+#include "error.h"
 #include "gofmt.h"
 
 int luaopen_ksh_yaml(lua_State *L);
@@ -101,10 +103,13 @@ typedef struct {
   int jnull, jarray;   /* stack slots: json.null, json.array (or nil) */
   int aval, akind;     /* stack slots: anchor -> value, anchor -> KY_N_* */
   long alias_nodes;
+  long eline, ecol; /* where the failure is, 1-based */
 } ky_dec;
 
-/* Pushes "yaml: <msg> at line L column C" and returns -1. */
+/* Pushes "yaml: <msg> at line L column C", records the place, returns -1. */
 static int ky_fail(ky_dec *d, const yaml_mark_t *m, const char *fmt, ...) {
+  d->eline = (long)m->line + 1;
+  d->ecol = (long)m->column + 1;
   va_list ap;
   va_start(ap, fmt);
   lua_pushliteral(d->L, "yaml: ");
@@ -118,10 +123,7 @@ static int ky_fail(ky_dec *d, const yaml_mark_t *m, const char *fmt, ...) {
 static int ky_parse_error(ky_dec *d) {
   yaml_parser_t *p = &d->u->parser;
   const char *problem = p->problem ? p->problem : "unknown problem parsing YAML";
-  if (p->error == YAML_MEMORY_ERROR) {
-    lua_pushliteral(d->L, "yaml: out of memory");
-    return -1;
-  }
+  if (p->error == YAML_MEMORY_ERROR) luaL_error(d->L, "yaml: out of memory");
   if (p->error == YAML_READER_ERROR) {
     /* the reader knows a byte offset only: count the lines up to it */
     yaml_mark_t m = {0, 0, 0};
@@ -447,7 +449,7 @@ static int ky_decode(lua_State *L, int all) {
   u->parser_live = 1;
   yaml_parser_set_input_string(&u->parser, (const unsigned char *)s, n);
   ky_push_json(L); /* 3, 4 */
-  ky_dec d = {L, u, s, n, 3, 4, 0, 0, 0};
+  ky_dec d = {L, u, s, n, 3, 4, 0, 0, 0, 0, 0};
   lua_newtable(L); /* 5: results */
   lua_Integer ndocs = 0;
   int rc = ky_next(&d); /* stream start */
@@ -466,9 +468,12 @@ static int ky_decode(lua_State *L, int all) {
   }
   if (u->ev_live) yaml_event_delete(&u->ev), u->ev_live = 0;
   yaml_parser_delete(&u->parser), u->parser_live = 0;
-  if (rc) {
-    luaL_pushfail(L);
-    lua_insert(L, -2);
+  if (rc) { /* the message is on top */
+    error_fail(L, "parse", "%s", lua_tostring(L, -1));
+    lua_pushinteger(L, d.eline);
+    lua_setfield(L, -2, "line");
+    lua_pushinteger(L, d.ecol);
+    lua_setfield(L, -2, "column");
     return 2;
   }
   if (all) {

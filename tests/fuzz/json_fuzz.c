@@ -1,8 +1,9 @@
 /* json_fuzz: libFuzzer target for the json module (src/lua/json.c).
  * Built and run by tests/fuzz/run. Each input is decoded; a value must
  * re-encode to text that decodes and re-encodes to the same bytes (compact
- * and indented), an error must be a "json: ... at offset N" string, and
- * decode_at must walk the input forwards. Any Lua error aborts (a finding). */
+ * and indented), an error must be nil, err with err.kind "parse", err.offset
+ * inside the input and named in err.message ("json: ... at offset N", which
+ * tostring gives), and decode_at must walk the input forwards. Any Lua error aborts (a finding). */
 #include <lauxlib.h>
 #include <lua.h>
 #include <lualib.h>
@@ -18,7 +19,9 @@ static const char check_src[] =
     "return function(s)\n"
     "  local v, err = json.decode(s)\n"
     "  if v == nil then\n"
-    "    assert(type(err) == 'string' and err:match('^json: .* at offset %d+$'), err)\n"
+    "    assert(type(err) == 'table' and err.kind == 'parse' and math.type(err.offset) == 'integer'\n"
+    "      and err.offset >= 0 and err.offset <= #s and tostring(err) == err.message\n"
+    "      and err.message:match('^json: .* at offset ' .. err.offset .. '$'), tostring(err))\n"
     "  else\n"
     "    local e1 = json.encode(v)\n"
     "    local v2, err2 = json.decode(e1)\n"
@@ -35,7 +38,8 @@ static const char check_src[] =
     "  for _ = 1, 64 do\n"
     "    local r, nxt, epos = json.decode_at(s, pos)\n"
     "    if r == nil then\n"
-    "      assert(nxt == nil or (type(nxt) == 'string' and epos >= pos and epos <= #s + 1), nxt)\n"
+    "      assert(nxt == nil or (type(nxt) == 'table' and nxt.kind == 'parse' and epos == nxt.offset + 1\n"
+    "        and epos >= pos and epos <= #s + 1), tostring(nxt))\n"
     "      break\n"
     "    end\n"
     "    assert(nxt > pos and nxt <= #s + 1)\n"

@@ -1,5 +1,6 @@
 /* tests/fuzz/yaml_fuzz.c: libFuzzer target for ksh.yaml (src/lua/yaml.c).
- * Any input: decode_all must answer a value or nil, err and never crash;
+ * Any input: decode_all must answer a value or nil, err (kind "parse", line
+ * and column >= 1, a "yaml: " message) and never crash;
  * what decodes must encode, and encoding is a fixed point:
  * encode_all(decode_all(encode_all(v))) == encode_all(v).
  * Built and run by tests/fuzz/run. Any Lua error aborts (a finding). */
@@ -17,7 +18,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static const char check[] =
     "local yaml, s = ...\n"
     "local v, err = yaml.decode_all(s)\n"
-    "if v == nil then assert(type(err) == 'string' and err:match('^yaml: '), err) return end\n"
+    "if v == nil then\n"
+    "  assert(type(err) == 'table' and err.kind == 'parse' and tostring(err):match('^yaml: ')\n"
+    "    and math.type(err.line) == 'integer' and err.line >= 1\n"
+    "    and math.type(err.column) == 'integer' and err.column >= 1, tostring(err))\n"
+    "  return\n"
+    "end\n"
     "local ok, e1 = pcall(yaml.encode_all, v)\n"
     "if not ok then assert(tostring(e1):match('nesting deeper'), e1) return end\n"
     "local v2, err2 = yaml.decode_all(e1)\n"

@@ -29,13 +29,20 @@ t.is(b64.decode("Zm9v\nYmFy\r\n"), "foobar", "line breaks are skipped")
 t.is(b64.decode("a\0b", "std"), nil, "NUL in the input is an error")
 t.is(#b64.encode(("\0"):rep(1000)), 1336, "binary-safe: NUL bytes are encoded")
 
--- errors: nil, message naming the 1-based byte
+-- errors: nil, err with kind "parse", offset (0-based) and a message
+-- naming the 1-based byte; tostring(err) is the message
+local last_offset
 local function err(s, mode)
   local v, e = b64.decode(s, mode)
   t.is(v, nil, "rejected: " .. ("%q"):format(s))
-  return e
+  if type(e) ~= "table" then return e end
+  last_offset = e.offset
+  t.ok(e.kind == "parse" and tostring(e) == e.message and math.type(e.offset) == "integer"
+    and e.message:match("at byte " .. (e.offset + 1) .. "$"), "  err {kind = parse, offset, message}")
+  return e.message
 end
 t.like(err("Zm9v YmFy"), "invalid character ' ' at byte 5$", "space named with its byte")
+t.is(last_offset, 4, "  err.offset is 0-based")
 t.like(err("Zm9v\1"), "invalid character \\x01 at byte 5$", "control byte shown in hex")
 t.like(err("+/8=", "url"), "invalid character '%+' at byte 1$", "url mode rejects '+'")
 t.like(err("-_8="), "invalid character '%-' at byte 1$", "std mode rejects '-'")

@@ -6,39 +6,64 @@ package.path = (os.getenv("KSCRIPT_TOP") or ".") .. "/tests/lib/?.lua;" .. packa
 local t = require "tap"
 local json = require "json"
 
+-- Errors are nil, err: err.kind "parse", err.offset the 0-based byte offset,
+-- named in err.message ("... at offset N") which tostring(err) gives.  The
+-- tests below compare messages; parse_err checks the shape on the way.
+local shape_checked = 0
+local function parse_err(e)
+  if type(e) ~= "table" then return "not an error table: " .. tostring(e) end
+  local off = e.message and e.message:match("at offset (%d+)$")
+  if e.kind ~= "parse" or tostring(e) ~= e.message or math.type(e.offset) ~= "integer"
+    or tostring(e.offset) ~= off then
+    return "bad error shape: " .. tostring(e.kind) .. " " .. tostring(e.offset) .. " " .. tostring(e.message)
+  end
+  shape_checked = shape_checked + 1
+  return e.message
+end
+local function decode(...)
+  local v, e = json.decode(...)
+  if v == nil and e ~= nil then return nil, parse_err(e) end
+  return v, e
+end
+local function decode_at(...)
+  local v, e, pos = json.decode_at(...)
+  if v == nil and e ~= nil then return nil, parse_err(e), pos end
+  return v, e
+end
+
 local function rt(text, name) -- decode then encode gives the same text back
-  local v, err = json.decode(text)
+  local v, err = decode(text)
   t.is(v ~= nil and json.encode(v) or err, text, name or ("round trip " .. text))
 end
 
 -- scalars and types ---------------------------------------------------------
-t.is(math.type(json.decode("3")), "integer", "3 decodes as an integer")
-t.is(json.decode("3"), 3, "3 is 3")
-t.is(math.type(json.decode("3.0")), "float", "3.0 decodes as a float")
+t.is(math.type(decode("3")), "integer", "3 decodes as an integer")
+t.is(decode("3"), 3, "3 is 3")
+t.is(math.type(decode("3.0")), "float", "3.0 decodes as a float")
 t.is(json.encode(3.0), "3", "float 3.0 encodes as 3 (like Go)")
-t.is(json.encode(json.decode("3.0")), "3", "3.0 re-encodes as 3")
-t.is(json.decode("true"), true, "true")
-t.is(json.decode("false"), false, "false")
-t.is(json.decode("null"), json.null, "null decodes to json.null")
+t.is(json.encode(decode("3.0")), "3", "3.0 re-encodes as 3")
+t.is(decode("true"), true, "true")
+t.is(decode("false"), false, "false")
+t.is(decode("null"), json.null, "null decodes to json.null")
 t.is(type(json.null), "userdata", "json.null is a light userdata")
 t.ok(json.null == require("cjson").null, "json.null equals cjson.null")
 t.is(json.encode(json.null), "null", "json.null encodes as null")
 t.is(json.encode(nil), "null", "nil encodes as null")
 t.is(json.encode(true) .. json.encode(false), "truefalse", "booleans")
-t.is(json.decode('"abc"'), "abc", "string")
-t.is(json.decode(' \t\r\n 12 \n'), 12, "whitespace around a value")
+t.is(decode('"abc"'), "abc", "string")
+t.is(decode(' \t\r\n 12 \n'), 12, "whitespace around a value")
 rt('"a/b"', "slash is not escaped")
-t.is(json.decode([["a\/b"]]), "a/b", "\\/ decodes to /")
+t.is(decode([["a\/b"]]), "a/b", "\\/ decodes to /")
 
 -- integers and big numbers ---------------------------------------------------
 rt("9223372036854775807", "int64 max")
 rt("-9223372036854775808", "int64 min")
-t.is(json.decode("9223372036854775807"), math.maxinteger, "int64 max is math.maxinteger")
-t.is(json.decode("-9223372036854775808"), math.mininteger, "int64 min is math.mininteger")
-t.is(json.decode("7587869023817563914"), 7587869023817563914, "etcd lease ID exact")
-t.is(math.type(json.decode("7587869023817563914")), "integer", "etcd lease ID is an integer")
+t.is(decode("9223372036854775807"), math.maxinteger, "int64 max is math.maxinteger")
+t.is(decode("-9223372036854775808"), math.mininteger, "int64 min is math.mininteger")
+t.is(decode("7587869023817563914"), 7587869023817563914, "etcd lease ID exact")
+t.is(math.type(decode("7587869023817563914")), "integer", "etcd lease ID is an integer")
 rt('{"ID":7587869023817563914,"TTL":60}', "lease response round trip")
-local u = json.decode("18446744073709551615")
+local u = decode("18446744073709551615")
 t.is(getmetatable(u), json.number_mt, "uint64 max decodes to a json.number")
 t.is(tostring(u), "18446744073709551615", "json.number keeps the text")
 t.is(json.encode(u), "18446744073709551615", "uint64 max re-encodes with the same digits")
@@ -47,21 +72,21 @@ rt("1e400", "1e400 (beyond a double) kept as text")
 rt("-1e400", "-1e400 kept as text")
 rt("1e-400", "1e-400 (underflows to 0) kept as text")
 rt("0.1", "0.1")
-t.is(json.decode("0.1"), 0.1, "0.1 is the float 0.1")
+t.is(decode("0.1"), 0.1, "0.1 is the float 0.1")
 rt("1.5e-7", "1.5e-7")
-t.is(math.type(json.decode("1.5e-7")), "float", "1.5e-7 is a float")
+t.is(math.type(decode("1.5e-7")), "float", "1.5e-7 is a float")
 rt("-0", "-0 keeps its sign")
 t.is(json.encode(-0.0), "-0", "float -0.0 encodes as -0 (Go)")
 t.is(json.encode(0.0), "0", "float 0.0 encodes as 0")
 rt("1.0000000000000000001", "more digits than a double keeps: text kept")
-t.is(getmetatable(json.decode("0.30000000000000004")), nil, "0.30000000000000004 is a plain float")
+t.is(getmetatable(decode("0.30000000000000004")), nil, "0.30000000000000004 is a plain float")
 rt("0.30000000000000004", "0.30000000000000004")
 rt("5e-324", "smallest subnormal")
 rt("1.7976931348623157e+308", "largest double")
-t.is(getmetatable(json.decode("123456789012345678901234567890")), json.number_mt, "30-digit integer is a json.number")
-t.is(json.encode(json.decode("1E2")), "100", "1E2 is the float 100")
+t.is(getmetatable(decode("123456789012345678901234567890")), json.number_mt, "30-digit integer is a json.number")
+t.is(json.encode(decode("1E2")), "100", "1E2 is the float 100")
 do
-  local n = json.decode("18446744073709551616")
+  local n = decode("18446744073709551616")
   t.is(n + 0, 18446744073709551616.0, "json.number + 0 is the nearest float")
   t.is(-n, -18446744073709551616.0, "unary minus")
   t.ok(n > 1, "json.number > 1")
@@ -99,13 +124,13 @@ rt("{}", "{} stays {}")
 rt('{"a":[],"b":{},"c":[[],{},[[]]],"d":[{}]}', "[] vs {} nested")
 rt('[null,1,null]', "null in arrays")
 rt('{"a":null,"b":[null]}', "null in objects")
-local a = json.decode('[null,2,null]')
+local a = decode('[null,2,null]')
 t.is(#a, 3, "nulls keep the array length")
 t.is(a[3], json.null, "trailing null is json.null")
-t.ok(json.isarray(json.decode("[]")), "decoded [] is marked as an array")
-t.ok(not json.isarray(json.decode("{}")), "decoded {} is not an array")
-t.is(getmetatable(json.decode("[1]")), json.array_mt, "decoded arrays carry json.array_mt")
-t.is(getmetatable(json.decode('{"a":1}')), nil, "decoded objects are plain tables")
+t.ok(json.isarray(decode("[]")), "decoded [] is marked as an array")
+t.ok(not json.isarray(decode("{}")), "decoded {} is not an array")
+t.is(getmetatable(decode("[1]")), json.array_mt, "decoded arrays carry json.array_mt")
+t.is(getmetatable(decode('{"a":1}')), nil, "decoded objects are plain tables")
 t.is(json.encode({}), "{}", "empty plain table encodes as {}")
 t.is(json.encode(json.array()), "[]", "json.array() encodes as []")
 t.is(json.encode(json.array({})), "[]", "json.array({}) encodes as []")
@@ -179,13 +204,13 @@ do
 end
 
 -- decoding strings ----------------------------------------------------------
-t.is(json.decode([["\u00e9\ud83d\ude00\u0041"]]), "é😀A", "\\u escapes and a surrogate pair")
-t.is(json.decode([["\ud800x"]]), "\u{fffd}x", "lone high surrogate -> U+FFFD (as Go)")
-t.is(json.decode([["\udc00"]]), "\u{fffd}", "lone low surrogate -> U+FFFD")
-t.is(json.decode([["\"\\\/\b\f\n\r\t"]]), "\"\\/\b\f\n\r\t", "short escapes")
-t.is(json.decode([["a\u0000b"]]), "a\0b", "\\u0000 gives a NUL byte")
-t.is(json.decode('"é😀"'), "é😀", "raw UTF-8")
-t.is(json.decode('"' .. ("ab"):rep(100) .. '\\n"'), ("ab"):rep(100) .. "\n", "long string with an escape")
+t.is(decode([["\u00e9\ud83d\ude00\u0041"]]), "é😀A", "\\u escapes and a surrogate pair")
+t.is(decode([["\ud800x"]]), "\u{fffd}x", "lone high surrogate -> U+FFFD (as Go)")
+t.is(decode([["\udc00"]]), "\u{fffd}", "lone low surrogate -> U+FFFD")
+t.is(decode([["\"\\\/\b\f\n\r\t"]]), "\"\\/\b\f\n\r\t", "short escapes")
+t.is(decode([["a\u0000b"]]), "a\0b", "\\u0000 gives a NUL byte")
+t.is(decode('"é😀"'), "é😀", "raw UTF-8")
+t.is(decode('"' .. ("ab"):rep(100) .. '\\n"'), ("ab"):rep(100) .. "\n", "long string with an escape")
 for _, c in ipairs({
   { '"\xff"', "json: invalid UTF-8 at offset 1" },
   { '"a\xc0\xaf"', "json: invalid UTF-8 at offset 2" },
@@ -196,7 +221,7 @@ for _, c in ipairs({
   { '"\\x"', "json: invalid escape '\\x' at offset 1" },
   { '"\\u12g4"', "json: invalid \\u escape at offset 5" },
 }) do
-  local v, err = json.decode(c[1])
+  local v, err = decode(c[1])
   t.ok(v == nil and err == c[2], "decode error: " .. c[2], err)
 end
 
@@ -223,22 +248,22 @@ for _, c in ipairs({
   { "'a'", "json: unexpected byte 0x27 at offset 0" },
   { "NaN", "json: unexpected character 'N' at offset 0" },
 }) do
-  local v, err = json.decode(c[1])
+  local v, err = decode(c[1])
   t.ok(v == nil and err == c[2], ("decode %q: %s"):format(c[1], c[2]), err)
 end
-t.raises(function() json.decode(nil) end, "bad argument #1", "decode(nil) raises (misuse)")
-t.raises(function() json.decode("1", { dpeth = 3 }) end, "unknown decode option", "unknown decode option raises")
+t.raises(function() decode(nil) end, "bad argument #1", "decode(nil) raises (misuse)")
+t.raises(function() decode("1", { dpeth = 3 }) end, "unknown decode option", "unknown decode option raises")
 
 -- every prefix of a document fails cleanly; corrupted bytes never crash
 do
   local doc = '{"apiVersion":"v1","items":[{"metadata":{"name":"a\\u00e9\\n","labels":{}},'
     .. '"n":[1,-2.5e-3,true,false,null,18446744073709551615,"\xe2\x82\xac"]}],"kind":"List"}'
-  local full = json.decode(doc)
+  local full = decode(doc)
   t.ok(full ~= nil, "sample document decodes")
-  t.is(json.encode(json.decode(json.encode(full))), json.encode(full), "sample document: encode is stable")
+  t.is(json.encode(decode(json.encode(full))), json.encode(full), "sample document: encode is stable")
   local fails = 0
   for i = 0, #doc - 1 do
-    local v, err = json.decode(doc:sub(1, i))
+    local v, err = decode(doc:sub(1, i))
     if v == nil and type(err) == "string" and err:match("^json: .* at offset %d+$") then fails = fails + 1 end
   end
   t.is(fails, #doc, "every proper prefix gives nil, err")
@@ -246,7 +271,7 @@ do
   for i = 1, #doc do
     for _, b in ipairs({ "\0", "\xff", '"', "}", "[", "\\", "-", "e" }) do
       local s = doc:sub(1, i - 1) .. b .. doc:sub(i + 1)
-      local ok, v, err = pcall(json.decode, s)
+      local ok, v, err = pcall(decode, s)
       if ok and (v ~= nil or type(err) == "string") then survived = survived + 1 end
     end
   end
@@ -255,23 +280,23 @@ end
 
 -- nesting -----------------------------------------------------------------------
 do
-  local v, err = json.decode(("["):rep(100000))
+  local v, err = decode(("["):rep(100000))
   t.ok(v == nil and err == "json: nesting deeper than 1000 at offset 1000", "100000 '[' -> error, no crash", err)
-  v, err = json.decode(("{\"a\":"):rep(5000))
+  v, err = decode(("{\"a\":"):rep(5000))
   t.ok(v == nil and err:match("nesting deeper than 1000"), "5000 nested objects -> error", err)
-  local ok1000 = json.decode(("["):rep(1000) .. ("]"):rep(1000))
+  local ok1000 = decode(("["):rep(1000) .. ("]"):rep(1000))
   t.ok(ok1000 ~= nil, "1000 levels decode")
   t.is(json.encode(ok1000), ("["):rep(1000) .. ("]"):rep(1000), "... and encode back")
-  v, err = json.decode(("["):rep(1001) .. ("]"):rep(1001))
+  v, err = decode(("["):rep(1001) .. ("]"):rep(1001))
   t.ok(v == nil and err:match("nesting deeper than 1000"), "1001 levels fail")
-  v = json.decode(("["):rep(2000) .. ("]"):rep(2000), { depth = 5000 })
+  v = decode(("["):rep(2000) .. ("]"):rep(2000), { depth = 5000 })
   t.ok(v ~= nil, "opts.depth raises the limit")
-  v, err = json.decode("[[[1]]]", { depth = 2 })
+  v, err = decode("[[[1]]]", { depth = 2 })
   t.ok(v == nil and err == "json: nesting deeper than 2 at offset 2", "opts.depth lowers it", err)
 end
 
 -- duplicate keys: last wins --------------------------------------------------
-t.is(json.decode('{"a":1,"a":2}').a, 2, "duplicate keys: last wins")
+t.is(decode('{"a":1,"a":2}').a, 2, "duplicate keys: last wins")
 
 -- key order -------------------------------------------------------------------
 t.is(json.encode({ b = 1, a = 2, ab = 3, B = 4, ["é"] = 5, [""] = 6, ["a\0"] = 7 }),
@@ -279,16 +304,16 @@ t.is(json.encode({ b = 1, a = 2, ab = 3, B = 4, ["é"] = 5, [""] = 6, ["a\0"] = 
 do
   local src = { z = 1, y = 2, x = { c = 1, b = 2, a = json.array() }, w = 4 }
   local unsorted = json.encode(src, { sort_keys = false })
-  t.ok(t.same(json.decode(unsorted), json.decode(json.encode(src))), "sort_keys = false: same content")
+  t.ok(t.same(decode(unsorted), decode(json.encode(src))), "sort_keys = false: same content")
   local text = '{"kind":"Status","apiVersion":"v1","metadata":{},"code":404,"details":{"name":"x","kind":"pods"}}'
-  local o = json.decode(text, { order = true })
+  local o = decode(text, { order = true })
   t.is(json.encode(o), text, "opts.order: keys come back in document order")
   t.is(getmetatable(o).__jsonorder[1], "kind", "the order lives in the metatable's __jsonorder")
   o.reason = "NotFound"
   o.apiVersion = nil
   t.is(json.encode(o), '{"kind":"Status","metadata":{},"code":404,"details":{"name":"x","kind":"pods"},'
     .. '"reason":"NotFound"}', "removed keys skipped, new keys follow in byte order")
-  local dup = json.decode('{"b":1,"a":2,"b":3}', { order = true })
+  local dup = decode('{"b":1,"a":2,"b":3}', { order = true })
   t.is(json.encode(dup), '{"b":3,"a":2}', "opts.order with a duplicate key: first place, last value")
   local mine = setmetatable({ c = 3, a = 1, b = 2 }, { __jsonorder = { "c", "b" } })
   t.is(json.encode(mine), '{"c":3,"b":2,"a":1}', "a hand-made __jsonorder")
@@ -338,7 +363,7 @@ do
     .. [==["nested":[[],{},[1,[2,3]],{"a":null,"b":true,"c":false}],"z":"\u003c\u0026\u003e"}]==],
     "compact matches Marshal")
   t.is(json.encode(v, { indent = 0 }), json.encode(v), "indent = 0 is compact")
-  t.is(json.encode(json.decode(want4), { indent = 4 }), want4, "indented text round trips")
+  t.is(json.encode(decode(want4), { indent = 4 }), want4, "indented text round trips")
   t.is(json.encode({ 1 }, { indent = 2 }), "[\n  1\n]", "indent = 2")
   t.is(json.encode("x", { indent = 2 }), '"x"', "indented scalar")
 end
@@ -348,7 +373,7 @@ do
   local buf = '{"type":"ADDED","object":{"a":[]}}\n{"type":"DELETED","object":{}}\r\n  7 \n\n'
   local got, pos = {}, 1
   while true do
-    local v, nxt = json.decode_at(buf, pos)
+    local v, nxt = decode_at(buf, pos)
     if v == nil then
       t.is(nxt, nil, "decode_at: no error once only whitespace remains")
       break
@@ -358,22 +383,22 @@ do
   end
   t.is(table.concat(got, "|"), '{"object":{"a":[]},"type":"ADDED"}|{"object":{},"type":"DELETED"}|7',
     "decode_at walks the records")
-  local v, nxt = json.decode_at(buf, 1)
+  local v, nxt = decode_at(buf, 1)
   t.is(nxt, 35, "next_pos is the byte after the value")
   t.is(buf:sub(nxt, nxt), "\n", "... here the newline")
   local part = '{"type":"ADDED"}\n{"type":"MODI'
-  local r1, p1 = json.decode_at(part, 1)
+  local r1, p1 = decode_at(part, 1)
   t.ok(r1 and r1.type == "ADDED", "first complete record")
-  local r2, err, epos = json.decode_at(part, p1)
+  local r2, err, epos = decode_at(part, p1)
   t.ok(r2 == nil and err:match("unexpected end of input"), "partial record: nil, err", err)
   t.is(epos, #part + 1, "partial record: errpos is #s + 1 (wait for more data)")
-  local r3, err3, epos3 = json.decode_at('{"a":1}\n{"b":x}\n', 9)
+  local r3, err3, epos3 = decode_at('{"a":1}\n{"b":x}\n', 9)
   t.ok(r3 == nil and err3 == "json: unexpected character 'x' at offset 13", "bad record: error with offset", err3)
   t.is(epos3, 14, "bad record: errpos = offset + 1")
-  t.is(json.decode_at("[1]", 4), nil, "pos past the end: nil")
+  t.is(decode_at("[1]", 4), nil, "pos past the end: nil")
   t.is(select("#", json.decode_at("  \n", 1)), 1, "only whitespace: a single nil")
-  t.raises(function() json.decode_at("[1]", 0) end, "position must be >= 1", "pos 0 raises")
-  t.is(json.decode_at("[1][2]", 4)[1], 2, "decode_at ignores what follows the value")
+  t.raises(function() decode_at("[1]", 0) end, "position must be >= 1", "pos 0 raises")
+  t.is(decode_at("[1][2]", 4)[1], 2, "decode_at ignores what follows the value")
 end
 
 -- bigger data --------------------------------------------------------------------
@@ -381,9 +406,10 @@ do
   local items = {}
   for i = 1, 10000 do items[i] = { name = "pod-" .. i, n = i, f = i / 4, tags = json.array(), ok = i % 2 == 0 } end
   local text = json.encode({ items = items })
-  local back = json.decode(text)
+  local back = decode(text)
   t.is(#back.items, 10000, "10000 items decode")
   t.is(json.encode(back), text, "10000 items round trip byte for byte")
 end
 
+t.ok(shape_checked > 40, "every decode error had kind parse, offset and message (" .. shape_checked .. " checked)")
 t.done()

@@ -8,6 +8,34 @@ local b64 = require "ksh.b64"
 
 local null = json.null
 
+-- Errors are nil, err: err.kind "parse", err.line and err.column (1-based),
+-- named in err.message ("... at line L column C") which tostring(err)
+-- gives.  The tests below compare messages; parse_err checks the shape.
+local shape_checked = 0
+local function parse_err(e)
+  if type(e) ~= "table" then return "not an error table: " .. tostring(e) end
+  local l, c = tostring(e.message):match("at line (%d+) column (%d+)")
+  if e.kind ~= "parse" or tostring(e) ~= e.message or math.type(e.line) ~= "integer"
+    or math.type(e.column) ~= "integer" or tostring(e.line) ~= l or tostring(e.column) ~= c then
+    return "bad error shape: " .. tostring(e.kind) .. " " .. tostring(e.line) .. " " .. tostring(e.message)
+  end
+  shape_checked = shape_checked + 1
+  return e.message
+end
+local yaml_lib = yaml
+yaml = setmetatable({
+  decode = function(...)
+    local v, e = yaml_lib.decode(...)
+    if v == nil and e ~= nil then return nil, parse_err(e) end
+    return v
+  end,
+  decode_all = function(...)
+    local v, e = yaml_lib.decode_all(...)
+    if v == nil and e ~= nil then return nil, parse_err(e) end
+    return v
+  end,
+}, { __index = yaml_lib })
+
 -- a kubeconfig as `kubectl config view --raw` writes it: sorted keys, two
 -- spaces, list items level with their key
 local kubeconfig = [[
@@ -387,4 +415,5 @@ do
 end
 t.ok(json.isarray(yaml.decode("[1]")), "json is used again once it is back")
 
+t.ok(shape_checked > 20, "every decode error had kind parse, line, column and message (" .. shape_checked .. " checked)")
 t.done()
