@@ -50,12 +50,13 @@ end
 
 local function out(s) io.stdout:write(s) end
 
+-- kubectl's rule: a whole number is seconds, else a Go duration (1s, 2m, 3h)
 local function timeout_of(s)
   if not s or s == "0" then return nil end
-  local n, unit = tostring(s):match("^([%d%.]+)(%a*)$")
-  n = tonumber(n)
-  if not n then ksh.usage("invalid --request-timeout %q", s) end
-  return n * (({ ms = 0.001, s = 1, m = 60, h = 3600, [""] = 1 })[unit] or 1)
+  if s:match("^%d+$") then return tonumber(s) end
+  local secs, err = require("ksh.sys").parse_duration(s)
+  if not secs or secs < 0 then ksh.usage("invalid --request-timeout %q: %s", s, tostring(err or "negative")) end
+  return secs > 0 and secs or nil
 end
 
 local k = assert(k8s.connect {

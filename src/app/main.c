@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "duration.h"
 #include "host.h"
 #include "http.h"
 #include "repl.h"
@@ -30,17 +31,23 @@ static void usage(FILE *f) {
           progname, progname);
 }
 
-/* "10", "10s", "500ms", "2m", "1h" -> seconds; -1 when malformed */
-static double parse_duration(const char *s) {
-  char *end;
-  errno = 0;
-  double v = strtod(s, &end);
-  if (end == s || errno || v < 0) return -1;
-  if (*end == 0 || strcmp(end, "s") == 0) return v;
-  if (strcmp(end, "ms") == 0) return v / 1000;
-  if (strcmp(end, "m") == 0) return v * 60;
-  if (strcmp(end, "h") == 0) return v * 3600;
-  return -1;
+/* --timeout: a plain number of seconds ("10", "0.3") or a Go duration
+ * (core's duration_parse: "500ms", "2m", "1h30m"); -1 with err set when
+ * malformed or negative */
+static double parse_duration(const char *s, char *err, size_t errlen) {
+  size_t n = strlen(s);
+  if (n > 0 && strspn(s, "0123456789.") == n) {
+    char *end;
+    double v = strtod(s, &end);
+    if (*end == 0) return v;
+  }
+  int64_t ns;
+  if (duration_parse(s, n, &ns, err, errlen) != 0) return -1;
+  if (ns < 0) {
+    snprintf(err, errlen, "negative duration \"%s\"", s);
+    return -1;
+  }
+  return (double)ns / 1e9;
 }
 
 typedef struct {
@@ -232,8 +239,10 @@ int main(int argc, char **argv) {
       interactive = 1;
     } else if (strcmp(a, "--timeout") == 0 || strncmp(a, "--timeout=", 10) == 0) {
       const char *v = a[9] == '=' ? a + 10 : (i + 1 < argc ? argv[++i] : NULL);
-      if (!v || (timeout = parse_duration(v)) <= 0) {
-        fprintf(stderr, "%s: --timeout needs a duration such as 30s, 500ms or 2m\n", progname);
+      char derr[DURATION_ERR_MAX] = "";
+      if (!v || (timeout = parse_duration(v, derr, sizeof derr)) <= 0) {
+        fprintf(stderr, "%s: --timeout needs a duration such as 30s, 500ms or 2m%s%s\n", progname,
+                derr[0] ? ": " : "", derr);
         return 2;
       }
     } else if (strcmp(a, "--version") == 0) {

@@ -1,6 +1,7 @@
 /* sys.c: the ksh.sys module: environment, terminals, files, the bundle. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <lauxlib.h>
 #include <lua.h>
@@ -11,8 +12,8 @@
 #include <unistd.h>
 
 #include "bundle.h"
+#include "duration.h"
 #include "error.h"
-#include "loop.h"
 
 int luaopen_ksh_sys(lua_State *L);
 
@@ -81,9 +82,19 @@ static int sys_bundle_source(lua_State *L) {
   return 1;
 }
 
-static int sys_now(lua_State *L) {
-  lua_pushnumber(L, loop_now());
-  return 1;
+/* parse_duration(s) -> seconds, nanoseconds | nil, err: Go's
+ * time.ParseDuration ("500ms", "30s", "2m", "1h30m"; "10x" and "10" are
+ * errors of kind "parse" with Go's message).  The monotonic clock is
+ * ksh.loop.now (now() in scripts). */
+static int sys_parse_duration(lua_State *L) {
+  size_t n;
+  const char *s = luaL_checklstring(L, 1, &n);
+  int64_t ns;
+  char err[DURATION_ERR_MAX];
+  if (duration_parse(s, n, &ns, err, sizeof err) != 0) return error_fail(L, "parse", "%s", err);
+  lua_pushnumber(L, (lua_Number)ns / 1e9);
+  lua_pushinteger(L, (lua_Integer)ns);
+  return 2;
 }
 
 /* time() -> wall clock seconds as a float */
@@ -125,7 +136,7 @@ int luaopen_ksh_sys(lua_State *L) {
                                  {"stat", sys_stat},
                                  {"bundled", sys_bundled},
                                  {"bundle_source", sys_bundle_source},
-                                 {"now", sys_now},
+                                 {"parse_duration", sys_parse_duration},
                                  {"time", sys_time},
                                  {"pid", sys_pid},
                                  {"write", sys_write},
