@@ -1,0 +1,3 @@
+module kscript.test/jsonoracle
+
+go 1.22
