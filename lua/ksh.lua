@@ -4,8 +4,11 @@ local loop = require "ksh.loop"
 
 local M = { verbose = false }
 
---- Errors: one shape everywhere, {kind = "...", message = "..."}.
+--- Errors: one shape everywhere, {kind = "...", message = "...", ...fields}.
 -- ksh.error(kind, message [, fields]) builds one; tostring() gives the message.
+-- It is the one builder in Lua: the same function as ksh.loop.error (C,
+-- src/lua/error.c, which the bindings use too); k8s.util.error and etcd's
+-- errors are this function.
 M.error = loop.error
 M.is_interrupt = loop.is_interrupt
 
