@@ -85,6 +85,13 @@ int gofmt_yaml_quote(const char *s, size_t n);
  * a total order on every key set (1, 01, 0a). */
 int gofmt_yaml_key_cmp(const char *a, size_t an, const char *b, size_t bn);
 
+/* Go's unicode.IsLetter as the key order uses it: exact for ASCII and for
+ * the Latin-1 range; above it, the common blocks of symbols, punctuation,
+ * marks, emoji and U+FFFD (what invalid UTF-8 reads as) are non-letters and
+ * everything else counts as a letter (keys of Kubernetes objects are ASCII;
+ * Unicode's full tables are not worth their size here). */
+int gofmt_yaml_is_letter(uint32_t r);
+
 /* A mapping key to sort: its text and the caller's index. */
 typedef struct {
   const char *s;

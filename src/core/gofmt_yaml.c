@@ -219,9 +219,28 @@ int gofmt_yaml_base60(const char *s, size_t n) {
 /* ---- the order of mapping keys ---- */
 
 static int rdigit(uint32_t r) { return r >= '0' && r <= '9'; }
-/* unicode.IsLetter for ASCII; other code points count as letters (keys in
- * Kubernetes objects are ASCII in practice). */
-static int rletter(uint32_t r) { return (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || r >= 0xAA; }
+
+int gofmt_yaml_is_letter(uint32_t r) {
+  /* blocks of non-letters above ASCII: Latin-1 punctuation and symbols,
+   * spacing modifiers and combining marks, general punctuation, currency,
+   * arrows to misc symbols, CJK punctuation, surrogates and private use,
+   * variation selectors and compatibility forms, specials (U+FFFD),
+   * emoji, tags and planes 14-16 */
+  static const uint32_t non[][2] = {
+      {0x80, 0xA9},     {0xAB, 0xB4},     {0xB6, 0xB9},     {0xBB, 0xBF},     {0xD7, 0xD7},
+      {0xF7, 0xF7},     {0x2C2, 0x2C5},   {0x2D2, 0x2DF},   {0x2E5, 0x2EB},   {0x2ED, 0x2ED},
+      {0x2EF, 0x36F},   {0x2000, 0x2070}, {0x2072, 0x207E}, {0x2080, 0x208F}, {0x20A0, 0x2101},
+      {0x2190, 0x2BFF}, {0x2E00, 0x2E2E}, {0x2E30, 0x2E7F}, {0x3000, 0x3004}, {0x3007, 0x3030},
+      {0xD800, 0xF8FF}, {0xFE00, 0xFE6F}, {0xFF00, 0xFF20}, {0xFF3B, 0xFF40}, {0xFF5B, 0xFF65},
+      {0xFFF0, 0xFFFF}, {0x1F000, 0x1FAFF}, {0xE0000, 0x10FFFF},
+  };
+  if (r < 0x80) return (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z');
+  for (size_t i = 0; i < sizeof non / sizeof non[0]; i++)
+    if (r >= non[i][0] && r <= non[i][1]) return 0;
+  return 1;
+}
+
+static int rletter(uint32_t r) { return gofmt_yaml_is_letter(r); }
 
 /* go-yaml v2's keyList.Less on two strings ("natural" order: a9 before a10),
  * as a qsort comparison.  Like go-yaml's, it is not a total order on every

@@ -80,6 +80,28 @@ int main(void) {
   int same = 1;
   for (int k = 0; k < NK; k++) same &= strcmp(keys[k].s, order[k]) == 0;
   ok(same, "keys in go-yaml's order");
+  /* keys with invalid UTF-8 (each bad byte is U+FFFD, not a letter in Go):
+   * go-yaml's Marshal of this map prints them in this order */
+  static const char *const order2[] = {"/8", "\xc0\xaf" "9", "\xc0\xaf" "a", "\xff" "1", "10", "Z", "a"};
+  enum { NK2 = sizeof order2 / sizeof order2[0] };
+  gofmt_yaml_key keys2[NK2];
+  for (int k = 0; k < NK2; k++) keys2[k] = (gofmt_yaml_key){order2[NK2 - 1 - k], strlen(order2[NK2 - 1 - k]), k};
+  gofmt_yaml_sort_keys(keys2, NK2);
+  same = 1;
+  for (int k = 0; k < NK2; k++) same &= strcmp(keys2[k].s, order2[k]) == 0;
+  ok(same, "keys with invalid UTF-8 in go-yaml's order");
+  /* unicode.IsLetter, as go1.26 answers */
+  static const struct {
+    uint32_t r;
+    int letter;
+  } letters[] = {{'A', 1}, {'z', 1}, {'/', 0}, {'0', 0}, {0xAA, 1}, {0xAB, 0}, {0xB5, 1}, {0xD7, 0},
+                 {0xE9, 1}, {0xF7, 0}, {0x2C1, 1}, {0x2C2, 0}, {0x300, 0}, {0x370, 1}, {0x2028, 0},
+                 {0x2071, 1}, {0x20AC, 0}, {0x3005, 1}, {0x4E2D, 1}, {0xFE0F, 0}, {0xFF01, 0},
+                 {0xFF21, 1}, {0xFFFD, 0}, {0x1F600, 0}, {0x10000, 1}};
+  int lbad = 0;
+  for (size_t k = 0; k < sizeof letters / sizeof letters[0]; k++)
+    if (gofmt_yaml_is_letter(letters[k].r) != letters[k].letter) printf("# U+%04X\n", (unsigned)letters[k].r), lbad++;
+  ok(lbad == 0, "is_letter agrees with unicode.IsLetter on %zu code points", sizeof letters / sizeof letters[0]);
   ok(gofmt_yaml_key_cmp("a9", 2, "a10", 3) < 0 && gofmt_yaml_key_cmp("a10", 3, "a9", 2) > 0, "a9 < a10");
   ok(gofmt_yaml_key_cmp("abc", 3, "abc", 3) == 0, "equal keys");
 
