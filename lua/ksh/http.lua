@@ -176,6 +176,12 @@ Stream.__gc = Stream.close
 
 --- get(url [, opts]) -> body | nil, err: a short form of request().
 function M.get(url, opts)
+  if type(url) ~= "string" then
+    error(("bad argument #1 to 'get' (string expected, got %s)"):format(type(url)), 2)
+  end
+  if opts ~= nil and type(opts) ~= "table" then
+    error(("bad argument #2 to 'get' (table expected, got %s)"):format(type(opts)), 2)
+  end
   opts = opts or {}
   opts.url = url
   local resp, err = M.request(opts)

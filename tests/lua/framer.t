@@ -39,6 +39,17 @@ end
 local ok, err = pcall(httpc.start, { url = "http://127.0.0.1:1/", framing = "custom" })
 t.ok(not ok and tostring(err):match("framing 'custom' needs a framer"), "framing = custom without a framer")
 
+-- the other entry points name their caller too
+for _, c in ipairs {
+  { function() local r = http.request("http://127.0.0.1:1/"); return r end, "bad argument #1 to 'request' %(table expected, got string%)" },
+  { function() local r = http.stream(nil); return r end, "bad argument #1 to 'stream' %(table expected, got nil%)" },
+  { function() local r = http.get(42); return r end, "bad argument #1 to 'get' %(string expected, got number%)" },
+  { function() local r = http.get("http://127.0.0.1:1/", "x"); return r end, "bad argument #2 to 'get' %(table expected, got string%)" },
+} do
+  local ok, err = pcall(c[1])
+  t.ok(not ok and tostring(err):match("framer%.t:%d+: " .. c[2]), "misuse: " .. c[2]:gsub("%%", ""), tostring(err))
+end
+
 -- a real framer on a refused connection: an error value, no crash
 local s, serr = http.stream { url = "http://127.0.0.1:1/", framer = pb.range_scanner():framer() }
 t.is(s, nil, "stream to a closed port fails")
