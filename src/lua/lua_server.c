@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "error.h"
 #include "host.h"
 #include "server.h"
 
@@ -116,7 +117,7 @@ static int l_listen(lua_State *L) {
   ls->s = srv_listen(host_loop(L), &o, srv_on_request, ls, err, sizeof err);
   if (!ls->s) {
     luaL_pushfail(L);
-    host_push_error(L, "listen", "%s", err);
+    error_push(L, "listen", "%s", err);
     return 2;
   }
   return 1;
@@ -181,7 +182,7 @@ static void req_notify(void *ud, srv_conn *c, int ev) {
     lua_State *co = host_task_thread(t);
     if (ev == SRV_EV_CLOSED) {
       luaL_pushfail(co);
-      host_push_error(co, "closed", "the client closed the connection");
+      error_push(co, "closed", "the client closed the connection");
       host_wake(t, 2);
     } else {
       lua_pushboolean(co, 1);
@@ -250,7 +251,7 @@ static int l_own(lua_State *L) {
 
 static int gone(lua_State *L) {
   luaL_pushfail(L);
-  host_push_error(L, "closed", "the client closed the connection");
+  error_push(L, "closed", "the client closed the connection");
   return 2;
 }
 
