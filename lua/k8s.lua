@@ -426,6 +426,12 @@ function Client:watch(res, opts, handler)
   return w:events(), w
 end
 
+-- ---------------------------------------------------------------- writes and logs
+-- (lua/k8s/write.lua and lua/k8s/logs.lua: create, replace, patch, apply,
+-- delete, scale, status, bind, evict, retry_on_conflict, wait_for, logs)
+require("k8s.write").install(Client)
+require("k8s.logs").install(Client)
+
 -- ---------------------------------------------------------------- the prompt
 
 -- ksh> shows "context/namespace" from the kubeconfig (re-read when a file changes)
