@@ -1,0 +1,275 @@
+-- k8s.cli: what the write commands (create, apply, replace, delete, patch,
+-- label, annotate, scale, logs, edit) share: the connection flags, kubectl's
+-- error messages, the "kind.group/name" words, resource arguments.
+local util = require "k8s.util"
+local docs = require "k8s.docs"
+
+local M = {}
+
+--- flags(list) -> list with the connection flags every command takes
+function M.flags(list)
+  local common = {
+    { "n", "namespace", value = true },
+    { nil, "context", value = true },
+    { nil, "kubeconfig", value = true },
+    { "s", "server", value = true },
+    { nil, "token", value = true },
+    { nil, "insecure-skip-tls-verify" },
+    { nil, "request-timeout", value = true },
+  }
+  for _, f in ipairs(common) do list[#list + 1] = f end
+  return list
+end
+
+local function timeout_of(s)
+  if not s or s == "0" then return nil end
+  local n, unit = tostring(s):match("^([%d%.]+)(%a*)$")
+  n = tonumber(n)
+  if not n then require("ksh").usage("invalid --request-timeout %q", s) end
+  return n * (({ ms = 0.001, s = 1, m = 60, h = 3600, [""] = 1 })[unit] or 1)
+end
+
+--- duration("5m") -> seconds (kubectl's Go durations: 1h2m3s, 500ms, 30s; a bare number is seconds)
+function M.duration(s, flag)
+  if s == nil then return nil end
+  if tostring(s):match("^%d+$") then return tonumber(s) end
+  local total, any = 0, false
+  local rest = tostring(s):gsub("(%d+%.?%d*)(%a+)", function(n, u)
+    local mult = ({ ns = 1e-9, us = 1e-6, ms = 0.001, s = 1, m = 60, h = 3600 })[u]
+    if not mult then return nil end
+    total = total + tonumber(n) * mult
+    any = true
+    return ""
+  end)
+  if not any or rest ~= "" then require("ksh").usage("invalid duration %q for %s", s, flag or "a flag") end
+  return total
+end
+
+--- connect(o) -> client (raises on failure)
+function M.connect(o)
+  local k8s = require "k8s"
+  local k, err = k8s.connect {
+    namespace = o.namespace, context = o.context, kubeconfig = o.kubeconfig, server = o.server,
+    token = o.token, insecure_skip_tls_verify = o.insecure_skip_tls_verify,
+    request_timeout = timeout_of(o.request_timeout),
+  }
+  if not k then error(err, 0) end
+  return k
+end
+
+--- kind_word(entry) -> "deployment.apps" / "configmap"
+function M.kind_word(e)
+  local k = tostring(e.kind):lower()
+  if e.group ~= "" then k = k .. "." .. e.group end
+  return k
+end
+
+--- name_word(entry, name) -> "deployment.apps/web"
+function M.name_word(e, name) return M.kind_word(e) .. "/" .. tostring(name) end
+
+local function status_of(err)
+  local st = type(err) == "table" and err.status_object
+  if type(st) == "table" then return st end
+  return nil
+end
+
+local function with_source(msg, source, verb)
+  if source and verb then return ('error when %s "%s": %s'):format(verb, source, msg) end
+  return msg
+end
+
+--- message(err [, source, verb]) -> kubectl's StandardErrorMessage for one error (no newline)
+function M.message(err, source, verb)
+  local st = status_of(err)
+  if st then
+    local msg = with_source(tostring(st.message or ""), source, verb)
+    local reason = type(st.reason) == "string" and st.reason ~= "" and st.reason or nil
+    if reason == "Unauthorized" then return ("error: You must be logged in to the server (%s)"):format(tostring(st.message)) end
+    if reason then return ("Error from server (%s): %s"):format(reason, msg) end
+    return "Error from server: " .. msg
+  end
+  local msg = type(err) == "table" and tostring(err.message) or tostring(err)
+  if msg:sub(1, 7) ~= "error: " then msg = "error: " .. msg end
+  return msg
+end
+
+-- kubectl's checkErr for a single error: Invalid statuses spelled out
+local function single(err, source, verb)
+  local st = status_of(err)
+  if st and st.reason == "Invalid" then
+    local d = st.details
+    local s = "The request is invalid"
+    if type(d) ~= "table" then
+      if type(st.message) == "string" and st.message ~= "" then s = s .. ": " .. st.message end
+      return s .. "\n"
+    end
+    local causes = type(d.causes) == "table" and d.causes or {}
+    if (d.kind and d.kind ~= "") or (d.name and d.name ~= "") then
+      s = ('The %s "%s" is invalid'):format(tostring(d.kind or ""), tostring(d.name or ""))
+    elseif type(st.message) == "string" and st.message ~= "" and #causes == 0 then
+      s = s .. ": " .. st.message
+    end
+    if #causes == 0 then return s .. "\n" end
+    local msgs, seen = {}, {}
+    for _, c in ipairs(causes) do
+      local m = ("%s: %s"):format(tostring(c.field or ""), tostring(c.message or ""))
+      if not seen[m] then seen[m] = true; msgs[#msgs + 1] = m end
+    end
+    if #msgs == 1 then return s .. ": " .. msgs[1] .. "\n" end
+    local out = { s .. ": \n" }
+    for _, m in ipairs(msgs) do out[#out + 1] = "* " .. m .. "\n" end
+    return table.concat(out)
+  end
+  local m = M.message(err, source, verb)
+  return m:sub(-1) == "\n" and m or m .. "\n"
+end
+
+--- report(errors) -> 1 after printing them as kubectl does (one: checkErr;
+-- several: one line each), 0 when there are none.  errors[i] = {err, source, verb}
+function M.report(errors)
+  if #errors == 0 then return 0 end
+  io.stdout:flush()
+  if #errors == 1 then
+    local e = errors[1]
+    io.stderr:write(single(e[1], e[2], e[3]))
+  else
+    for _, e in ipairs(errors) do
+      local m = M.message(e[1], e[2], e[3])
+      io.stderr:write(m, m:sub(-1) == "\n" and "" or "\n")
+    end
+  end
+  return 1
+end
+
+--- fail(err) -> raises err as a command failure, printed as kubectl prints it
+function M.fail(err, source, verb)
+  io.stdout:flush()
+  io.stderr:write(single(err, source, verb))
+  return 1
+end
+
+--- objects(o, k) -> objects (with .where), or prints the error and returns nil, 1
+-- o.filename (list), o.recursive; every object gets its namespace checked
+-- against an explicit -n as kubectl does
+function M.objects(o, k)
+  local objs, err = docs.load(o.filename, o.recursive)
+  if not objs then
+    return nil, M.fail(err)
+  end
+  for _, obj in ipairs(objs) do
+    local m = type(obj.metadata) == "table" and obj.metadata or nil
+    local ns = m and type(m.namespace) == "string" and m.namespace ~= "" and m.namespace or nil
+    if o.namespace and ns and ns ~= o.namespace then
+      return nil, M.fail(('the namespace from the provided object "%s" does not match the namespace "%s". You must pass \'--namespace=%s\' to perform this operation.')
+        :format(ns, o.namespace, ns))
+    end
+  end
+  return objs
+end
+
+--- locate(k, obj, where) -> entry, namespace | nil, err (kubectl's words for an unknown kind)
+function M.locate(k, obj, where, o)
+  local write = require "k8s.write"
+  local e, ns = write.locate(k, obj, { namespace = o and o.namespace })
+  if not e then
+    local err = ns
+    if err.kind == "nokind" then
+      local m = type(obj.metadata) == "table" and obj.metadata or {}
+      local mns = type(m.namespace) == "string" and m.namespace or (o and o.namespace) or ""
+      local e2 = util.error("nokind", ('resource mapping not found for name: "%s" namespace: "%s" from "%s": %s\nensure CRDs are installed first')
+        :format(tostring(m.name or ""), mns, where and where.source or "", err.message))
+      return nil, e2
+    end
+    return nil, err
+  end
+  return e, ns
+end
+
+-- kinds that later documents may depend on: applied alone, before the rest
+local BARRIER = { Namespace = true, CustomResourceDefinition = true }
+
+--- run_ordered(k, objs, fn) -> results in order: fn(obj, i) runs
+-- concurrently (bounded by the client's slots), but a Namespace or a CRD
+-- waits for everything before it and everything after waits for it
+function M.run_ordered(k, objs, fn)
+  local out = {}
+  local seg = {}
+  local idx = {}
+  local function flush()
+    if #seg == 0 then return end
+    local res = k:each(seg, function(obj, j) return fn(obj, idx[j]) end)
+    for j, r in ipairs(res) do out[idx[j]] = r end
+    seg, idx = {}, {}
+  end
+  for i, obj in ipairs(objs) do
+    if BARRIER[obj.kind] then
+      flush()
+      out[i] = table.pack(fn(obj, i))
+    else
+      seg[#seg + 1] = obj
+      idx[#idx + 1] = i
+    end
+  end
+  flush()
+  return out
+end
+
+--- dry_run(value) -> "server" | "client" | nil (kubectl's --dry-run values)
+function M.dry_run(v)
+  if v == nil or v == false or v == "none" then return nil end
+  if v == true or v == "client" then return "client" end
+  if v == "server" then return "server" end
+  require("ksh").usage('Invalid dry-run value (%s). Must be "none", "server", or "client".', tostring(v))
+end
+
+--- suffix(dry) -> " (dry run)" / " (server dry run)" / ""
+function M.suffix(dry)
+  if dry == "client" then return " (dry run)" end
+  if dry == "server" then return " (server dry run)" end
+  return ""
+end
+
+--- validation(v) -> the fieldValidation query value for --validate
+function M.validation(v)
+  if v == nil or v == true or v == "true" or v == "strict" then return "Strict" end
+  if v == false or v == "false" or v == "ignore" then return "Ignore" end
+  if v == "warn" then return "Warn" end
+  require("ksh").usage('invalid - validate option %q; must be one of: strict (or true), warn, ignore (or false)', tostring(v))
+end
+
+--- targets(k, args, o) -> {{entry =, name =}, ...}: "TYPE NAME..." or "TYPE/NAME ..."
+function M.targets(k, args)
+  local out = {}
+  if #args == 0 then return out end
+  if args[1]:find("/", 1, true) then
+    for _, a in ipairs(args) do
+      local typ, name = a:match("^([^/]+)/(.+)$")
+      if not typ then
+        require("ksh").usage("there is no need to specify a resource type as a separate argument when passing arguments in resource/name form (e.g. 'kubectl get resource/<resource_name>' instead of 'kubectl get resource resource/<resource_name>'")
+      end
+      local e, err = k:resource(typ)
+      if not e then return nil, err end
+      out[#out + 1] = { entry = e, name = name }
+    end
+    return out
+  end
+  local e, err = k:resource(args[1])
+  if not e then return nil, err end
+  out.entry = e
+  for i = 2, #args do out[#out + 1] = { entry = e, name = args[i] } end
+  return out
+end
+
+--- print the objects as -o name/json/yaml asks (nil: nothing)
+function M.print_object(output, e, obj)
+  local printers = require "k8s.printers"
+  if output == "name" then
+    io.stdout:write(M.name_word(e, obj.metadata and obj.metadata.name), "\n")
+  elseif output == "json" then
+    io.stdout:write(printers.json(obj))
+  elseif output == "yaml" then
+    io.stdout:write(printers.yaml(obj))
+  end
+end
+
+return M
