@@ -272,4 +272,123 @@ function M.print_object(output, e, obj)
   end
 end
 
+--- metadata_command(argv, field) -> status: label (field "labels") and
+-- annotate ("annotations"), as kubectl label/annotate: KEY=VALUE sets, KEY-
+-- removes, --overwrite replaces a different value; a merge patch of the change
+function M.metadata_command(argv, field)
+  local args = require "ksh.args"
+  local ksh = require "ksh"
+  local is_label = field == "labels"
+  local o, rest = args.parse(argv, M.flags {
+    { nil, "overwrite" },
+    { "l", "selector", value = true },
+    { nil, "all" },
+    { nil, "dry-run", value = true },
+    { nil, "field-manager", value = true, default = is_label and "kubectl-label" or "kubectl-annotate" },
+    { "o", "output", value = true },
+  })
+  local dry = M.dry_run(o.dry_run)
+  -- split words into TYPE NAME... / TYPE/NAME and KEY=VAL / KEY-
+  local res, specs = {}, {}
+  for _, w in ipairs(rest) do
+    if w:find("=", 1, true) or (w:sub(-1) == "-" and #res > 0 and (#res > 1 or res[1]:find("/", 1, true) or o.all or o.selector)) then
+      specs[#specs + 1] = w
+    else
+      res[#res + 1] = w
+    end
+  end
+  if #specs == 0 then ksh.usage("at least one %s update is required", is_label and "label" or "annotation") end
+  local set, remove = {}, {}
+  for _, sp in ipairs(specs) do
+    if sp:find("=", 1, true) then
+      local key, val = sp:match("^([^=]*)=(.*)$")
+      if is_label and val:find("=", 1, true) then
+        io.stderr:write("error: invalid label spec: ", sp, "\n")
+        return 1
+      end
+      set[key] = val
+    else
+      remove[#remove + 1] = sp:sub(1, -2)
+    end
+  end
+  for _, r in ipairs(remove) do
+    if set[r] then
+      io.stderr:write(is_label and "error: can not both modify and remove a label in the same command\n"
+        or ("error: can not both modify and remove the following annotation(s) in the same command: " .. r .. "\n"))
+      return 1
+    end
+  end
+  local k = M.connect(o)
+  local t, terr = M.targets(k, res)
+  if not t then io.stderr:write("error: ", tostring(terr.message), "\n"); return 1 end
+  local ns = o.namespace or k.namespace or "default"
+  if #t == 0 and t.entry and (o.all or o.selector) then
+    local list, lerr = k:list(t.entry, { namespace = ns, labelSelector = o.selector })
+    if not list then return M.fail(lerr) end
+    for _, it in ipairs(list.items or {}) do t[#t + 1] = { entry = t.entry, name = it.metadata.name } end
+  elseif #t == 0 then
+    ksh.usage("one or more resources must be specified as <resource> <name> or <resource>/<name>")
+  end
+  local keys = {}
+  for key in pairs(set) do keys[#keys + 1] = key end
+  table.sort(keys)
+  local errors = {}
+  for _, x in ipairs(t) do
+    local e = x.entry
+    local nsx = e.namespaced and ns or nil
+    local obj, gerr = k:get(e, x.name, { namespace = nsx })
+    if not obj then
+      errors[#errors + 1] = { gerr }
+    else
+      local cur = type(obj.metadata[field]) == "table" and obj.metadata[field] or {}
+      local bad = {}
+      if not o.overwrite then
+        for _, key in ipairs(keys) do
+          if cur[key] ~= nil and cur[key] ~= set[key] then
+            bad[#bad + 1] = ("'%s' already has a value (%s)"):format(key, cur[key])
+          end
+        end
+      end
+      if #bad > 0 then
+        if is_label then
+          for _, b in ipairs(bad) do errors[#errors + 1] = { ksh.error("invalid", b .. ", and --overwrite is false") } end
+        else
+          errors[#errors + 1] = { ksh.error("invalid", "--overwrite is false but found the following declared annotation(s): " .. table.concat(bad, "; ")) }
+        end
+      else
+        if is_label then
+          for _, r in ipairs(remove) do
+            if cur[r] == nil then io.stdout:write(('label "%s" not found.\n'):format(r)) end
+          end
+        end
+        local change, added, removed = {}, 0, 0
+        for _, key in ipairs(keys) do
+          if cur[key] ~= set[key] then change[key] = set[key]; added = added + 1 end
+        end
+        for _, r in ipairs(remove) do
+          if cur[r] ~= nil then change[r] = util.null; removed = removed + 1 end
+        end
+        local out = obj
+        if added + removed > 0 then
+          local patched, perr = k:patch(e, x.name, { metadata = { [field] = change } },
+            { type = "merge", namespace = nsx, dry_run = dry == "server", field_manager = o.field_manager })
+          if not patched then errors[#errors + 1] = { perr } end
+          out = patched
+        end
+        if out then
+          local word
+          if is_label then
+            word = (added > 0 and removed > 0) and "modified" or added > 0 and "labeled" or removed > 0 and "unlabeled" or "not labeled"
+          else
+            word = "annotated"
+          end
+          if o.output then M.print_object(o.output, e, out)
+          else io.stdout:write(M.name_word(e, x.name), " ", word, M.suffix(dry), "\n") end
+        end
+      end
+    end
+  end
+  return M.report(errors)
+end
+
 return M

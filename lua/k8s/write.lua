@@ -450,7 +450,7 @@ function M.wait_for(self, res, name, cond, opts)
       if opts.uid and meta(obj).uid ~= opts.uid then return nil end
       return pred("DELETED", nil) and true or nil
     end
-    if pred(evtype, obj) then return obj end
+    if pred(evtype, obj) then return obj == nil and true or obj end
     return nil
   end
   local lopts = { namespace = opts.namespace, fieldSelector = "metadata.name=" .. name }
