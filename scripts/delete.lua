@@ -125,7 +125,7 @@ for i, r in ipairs(results) do
     end
     waits[#waits + 1] = { t = t, uid = uid }
   elseif err.kind == "notfound" and o.ignore_not_found then
-    -- nothing
+    found = found + 1   -- as kubectl: found, then the NotFound ignored
   else
     errors[#errors + 1] = { err, t.source, t.source and "deleting" or nil }
   end

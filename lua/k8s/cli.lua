@@ -175,7 +175,7 @@ function M.locate(k, obj, where, o)
     local err = ns
     if err.kind == "nokind" then
       local m = type(obj.metadata) == "table" and obj.metadata or {}
-      local mns = type(m.namespace) == "string" and m.namespace or (o and o.namespace) or ""
+      local mns = type(m.namespace) == "string" and m.namespace or ""
       local e2 = util.error("nokind", ('resource mapping not found for name: "%s" namespace: "%s" from "%s": %s\nensure CRDs are installed first')
         :format(tostring(m.name or ""), mns, where and where.source or "", err.message))
       return nil, e2
