@@ -463,28 +463,19 @@ function M.wait_for(self, res, name, cond, opts)
   local Watch = require "k8s.watch"
   local w = Watch.new(self, res, { namespace = opts.namespace, name = name, timeout = timeout,
     resourceVersion = list.metadata and list.metadata.resourceVersion, bookmarks = false })
-  local ksh = require "ksh"
-  local fired = false
-  local timer = ksh.spawn(function()
-    loop.sleep(timeout)
-    fired = true
-    w:close()
-  end)
-  local ok, err = ksh.try(function()
+  -- the watch asks the server to end it at the deadline (timeoutSeconds)
+  -- and ends itself when it is past: no timer needed
+  local ok, v = require("ksh").try(function()
     for ev in w:events() do
       if ev.type == "ADDED" or ev.type == "MODIFIED" or ev.type == "DELETED" then
-        local v = judge(ev.type, ev.object)
-        if v ~= nil then return v end
+        local x = judge(ev.type, ev.object)
+        if x ~= nil then return x end
       end
     end
   end)
-  if not fired then timer:cancel() end
   w:close()
-  if not ok then
-    if fired then return timed_out() end
-    return nil, err
-  end
-  if err ~= nil then return err end
+  if not ok then return nil, v end
+  if v ~= nil then return v end
   return timed_out()
 end
 
