@@ -50,7 +50,7 @@ for i, r in ipairs(results) do
     if o.output then cli.print_object(o.output, e, obj)
     else io.stdout:write(cli.name_word(e, obj.metadata.name), " created", cli.suffix(dry), "\n") end
   else
-    errors[#errors + 1] = { err, objs.where[i].source, err.kind ~= "nokind" and "creating" or nil }
+    errors[#errors + 1] = { err, objs.where[i].source, not err.no_kind and "creating" or nil }
   end
 end
 return cli.report(errors)

@@ -44,7 +44,11 @@ local o, rest = args.parse(arg, {
 })
 
 local output = o.output
-if output and not ({ json = true, yaml = true, name = true, wide = true })[output] then
+-- -o jsonpath=/jsonpath-file=/jsonpath-as-json=/custom-columns=/custom-columns-file= (lua/k8s/template.lua)
+local tmpl, tmpl_err = require("k8s.template").printer(output, { no_headers = o.no_headers })
+if tmpl_err then io.stderr:write("error: ", tmpl_err, "\n"); return 1 end
+if tmpl then output = "template" end
+if output and not ({ json = true, yaml = true, name = true, wide = true, template = true })[output] then
   ksh.usage("unsupported output format %q (json, yaml, name, wide)", output)
 end
 
@@ -221,7 +225,7 @@ if output == "json" and not single then
 end
 
 -- ---------------------------------------------------------------- json / yaml / name
-if output == "json" or output == "yaml" or output == "name" then
+if output == "json" or output == "yaml" or output == "name" or tmpl then
   local items = {}
   for _, r in ipairs(requests) do
     if r.name then
@@ -236,7 +240,10 @@ if output == "json" or output == "yaml" or output == "name" then
       if not ok then report(err) end
     end
   end
-  if output == "name" then
+  if tmpl then
+    local text, err = tmpl:render(items, single)
+    if text then out(text) else report(err) end
+  elseif output == "name" then
     local buf = {}
     for i, it in ipairs(items) do buf[i] = printers.name(it, nil) end
     if #buf > 0 then out(table.concat(buf, "\n") .. "\n") end

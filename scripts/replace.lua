@@ -43,7 +43,7 @@ for i, r in ipairs(results) do
     if o.output then cli.print_object(o.output, e, obj)
     else io.stdout:write(cli.name_word(e, obj.metadata.name), " replaced", cli.suffix(dry), "\n") end
   else
-    errors[#errors + 1] = { err, objs.where[i].source, err.kind ~= "nokind" and "replacing" or nil }
+    errors[#errors + 1] = { err, objs.where[i].source, not err.no_kind and "replacing" or nil }
   end
 end
 return cli.report(errors)

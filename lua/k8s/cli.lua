@@ -173,11 +173,11 @@ function M.locate(k, obj, where, o)
   local e, ns = write.locate(k, obj, { namespace = o and o.namespace })
   if not e then
     local err = ns
-    if err.kind == "nokind" then
+    if err.no_kind then
       local m = type(obj.metadata) == "table" and obj.metadata or {}
       local mns = type(m.namespace) == "string" and m.namespace or ""
-      local e2 = util.error("nokind", ('resource mapping not found for name: "%s" namespace: "%s" from "%s": %s\nensure CRDs are installed first')
-        :format(tostring(m.name or ""), mns, where and where.source or "", err.message))
+      local e2 = util.error("notfound", ('resource mapping not found for name: "%s" namespace: "%s" from "%s": %s\nensure CRDs are installed first')
+        :format(tostring(m.name or ""), mns, where and where.source or "", err.message), { no_kind = true })
       return nil, e2
     end
     return nil, err

@@ -451,6 +451,51 @@ local function go_sprint(v)
 end
 M.sprint = go_sprint
 
+-- Go's strconv.Quote (printable UTF-8 kept, the rest escaped)
+local function go_quote(str)
+  local named = { [7] = "\\a", [8] = "\\b", [12] = "\\f", [10] = "\\n", [13] = "\\r", [9] = "\\t", [11] = "\\v" }
+  local out, i = { '"' }, 1
+  while i <= #str do
+    local b = str:byte(i)
+    if b == 34 then out[#out + 1] = '\\"'; i = i + 1
+    elseif b == 92 then out[#out + 1] = "\\\\"; i = i + 1
+    elseif b < 0x20 or b == 0x7f then out[#out + 1] = named[b] or ("\\x%02x"):format(b); i = i + 1
+    elseif b < 0x80 then out[#out + 1] = string.char(b); i = i + 1
+    else
+      local w = b >= 0xF0 and 4 or b >= 0xE0 and 3 or b >= 0xC0 and 2 or 1
+      local seq = str:sub(i, i + w - 1)
+      if w > 1 and utf8.len(seq) == 1 then out[#out + 1] = seq; i = i + w
+      else out[#out + 1] = ("\\x%02x"):format(b); i = i + 1 end
+    end
+  end
+  out[#out + 1] = '"'
+  return table.concat(out)
+end
+M.go_quote = go_quote
+
+--- gosyntax(v) -> Go's %#v of the decoded JSON value (kubectl's error dumps)
+function M.gosyntax(v)
+  if v == null then return "interface {}(nil)" end
+  local t = type(v)
+  if t == "string" then return go_quote(v) end
+  if t == "boolean" then return tostring(v) end
+  if t == "number" then
+    if math.type(v) == "integer" then return tostring(v) end
+    return go_float(v)
+  end
+  if is_array(v) then
+    local parts = {}
+    for i, x in ipairs(v) do parts[i] = M.gosyntax(x) end
+    return "[]interface {}{" .. table.concat(parts, ", ") .. "}"
+  end
+  if t == "table" then
+    local parts = {}
+    for i, k in ipairs(sorted_keys(v)) do parts[i] = go_quote(tostring(k)) .. ":" .. M.gosyntax(v[k]) end
+    return "map[string]interface {}{" .. table.concat(parts, ", ") .. "}"
+  end
+  return tostring(v)
+end
+
 -- ---------------------------------------------------------------- evaluation
 
 local J = {}

@@ -120,8 +120,8 @@ function M.entry_for(self, api, kind)
     end
   end
   missed[api .. "|" .. kind] = true
-  return nil, util.error("nokind", ('no matches for kind "%s" in version "%s"'):format(kind, api),
-    { kind_name = kind, api_version = api })
+  return nil, util.error("notfound", ('no matches for kind "%s" in version "%s"'):format(kind, api),
+    { no_kind = true, kind_name = kind, api_version = api })
 end
 
 local function meta(obj)

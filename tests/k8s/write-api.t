@@ -28,7 +28,7 @@ c, err = k:create(cm("c1"))
 t.is(c == nil and err.kind, "exists", "create again: nil, err (kind exists)")
 t.like(tostring(err), 'configmaps "c1" already exists', "the message is the server's")
 c, err = k:create { apiVersion = "v1", kind = "Nope", metadata = { name = "x" } }
-t.is(err and err.kind, "nokind", "unknown kind: kind nokind")
+t.ok(err and err.kind == "notfound" and err.no_kind, "unknown kind: kind notfound, err.no_kind")
 c, err = k:create { apiVersion = "v1", kind = "ConfigMap", metadata = { name = "Bad_Name" } }
 t.is(err and err.kind, "invalid", "invalid name: kind invalid")
 t.raises(function() k:create("x") end, "bad argument #1 to 'create'", "misuse raises")
