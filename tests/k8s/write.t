@@ -192,6 +192,39 @@ same "scale TYPE/NAME" made scale -n @NS@ deployment.apps/web --replicas=0
 same "scale a missing deployment" made scale -n @NS@ deploy nope --replicas=1
 same "scale a type without /scale" x1 scale -n @NS@ cm x1 --replicas=1
 
+# ---------------------------------------------------------------- edit with a scripted $EDITOR
+printf '#!/bin/sh\nsed -i "s/^  a: b$/  a: edited/" "$1"\n' >"$tmp/ed-change"
+printf '#!/bin/sh\ntrue\n' >"$tmp/ed-none"
+printf '#!/bin/sh\nsed -i "s/^  name: x1$/  name: other/" "$1"\n' >"$tmp/ed-rename"
+chmod +x "$tmp"/ed-*
+EDITOR=$tmp/ed-change same "edit: a change is saved" x1 edit -n @NS@ cm x1
+EDITOR=$tmp/ed-none same "edit: no change cancels" x1 edit -n @NS@ cm x1
+EDITOR=$tmp/ed-none same "edit of a missing object" x1 edit -n @NS@ cm nope
+# a rename is refused (the copy's path differs: compare the first and last lines)
+reset; x1
+EDITOR=$tmp/ed-rename "$KS" edit -n "$ns" cm x1 >"$tmp/out" 2>"$tmp/err"; rc=$?
+is "edit: a rename is refused, the changes kept in a copy" "$rc $(head -1 "$tmp/err" | sed 's/".*"/"F"/') $(tail -1 "$tmp/err")" \
+  '1 A copy of your changes has been stored to "F" error: At least one of apiVersion, kind and name was changed'
+# a 409 (someone else wrote in between) and an invalid label: the file comes back with the error on top
+cat >"$tmp/ed-409" <<EOF
+#!/bin/sh
+n=\$(cat "$tmp/ed-count" 2>/dev/null || echo 0); n=\$((n + 1)); echo \$n >"$tmp/ed-count"
+cp "\$1" "$tmp/ed-seen.\$n"
+case \$n in
+1) $KC -n "$ns" label cm x1 meanwhile=yes >/dev/null; sed -i 's/^  a: b\$/  a: first/' "\$1" ;;
+2) sed -i 's/^  a: first\$/  a: second/; s/^  labels:\$/  labels:\n    "bad key": x/' "\$1" ;;
+3) sed -i '/bad key/d' "\$1" ;;
+esac
+EOF
+chmod +x "$tmp/ed-409"
+reset; x1; rm -f "$tmp/ed-count"
+EDITOR=$tmp/ed-409 "$KS" edit -n "$ns" cm x1 >"$tmp/out" 2>"$tmp/err"; rc=$?
+is "edit: after a 409 and an invalid save, the third save lands (exit 0, 'edited')" "$rc $(cat "$tmp/out")" "0 configmap/x1 edited"
+check "edit: the 409 reopened the file with the conflict on top" grep -q '^# Operation cannot be fulfilled on configmaps "x1": the object has been modified' "$tmp/ed-seen.2"
+check "edit: the invalid label reopened it with the causes as kubectl lists them" grep -q '^# \* metadata.labels: Invalid value: "bad key"' "$tmp/ed-seen.3"
+is "edit: the result has the edit and the other writer's label" \
+  "$($KC get cm x1 -n "$ns" -o jsonpath='{.data.a} {.metadata.labels.meanwhile}')" "second yes"
+
 # ---------------------------------------------------------------- logs (through the API server to the kubelet stand-in)
 for args in "logs backend-pod" "logs backend-pod --tail=1" "logs backend-pod --prefix" "logs pod/backend-pod -c backend" \
   "logs backend-pod backend" "logs -l app=backend" "logs backend-pod --since=1h" "logs nope" "logs backend-pod -c nope"; do
