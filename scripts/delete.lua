@@ -106,8 +106,14 @@ end)
 
 local found = 0
 local waits = {}
+local warn_cluster = o.namespace ~= nil and not o.all_namespaces
 for i, r in ipairs(results) do
   local t = todo[i]
+  if warn_cluster and not t.entry.namespaced then
+    io.stdout:flush()
+    io.stderr:write("Warning: deleting cluster-scoped resources, not scoped to the provided namespace\n")
+    warn_cluster = false
+  end
   local resp, err = r[1], r[2]
   if resp then
     found = found + 1

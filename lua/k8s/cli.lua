@@ -260,9 +260,15 @@ function M.targets(k, args)
   return out
 end
 
---- print the objects as -o name/json/yaml asks (nil: nothing)
+--- print the objects as -o name/json/yaml asks (nil: nothing); YAML
+-- documents after the first get a "---" line, as kubectl prints them
+local yaml_printed = 0
 function M.print_object(output, e, obj)
   local printers = require "k8s.printers"
+  if output == "yaml" then
+    if yaml_printed > 0 then io.stdout:write("---\n") end
+    yaml_printed = yaml_printed + 1
+  end
   if output == "name" then
     io.stdout:write(M.name_word(e, obj.metadata and obj.metadata.name), "\n")
   elseif output == "json" then

@@ -126,6 +126,7 @@ same "create -f: Invalid (spelled out as kubectl does)" none create -n @NS@ -f b
 same "create -f missing file" none create -n @NS@ -f nope.yaml
 same "create -o name" none create -n @NS@ -f multi.yaml -o name
 same "create --dry-run=server" none create -n @NS@ -f multi.yaml --dry-run=server
+same "create --dry-run=server -o name" none create -n @NS@ -f multi.yaml --dry-run=server -o name
 
 # ---------------------------------------------------------------- apply
 same "apply --server-side -f (new objects)" none apply --server-side -n @NS@ -f multi.yaml
@@ -168,6 +169,8 @@ same "delete --grace-period=0 --force" made delete -n @NS@ cm cm-a --grace-perio
 same "delete TYPE without a name" made delete -n @NS@ cm
 same "delete with no arguments" none delete
 same "delete an unknown type" none delete -n @NS@ frobs x
+extra_ns() { $KC create ns "$ns-x" >/dev/null 2>&1; }
+same "delete a cluster-scoped object with -n: kubectl's warning" extra_ns delete -n @NS@ ns @NS@-x --wait=false
 
 # ---------------------------------------------------------------- patch, label, annotate, scale
 same "patch (strategic, default)" x1 patch -n @NS@ cm x1 -p '{"data":{"q":"1"}}'
