@@ -1,6 +1,7 @@
 -- k8s.template: kubectl's template output formats for get and the write
 -- commands: -o jsonpath=..., jsonpath-file=FILE, jsonpath-as-json=...,
--- custom-columns=SPEC, custom-columns-file=FILE.
+-- custom-columns=SPEC, custom-columns-file=FILE; and kscript's -o lua=EXPR
+-- (a Lua expression over obj, one line per object).
 --
 --   local p = template.printer("jsonpath={.items[*].metadata.name}", {no_headers = false})
 --   -- nil when the format is none of these; nil, err for a bad template
@@ -13,7 +14,7 @@ local json = util.json
 local M = {}
 
 local FORMATS = { ["jsonpath"] = true, ["jsonpath-file"] = true, ["jsonpath-as-json"] = true,
-                  ["custom-columns"] = true, ["custom-columns-file"] = true }
+                  ["custom-columns"] = true, ["custom-columns-file"] = true, ["lua"] = true }
 
 --- is_template(output) -> true for the formats handled here
 function M.is_template(output)
@@ -56,6 +57,18 @@ function M.printer(output, opts)
     value = text
   end
   local p = setmetatable({ format = format, opts = opts }, P)
+  if format == "lua" then
+    -- -o lua=EXPR: a Lua expression over obj, one line per object (kscript's
+    -- stand-in for -o go-template); nil prints nothing, a table prints as JSON
+    local env = setmetatable({}, { __index = function(_, key)
+      if key == "obj" then return p.current end
+      return _G[key]
+    end })
+    local fn, err = load("return " .. value, "=-o lua", "t", env)
+    if not fn then return nil, ("error parsing -o lua expression %s: %s"):format(value, err) end
+    p.fn, p.text = fn, value
+    return p
+  end
   if format:match("^jsonpath") then
     local t, err = jsonpath.parse(value)
     if not t then return nil, ("error parsing jsonpath %s, %s"):format(value, err) end
@@ -97,6 +110,18 @@ end
 
 --- render(objs, single) -> text | nil, err
 function P:render(objs, single)
+  if self.fn then
+    local out = {}
+    for _, obj in ipairs(objs) do
+      self.current = obj
+      local ok, v = pcall(self.fn)
+      self.current = nil
+      if not ok then return nil, ("error: -o lua=%s: %s"):format(self.text, tostring(v)) end
+      if type(v) == "table" then out[#out + 1] = json.encode(v) .. "\n"
+      elseif v ~= nil then out[#out + 1] = tostring(v) .. "\n" end
+    end
+    return table.concat(out)
+  end
   if self.t then
     local obj = (single and #objs == 1) and objs[1] or as_list(objs)
     local text, err = jsonpath.execute(self.t, obj, { json = self.format == "jsonpath-as-json",

@@ -154,6 +154,13 @@ same "custom-columns-file" get jpthings -n "$ns" -o "custom-columns-file=$tmp/co
 same "custom-columns: a bad spec" get jpthings -n "$ns" -o 'custom-columns=NAME'
 same "custom-columns: empty" get jpthings -n "$ns" -o 'custom-columns='
 
+# ---------------------------------------------------------------- -o lua=EXPR (kscript's own, instead of go-template)
+is "-o lua: one line per object" "$("$KS" get jpthings -n "$ns" -o 'lua=obj.metadata.name .. " " .. obj.spec.f')" "t1 1.5
+t2 2.25"
+is "-o lua: a table prints as JSON, nil prints nothing" "$("$KS" get jpthings -n "$ns" -o 'lua=obj.spec.list')" '[3,1,2]'
+is "-o lua: a bad expression is a clear error" "$("$KS" get jpthings -n "$ns" -o 'lua=obj..' 2>&1)" \
+  "error: error parsing -o lua expression obj..: -o lua:1: unexpected symbol near <eof>"
+
 # ---------------------------------------------------------------- the Lua API
 out=$("$KS" -e '
 local jp = require "k8s.jsonpath"
