@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# tests/bench/write.sh [N] [LOOP]: create, then patch, then delete N (default
-# 500) ConfigMaps, side by side in one run on the test API server (tests/env):
+# tests/bench/write.sh [N] [LOOP] [ROUNDS]: create, then patch, then delete N
+# (default 500) ConfigMaps, side by side in one run on the test API server
+# (tests/env), ROUNDS (default 3) rounds alternating the tools, medians shown:
 #   kscript Lua   one script: N k:create, N k:patch, N k:delete from concurrent
 #                 tasks on the loop (client.max_in_flight in flight)
 #   kscript cmds  kscript apply -f (N documents), apply -f (changed), delete -f
@@ -15,6 +16,7 @@ export LC_ALL=C
 cd "$(dirname "$0")/../.."
 N=${1:-500}
 LOOP=${2:-100}
+ROUNDS=${3:-3}
 K=$PWD/kscript
 started=
 if [ -z "${KUBECONFIG:-}" ] || [ -z "${KSCRIPT_TEST_KUBECTL:-}" ]; then
@@ -46,7 +48,8 @@ gen one >"$tmp/cms.yaml"
 gen two >"$tmp/cms2.yaml"
 printf 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: loop-NNN\ndata:\n  value: "x"\n' >"$tmp/one.tmpl"
 
-declare -A RATE RSS CPU WALL
+declare -A RATE RSS CPU WALL ALLRATE ALLRSS ALLCPU
+median() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR]=$1} END {m = (NR % 2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2; printf "%.2f", m}'; }
 # phase NAME REQUESTS cmd...: wall time, peak RSS, API server CPU of one command
 phase() {
   local name=$1 reqs=$2; shift 2
@@ -59,6 +62,9 @@ phase() {
   RSS[$name]=$rss
   CPU[$name]=$(awk -v a="$c0" -v b="$c1" 'BEGIN {printf "%.2f", b - a}')
   RATE[$name]=$(awk -v n="$reqs" -v w="$wall" 'BEGIN {printf "%.0f", n / (w > 0 ? w : 0.001)}')
+  ALLRATE[$name]="${ALLRATE[$name]:-} ${RATE[$name]}"
+  ALLRSS[$name]="${ALLRSS[$name]:-} $rss"
+  ALLCPU[$name]="${ALLCPU[$name]:-} ${CPU[$name]}"
   printf '%-22s %5d requests %7.2f s %7s req/s  RSS %6d kB  apiserver CPU %5s s\n' "$name" "$reqs" "$wall" "${RATE[$name]}" "$rss" "${CPU[$name]}"
 }
 
@@ -84,25 +90,29 @@ run("delete", function(name) return k:delete("configmaps", name) end)
 LUA
 
 echo "== $N ConfigMaps: create, patch, delete (kscript $($K --version 2>/dev/null | head -1), kubectl $($KC version --client -o json | jq -r .clientVersion.gitVersion))"
-echo "-- kscript, one Lua script (all three phases in one process)"
-phase lua-all $((3 * N)) env NS="$ns" N="$N" "$K" "$tmp/bench.lua"
-while read -r what secs bad; do
-  printf '   %-8s %7.3f s  %6.0f req/s  (%d failed)\n' "$what" "$secs" "$(awk -v n="$N" -v s="$secs" 'BEGIN {print n / s}')" "$bad"
-  RATE[lua-$what]=$(awk -v n="$N" -v s="$secs" 'BEGIN {printf "%.0f", n / s}')
-done <"$tmp/out.lua-all"
+for ((round = 1; round <= ROUNDS; round++)); do
+  echo "== round $round of $ROUNDS"
+  echo "-- kscript, one Lua script (all three phases in one process)"
+  phase lua-all $((3 * N)) env NS="$ns" N="$N" "$K" "$tmp/bench.lua"
+  while read -r what secs bad; do
+    printf '   %-8s %7.3f s  %6.0f req/s  (%d failed)\n' "$what" "$secs" "$(awk -v n="$N" -v s="$secs" 'BEGIN {print n / s}')" "$bad"
+    RATE[lua-$what]=$(awk -v n="$N" -v s="$secs" 'BEGIN {printf "%.0f", n / s}')
+    ALLRATE[lua-$what]="${ALLRATE[lua-$what]:-} ${RATE[lua-$what]}"
+  done <"$tmp/out.lua-all"
 
-echo "-- kscript commands"
-phase ks-apply "$N" "$K" apply -n "$ns" -f "$tmp/cms.yaml"
-phase ks-apply2 "$N" "$K" apply -n "$ns" -f "$tmp/cms2.yaml"
-phase ks-delete "$N" "$K" delete -n "$ns" -f "$tmp/cms.yaml" --wait=false
+  echo "-- kscript commands"
+  phase ks-apply "$N" "$K" apply -n "$ns" -f "$tmp/cms.yaml"
+  phase ks-apply2 "$N" "$K" apply -n "$ns" -f "$tmp/cms2.yaml"
+  phase ks-delete "$N" "$K" delete -n "$ns" -f "$tmp/cms.yaml" --wait=false
 
-echo "-- kubectl (-v=1 to see client-side throttling)"
-phase kc-apply "$N" "$KC" -v=1 apply --server-side -n "$ns" -f "$tmp/cms.yaml"
-phase kc-apply2 "$N" "$KC" -v=1 apply --server-side -n "$ns" -f "$tmp/cms2.yaml"
-phase kc-delete "$N" "$KC" -v=1 delete -n "$ns" -f "$tmp/cms.yaml" --wait=false
-thr=$(cat "$tmp"/err.kc-* | grep -c "client-side throttling" || true)
-echo "   kubectl logged $thr 'client-side throttling' waits"
-
+  echo "-- kubectl (-v=1 to see client-side throttling)"
+  phase kc-apply "$N" "$KC" -v=1 apply --server-side -n "$ns" -f "$tmp/cms.yaml"
+  phase kc-apply2 "$N" "$KC" -v=1 apply --server-side -n "$ns" -f "$tmp/cms2.yaml"
+  phase kc-delete "$N" "$KC" -v=1 delete -n "$ns" -f "$tmp/cms.yaml" --wait=false
+  thr=$(cat "$tmp"/err.kc-* | grep -c "client-side throttling" || true)
+  echo "   kubectl logged $thr 'client-side throttling' waits"
+  THR=$((${THR:-0} + thr))
+done
 echo "-- a shell loop of kubectl create, $LOOP objects"
 cat >"$tmp/loop.sh" <<EOF
 for i in \$(seq 1 $LOOP); do sed "s/NNN/\$i/" "$tmp/one.tmpl" | "$KC" create -n "$ns" -f - >/dev/null; done
@@ -110,6 +120,12 @@ EOF
 phase kc-loop "$LOOP" bash "$tmp/loop.sh"
 $KC delete cm -n "$ns" -l '!bench' --wait=false >/dev/null 2>&1 || true
 
+for key in "${!ALLRATE[@]}"; do RATE[$key]=$(echo "${ALLRATE[$key]}" | median); done
+for key in "${!ALLRSS[@]}"; do RSS[$key]=$(echo "${ALLRSS[$key]}" | median); CPU[$key]=$(echo "${ALLCPU[$key]}" | median); done
+echo "== medians of $ROUNDS rounds (req/s; kubectl throttled itself ${THR:-0} times in all)"
+for key in lua-all lua-create lua-patch lua-delete ks-apply ks-apply2 ks-delete kc-apply kc-apply2 kc-delete kc-loop; do
+  printf '   %-10s %7s req/s  RSS %8s kB  apiserver CPU %5s s\n' "$key" "${RATE[$key]}" "${RSS[$key]:--}" "${CPU[$key]:--}"
+done
 echo "== ratios (kscript / kubectl: rate higher is better, RSS lower is better)"
 ratio() { awk -v a="$2" -v b="$3" -v l="$1" 'BEGIN {printf "%-46s %.1fx\n", l, a / b}'; }
 ratio "create rate: Lua script vs kubectl apply -f" "${RATE[lua-create]}" "${RATE[kc-apply]}"
