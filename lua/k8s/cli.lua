@@ -29,20 +29,15 @@ local function timeout_of(s)
   return n * (({ ms = 0.001, s = 1, m = 60, h = 3600, [""] = 1 })[unit] or 1)
 end
 
---- duration("5m") -> seconds (kubectl's Go durations: 1h2m3s, 500ms, 30s; a bare number is seconds)
+--- duration("5m", "--since") -> seconds: Go's time.ParseDuration (ksh.sys),
+-- a bad value is a usage error in kubectl's words
 function M.duration(s, flag)
   if s == nil then return nil end
-  if tostring(s):match("^%d+$") then return tonumber(s) end
-  local total, any = 0, false
-  local rest = tostring(s):gsub("(%d+%.?%d*)(%a+)", function(n, u)
-    local mult = ({ ns = 1e-9, us = 1e-6, ms = 0.001, s = 1, m = 60, h = 3600 })[u]
-    if not mult then return nil end
-    total = total + tonumber(n) * mult
-    any = true
-    return ""
-  end)
-  if not any or rest ~= "" then require("ksh").usage("invalid duration %q for %s", s, flag or "a flag") end
-  return total
+  local secs, err = require("ksh.sys").parse_duration(tostring(s))
+  if not secs then
+    require("ksh").usage('invalid argument "%s" for "%s" flag: %s', tostring(s), flag or "a", tostring(err))
+  end
+  return secs
 end
 
 --- connect(o) -> client (raises on failure)
