@@ -200,12 +200,12 @@ printf '#!/bin/sh\nsed -i "s/^  a: b$/  a: edited/" "$1"\n' >"$tmp/ed-change"
 printf '#!/bin/sh\ntrue\n' >"$tmp/ed-none"
 printf '#!/bin/sh\nsed -i "s/^  name: x1$/  name: other/" "$1"\n' >"$tmp/ed-rename"
 chmod +x "$tmp"/ed-*
-EDITOR=$tmp/ed-change same "edit: a change is saved" x1 edit -n @NS@ cm x1
-EDITOR=$tmp/ed-none same "edit: no change cancels" x1 edit -n @NS@ cm x1
-EDITOR=$tmp/ed-none same "edit of a missing object" x1 edit -n @NS@ cm nope
+TMPDIR=$tmp EDITOR=$tmp/ed-change same "edit: a change is saved" x1 edit -n @NS@ cm x1
+TMPDIR=$tmp EDITOR=$tmp/ed-none same "edit: no change cancels" x1 edit -n @NS@ cm x1
+TMPDIR=$tmp EDITOR=$tmp/ed-none same "edit of a missing object" x1 edit -n @NS@ cm nope
 # a rename is refused (the copy's path differs: compare the first and last lines)
 reset; x1
-EDITOR=$tmp/ed-rename "$KS" edit -n "$ns" cm x1 >"$tmp/out" 2>"$tmp/err"; rc=$?
+TMPDIR=$tmp EDITOR=$tmp/ed-rename "$KS" edit -n "$ns" cm x1 >"$tmp/out" 2>"$tmp/err"; rc=$?
 is "edit: a rename is refused, the changes kept in a copy" "$rc $(head -1 "$tmp/err" | sed 's/".*"/"F"/') $(tail -1 "$tmp/err")" \
   '1 A copy of your changes has been stored to "F" error: At least one of apiVersion, kind and name was changed'
 # a 409 (someone else wrote in between) and an invalid label: the file comes back with the error on top
@@ -221,7 +221,7 @@ esac
 EOF
 chmod +x "$tmp/ed-409"
 reset; x1; rm -f "$tmp/ed-count"
-EDITOR=$tmp/ed-409 "$KS" edit -n "$ns" cm x1 >"$tmp/out" 2>"$tmp/err"; rc=$?
+TMPDIR=$tmp EDITOR=$tmp/ed-409 "$KS" edit -n "$ns" cm x1 >"$tmp/out" 2>"$tmp/err"; rc=$?
 is "edit: after a 409 and an invalid save, the third save lands (exit 0, 'edited')" "$rc $(cat "$tmp/out")" "0 configmap/x1 edited"
 check "edit: the 409 reopened the file with the conflict on top" grep -q '^# Operation cannot be fulfilled on configmaps "x1": the object has been modified' "$tmp/ed-seen.2"
 check "edit: the invalid label reopened it with the causes as kubectl lists them" grep -q '^# \* metadata.labels: Invalid value: "bad key"' "$tmp/ed-seen.3"
