@@ -43,7 +43,7 @@ function M.flatten(objs)
 end
 
 local function perr(source, doc, msg)
-  return util.error("decode", ("error parsing %s: %s"):format(source, msg), { source = source, doc = doc })
+  return util.error("parse", ("error parsing %s: %s"):format(source, msg), { source = source, doc = doc })
 end
 
 local function looks_json(text)
