@@ -12,6 +12,11 @@ local M = { verbose = false }
 M.error = loop.error
 M.is_interrupt = loop.is_interrupt
 
+-- Called by the runner before anything runs: flags from the command line.
+function M._start(flags)
+  M.verbose = flags == "verbose"
+end
+
 --- Raise a usage error: the runner prints the message and exits 2.
 function M.usage(fmt, ...)
   error(loop.error("usage", select("#", ...) > 0 and fmt:format(...) or fmt), 0)

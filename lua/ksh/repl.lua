@@ -49,7 +49,23 @@ local function command_fn(line)
   local words, err = M.split(line)
   if not words then return "error", "ksh: " .. err end
   if #words == 0 then return "empty" end
-  return "run", function() return cmd.run(table.unpack(words)) end
+  return "run", function() cmd.run(table.unpack(words)) end
+end
+
+local keywords = {}
+for w in ([[and break do else elseif end false for function goto if in
+  local nil not or repeat return then true until while]]):gmatch "%a+" do keywords[w] = true end
+
+-- An unknown word where a command was meant: the first word is neither a
+-- command nor a global (nor a keyword) and is followed by arguments (`gte
+-- pods`, `nosuch --flag`, `gte /api`), or stands alone close to a command's
+-- name (`gte`).  `a, b = 1, 2`, `x + 1`, `x == y` stay Lua.
+local function unknown_command(word, rest)
+  if not word or keywords[word] or word:find(".", 1, true) or _G[word] ~= nil then return nil end
+  local nextword = rest:match("^([%w_]+)")
+  local args = (nextword and not keywords[nextword]) or rest:match("^%-%-?%a") or rest:match("^/%a")
+  if args or (rest == "" and cmd.suggest(word)) then return cmd.unknown(word) end
+  return nil
 end
 
 --- prepare(text) -> "run", fn | "more" | "error", message | "empty"
@@ -58,14 +74,20 @@ function M.prepare(text)
   if text:sub(1, 1) == "!" then return command_fn(text:sub(2)) end
   if text:sub(1, 1) == "=" then text = "return " .. text:sub(2) end
   local word, rest = text:match("^%s*([%w_][%w_%-%.]*)%s*(.*)$")
+  -- `exit` and `exit N` leave the prompt (unless exit is a Lua global)
+  local code = word == "exit" and _G.exit == nil and (rest == "" and "0" or rest:match("^(%d+)%s*$"))
+  if code then return "run", function() os.exit(tonumber(code)) end end
   -- `help = 5`, `get(x)`, `get.x`, `get:x()`, `get[1]` are Lua, whatever the name
   local luaish = rest and (rest:match("^=[^=]") or rest:match("^[%(%.:%[{\"']"))
   local is_cmd = word and not luaish and not word:find(".", 1, true) and cmd.exists(word)
   if is_cmd and rawget(_G, word) == nil then return command_fn(text) end
   local f = load("return " .. text, "=stdin", "t")
-  if f then return "run", f end
   local err
-  f, err = load(text, "=stdin", "t")
+  if not f then f, err = load(text, "=stdin", "t") end
+  if not luaish and not is_cmd then
+    local msg = unknown_command(word, rest)
+    if msg then return "error", msg end
+  end
   if f then return "run", f end
   if is_cmd then return command_fn(text) end
   if err:match("<eof>$") then return "more" end
@@ -106,14 +128,18 @@ function M.prompt()
   return "ksh> "
 end
 
-function M.banner()
+--- start(): the prompt opens (commands now know they run at the prompt).
+function M.start()
+  require("ksh").interactive = true
   if os.getenv("KSH_NO_BANNER") then return end
-  io.stderr:write("kscript ", "(Lua 5.4) ", "- 'help' lists commands, Ctrl-D exits\n")
+  io.stderr:write("kscript ", "(Lua 5.4) ", "- 'help' lists commands and explains the prompt, Ctrl-D exits\n")
 end
 
 local function sorted_keys(t, prefix, out, seen)
   for k, v in pairs(t) do
-    if type(k) == "string" and k:sub(1, #prefix) == prefix and k:match("^[%a_][%w_]*$") and not seen[k] then
+    -- names starting with _ are internals: shown only when asked for
+    if type(k) == "string" and k:sub(1, #prefix) == prefix and k:match("^[%a_][%w_]*$") and not seen[k]
+      and (k:sub(1, 1) ~= "_" or prefix:sub(1, 1) == "_") then
       seen[k] = true
       out[#out + 1] = { k, v }
     end

@@ -55,26 +55,25 @@ typedef struct {
   int status; /* LUA_OK or error */
   int exit_code;
   int verbose;
+  int is_command; /* the task runs ksh.cmd.run: its result is the status */
+  host_t *h;
 } run_state;
 
 static void main_done(void *ud, task_t *t, int status, lua_State *co, int nres) {
   run_state *rs = ud;
   (void)t;
-  (void)nres;
   rs->done = 1;
   rs->status = status;
-  if (status == LUA_OK) return;
-  if (host_is_interrupt(co, -1)) {
+  if (status == LUA_OK) {
+    if (rs->is_command && nres > 0 && lua_isinteger(co, -nres)) rs->exit_code = (int)lua_tointeger(co, -nres) & 0xff;
+    return;
+  }
+  if (host_is_interrupt(co, -1) || (host_error_is(co, -1, "cancelled") && host_task_failures(rs->h) > 0)) {
+    /* interrupted, or ended because a background task failed: said already */
     rs->exit_code = 1; /* replaced by the signal's code below */
     return;
   }
-  int usage_err = 0;
-  if (lua_type(co, -1) == LUA_TTABLE) {
-    lua_getfield(co, -1, "kind");
-    usage_err = lua_isstring(co, -1) && strcmp(lua_tostring(co, -1), "usage") == 0;
-    lua_pop(co, 1);
-  }
-  if (usage_err) {
+  if (host_error_is(co, -1, "usage")) {
     lua_getfield(co, -1, "message");
     fprintf(stderr, "%s: %s\n", progname, lua_tostring(co, -1));
     lua_pop(co, 1);
@@ -89,19 +88,22 @@ static void main_done(void *ud, task_t *t, int status, lua_State *co, int nres) 
 
 static int main_stop(void *ud) {
   run_state *rs = ud;
-  return rs->done && rs->status != LUA_OK;
+  /* the main chunk failed, or a background task did: the script ends */
+  return (rs->done && rs->status != LUA_OK) || host_task_failures(rs->h) > 0;
 }
 
 /* Run the function on top of the main state (below it nargs args) as the
- * foreground task; then keep the loop going while other tasks remain. */
-static int run_main(host_t *h, int nargs, int verbose) {
-  run_state rs = {0, LUA_OK, 0, verbose};
+ * foreground task; then keep the loop going while other tasks remain.  An
+ * uncaught error in a background task ends the run with 1 at once. */
+static int run_main(host_t *h, int nargs, int verbose, int is_command) {
+  run_state rs = {0, LUA_OK, 0, verbose, is_command, h};
   task_t *t = host_spawn(h, nargs, main_done, &rs);
   if (!t) return 1;
   host_set_foreground(h, t);
   host_run_until(h, main_stop, &rs);
   int why = host_interrupted(h);
-  if (rs.status != LUA_OK || why) host_kill_all(h);
+  int failed = host_task_failures(h) > 0;
+  if (rs.status != LUA_OK || why || failed) host_kill_all(h);
   fflush(stdout);
   switch (why) {
   case HOST_INT_SIGINT: return 130;
@@ -111,6 +113,7 @@ static int run_main(host_t *h, int nargs, int verbose) {
     return 124;
   default: break;
   }
+  if (failed) return rs.exit_code ? rs.exit_code : 1;
   if (!rs.done) {
     /* tasks were left waiting on something that can never wake them */
     if (host_tasks(h) > 0) {
@@ -122,9 +125,9 @@ static int run_main(host_t *h, int nargs, int verbose) {
   return rs.exit_code;
 }
 
-static int report_load_error(lua_State *L) {
-  fprintf(stderr, "%s: %s\n", progname, lua_tostring(L, -1));
-  lua_pop(L, 1);
+static int report_load_error(host_t *h) {
+  char buf[1024];
+  fprintf(stderr, "%s: %s\n", progname, host_pop_message(h, buf, sizeof buf));
   return 1;
 }
 
@@ -138,87 +141,22 @@ static int ends_with(const char *s, const char *suf) {
   return a >= b && strcmp(s + a - b, suf) == 0;
 }
 
-/* Load a script file (text only); "-" is stdin.  Pushes the chunk or an error. */
-static int load_script(lua_State *L, const char *path) {
-  FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-  if (!f) {
-    lua_pushfstring(L, "cannot open %s: %s", path, strerror(errno));
-    return LUA_ERRFILE;
-  }
-  luaL_Buffer b;
-  luaL_buffinit(L, &b);
-  char buf[8192];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, f)) > 0) luaL_addlstring(&b, buf, n);
-  int err = ferror(f);
-  if (f != stdin) fclose(f);
-  luaL_pushresult(&b);
-  if (err) {
-    lua_pop(L, 1);
-    lua_pushfstring(L, "cannot read %s", path);
-    return LUA_ERRFILE;
-  }
-  size_t len;
-  const char *src = lua_tolstring(L, -1, &len);
-  /* skip a #! line as lua.c does (keep the newline so line numbers hold) */
-  size_t skip = 0;
-  if (len > 0 && src[0] == '#')
-    while (skip < len && src[skip] != '\n') skip++;
-  const char *name = strcmp(path, "-") == 0 ? "=stdin" : lua_pushfstring(L, "@%s", path);
-  int st = host_loadbuffer(L, src + skip, len - skip, name);
-  if (strcmp(path, "-") != 0) lua_remove(L, -2); /* chunkname */
-  lua_remove(L, -2);                               /* source */
-  return st;
-}
-
-/* Resolve a command name through ksh.cmd.find; pushes the chunk or an error. */
-static int load_command(lua_State *L, const char *name) {
-  lua_getglobal(L, "require");
-  lua_pushliteral(L, "ksh.cmd");
-  if (lua_pcall(L, 1, 1, 0) != LUA_OK) return LUA_ERRRUN;
-  lua_getfield(L, -1, "find");
-  lua_remove(L, -2);
-  lua_pushstring(L, name);
-  if (lua_pcall(L, 1, 2, 0) != LUA_OK) return LUA_ERRRUN;
-  if (lua_isnil(L, -2)) {
-    lua_remove(L, -2);
-    return LUA_ERRFILE;
-  }
-  lua_pop(L, 1);
-  return LUA_OK;
-}
-
-/* arg table as lua.c builds it: arg[0] the script, negatives the interpreter and options */
-static void set_arg(lua_State *L, char **argv, int argc, int script) {
-  lua_createtable(L, argc - script - 1 > 0 ? argc - script - 1 : 0, script + 1);
-  for (int i = 0; i < argc; i++) {
-    lua_pushstring(L, argv[i]);
-    lua_rawseti(L, -2, i - script);
-  }
-  lua_setglobal(L, "arg");
-}
-
-static int prelude(lua_State *L, int verbose) {
-  lua_getglobal(L, "require");
-  lua_pushliteral(L, "ksh");
-  if (lua_pcall(L, 1, 1, 0) != LUA_OK) return report_load_error(L);
-  lua_pushboolean(L, verbose);
-  lua_setfield(L, -2, "verbose");
-  lua_pop(L, 1);
-  return 0;
-}
-
 int main(int argc, char **argv) {
   int verbose = 0, interactive = 0;
   double timeout = 0;
   int script = 0; /* index of the script/command in argv, 0 for none */
+  int eargs = 0;  /* with -e: index of the first argument for the code */
   int nexec = 0;
   const char *stdin_script = NULL;
 
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (strcmp(a, "--") == 0) {
-      if (i + 1 < argc) script = i + 1;
+      if (nexec) eargs = i + 1;
+      else if (i + 1 < argc) script = i + 1;
+      break;
+    } else if (nexec && (a[0] != '-' || strcmp(a, "-") == 0)) {
+      eargs = i; /* kscript -e CODE ARGS...: the words are the code's arguments */
       break;
     } else if (strcmp(a, "-") == 0) {
       stdin_script = a;
@@ -257,6 +195,7 @@ int main(int argc, char **argv) {
       return 2;
     }
   }
+  if (eargs > argc) eargs = argc;
 
   if (http_global_init() != 0) {
     fprintf(stderr, "%s: cannot initialise libcurl\n", progname);
@@ -267,53 +206,68 @@ int main(int argc, char **argv) {
     fprintf(stderr, "%s: cannot create the Lua state\n", progname);
     return 1;
   }
-  lua_State *L = host_state(h);
   int rc = 0;
-  set_arg(L, argv, argc, script ? script : argc);
-  if (prelude(L, verbose)) {
+  if (nexec) {
+    int first = eargs ? eargs : argc; /* arg[1] */
+    host_set_args(h, argv, argc, first - 1, "-e");
+  } else {
+    host_set_args(h, argv, argc, script ? script : argc, NULL);
+  }
+  host_push_string(h, verbose ? "verbose" : "");
+  if (host_call(h, "ksh", "_start", 1, 0) != 0) {
     rc = 1;
     goto out;
   }
   host_install_signals(h, timeout);
 
-  /* -e chunks, in order */
-  for (int i = 1; i < argc && (!script || i < script); i++) {
+  /* -e chunks, in order, each with the ARGS as ... */
+  int last_opt = script ? script : eargs ? eargs : argc;
+  for (int i = 1; i < last_opt; i++) {
     if (strcmp(argv[i], "--timeout") == 0) {
       i++;
       continue;
     }
+    if (strcmp(argv[i], "--") == 0) break;
     if (strcmp(argv[i], "-e") != 0) continue;
-    const char *code = argv[++i];
-    if (host_loadbuffer(L, code, strlen(code), "=(command line)") != LUA_OK) {
-      rc = report_load_error(L);
+    if (host_load_string(h, argv[++i], "=(command line)") != LUA_OK) {
+      rc = report_load_error(h);
       goto out;
     }
-    rc = run_main(h, 0, verbose);
+    int nargs = 0;
+    for (int j = eargs; eargs && j < argc; j++, nargs++) host_push_string(h, argv[j]);
+    rc = run_main(h, nargs, verbose, 0);
     if (rc) goto out;
   }
 
   if (script) {
     const char *s = argv[script];
+    int is_command = 0;
     int st;
     if (stdin_script) {
-      st = load_script(L, "-");
+      st = host_load_file(h, "-");
     } else if ((strchr(s, '/') || ends_with(s, ".lua")) && file_exists(s)) {
-      st = load_script(L, s);
+      st = host_load_file(h, s);
     } else if (strchr(s, '/')) {
-      lua_pushfstring(L, "cannot open %s: no such file", s);
-      st = LUA_ERRFILE;
+      fprintf(stderr, "%s: cannot open %s: no such file\n", progname, s);
+      rc = 1;
+      goto out;
     } else {
-      st = load_command(L, s);
+      /* a command: ksh.cmd.run finds it, runs it and returns its status */
+      if (host_push_field(h, "ksh.cmd", "run") != 0) {
+        rc = 1;
+        goto out;
+      }
+      host_push_string(h, s);
+      is_command = 1;
+      st = LUA_OK;
     }
     if (st != LUA_OK) {
-      rc = report_load_error(L);
-      if (st == LUA_ERRFILE && !stdin_script && !strchr(s, '/') && !ends_with(s, ".lua"))
-        fprintf(stderr, "%s: try '%s help' for the list of commands\n", progname, progname);
+      rc = report_load_error(h);
       goto out;
     }
-    int nargs = 0;
-    for (int i = script + 1; i < argc; i++, nargs++) lua_pushstring(L, argv[i]);
-    rc = run_main(h, nargs, verbose);
+    int nargs = is_command;
+    for (int i = script + 1; i < argc; i++, nargs++) host_push_string(h, argv[i]);
+    rc = run_main(h, nargs, verbose, is_command);
     if (rc || !interactive) goto out;
   } else if (nexec && !interactive) {
     goto out;
@@ -327,11 +281,11 @@ int main(int argc, char **argv) {
     }
     rc = repl_run(h, verbose);
   } else {
-    if (load_script(L, "-") != LUA_OK) {
-      rc = report_load_error(L);
+    if (host_load_file(h, "-") != LUA_OK) {
+      rc = report_load_error(h);
       goto out;
     }
-    rc = run_main(h, 0, verbose);
+    rc = run_main(h, 0, verbose, 0);
   }
 
 out:

@@ -7,6 +7,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,26 +79,8 @@ static void history_init(void) {
   R.histfile = strdup(hf);
 }
 
-/* Call ksh.repl.<fn> with nargs values already pushed below it; results on the stack. */
-static int call_repl(const char *fn, int nargs, int nres) {
-  lua_State *L = R.L;
-  lua_getglobal(L, "require");
-  lua_pushliteral(L, "ksh.repl");
-  if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
-    fprintf(stderr, "kscript: %s\n", lua_tostring(L, -1));
-    lua_pop(L, 1 + nargs);
-    return -1;
-  }
-  lua_getfield(L, -1, fn);
-  lua_remove(L, -2);
-  lua_insert(L, -nargs - 1);
-  if (lua_pcall(L, nargs, nres, 0) != LUA_OK) {
-    fprintf(stderr, "kscript: %s\n", lua_tostring(L, -1));
-    lua_pop(L, 1);
-    return -1;
-  }
-  return 0;
-}
+/* Call ksh.repl.<fn> with nargs values already pushed; results on the stack. */
+static int call_repl(const char *fn, int nargs, int nres) { return host_call(R.h, "ksh.repl", fn, nargs, nres); }
 
 static const char *prompt_text(void) {
   static char buf[256];
@@ -111,12 +94,9 @@ static const char *prompt_text(void) {
   return "ksh> ";
 }
 
-static int is_kind(lua_State *L, int idx, const char *kind) {
-  if (lua_type(L, idx) != LUA_TTABLE) return 0;
-  lua_getfield(L, idx, "kind");
-  int r = lua_isstring(L, -1) && strcmp(lua_tostring(L, -1), kind) == 0;
-  lua_pop(L, 1);
-  return r;
+static void leave(int code) {
+  R.eof = 1;
+  R.exit_code = code;
 }
 
 static void chunk_done(void *ud, task_t *t, int status, lua_State *co, int nres) {
@@ -129,7 +109,11 @@ static void chunk_done(void *ud, task_t *t, int status, lua_State *co, int nres)
       lua_xmove(co, L, nres);
       call_repl("print_results", nres, 0);
     }
-  } else if (host_is_interrupt(co, -1) || is_kind(co, -1, "usage")) {
+  } else if (host_error_is(co, -1, "exit")) { /* os.exit(n) or `exit n` */
+    lua_getfield(co, -1, "code");
+    leave((int)lua_tointeger(co, -1) & 0xff);
+    lua_pop(co, 1);
+  } else if (host_is_interrupt(co, -1) || host_error_is(co, -1, "usage")) {
     lua_getfield(co, -1, "message");
     fprintf(stderr, "%s\n", lua_tostring(co, -1));
     lua_pop(co, 1);
@@ -142,8 +126,7 @@ static void chunk_done(void *ud, task_t *t, int status, lua_State *co, int nres)
   fflush(stderr);
   R.busy = 0;
   if (host_interrupted(R.h) == HOST_INT_SIGTERM) {
-    R.eof = 1;
-    R.exit_code = 143;
+    leave(143);
     return;
   }
   host_reset_interrupt(R.h);
@@ -248,6 +231,27 @@ static void on_idle_signal(void *ud, int why) {
   rl_redisplay();
 }
 
+/* Text printed while the prompt waits goes above it, the line kept. */
+static void above_prompt(FILE *f, const char *s, size_t len) {
+  int above = R.prompt_active;
+  if (above) rl_clear_visible_line();
+  fwrite(s, 1, len, f);
+  fflush(f);
+  if (above) {
+    rl_on_new_line();
+    rl_redisplay();
+  }
+}
+
+/* An uncaught error in a background task: reported, the prompt goes on. */
+static void on_task_error(void *ud, const char *msg) {
+  (void)ud;
+  char buf[4096];
+  int n = snprintf(buf, sizeof buf, "kscript: %s\n", msg);
+  fflush(stdout);
+  above_prompt(stderr, buf, n < 0 ? 0 : (size_t)n >= sizeof buf ? sizeof buf - 1 : (size_t)n);
+}
+
 /* print() that keeps the prompt intact when a background task prints. */
 static int l_print(lua_State *L) {
   int n = lua_gettop(L);
@@ -312,6 +316,37 @@ static char **complete(const char *text, int start, int end) {
   return rl_completion_matches(text, cand_gen);
 }
 
+/* --- the terminal's foreground process group ---
+ * Under `make demo` the terminal sends SIGINT to the whole foreground group:
+ * make, the wrapper script and kscript.  The prompt takes a process group of
+ * its own and makes it the foreground one, so Ctrl-C reaches kscript alone;
+ * the old group gets the terminal back when the prompt ends. */
+static pid_t saved_pgrp = -1;
+
+static void term_take(void) {
+  if (!isatty(0)) return;
+  pid_t fg = tcgetpgrp(0);
+  if (fg < 0 || fg != getpgrp() || getpid() == getpgrp()) return; /* already a group leader (a job-control shell made it) */
+  if (setpgid(0, 0) != 0) return;
+  sigset_t block, old;
+  sigemptyset(&block);
+  sigaddset(&block, SIGTTOU);
+  sigprocmask(SIG_BLOCK, &block, &old);
+  if (tcsetpgrp(0, getpgrp()) == 0) saved_pgrp = fg;
+  sigprocmask(SIG_SETMASK, &old, NULL);
+}
+
+static void term_restore(void) {
+  if (saved_pgrp < 0) return;
+  sigset_t block, old;
+  sigemptyset(&block);
+  sigaddset(&block, SIGTTOU);
+  sigprocmask(SIG_BLOCK, &block, &old);
+  tcsetpgrp(0, saved_pgrp);
+  sigprocmask(SIG_SETMASK, &old, NULL);
+  saved_pgrp = -1;
+}
+
 int repl_run(host_t *h, int verbose) {
   memset(&R, 0, sizeof R);
   R.h = h;
@@ -328,14 +363,20 @@ int repl_run(host_t *h, int verbose) {
   rl_completer_word_break_characters = rl_basic_word_break_characters;
   history_init();
   host_on_idle_signal(h, on_idle_signal, NULL);
+  host_on_task_error(h, on_task_error, NULL);
+  host_trap_exit(h);
+  term_take();
 
-  if (call_repl("banner", 0, 0) != 0) { /* best effort */
+  if (call_repl("start", 0, 0) != 0) { /* best effort */
   }
   install();
   while (!R.eof) {
     loop_run_once(host_loop_of(h), -1);
+    if (host_exit_requested(h) >= 0) leave(host_exit_requested(h) & 0xff); /* os.exit in a task */
   }
   uninstall();
+  host_on_task_error(h, NULL, NULL);
+  term_restore();
   host_kill_all(h);
   cands_free();
   reset_pending();

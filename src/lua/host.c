@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <errno.h>
 
 #include "bundle.h"
 #include "error.h"
@@ -22,6 +23,8 @@ struct task {
   int waiting;           /* parked by host_yield */
   int scheduled;         /* a resume is queued */
   int interrupt;         /* HOST_INT_* to raise at the next resume */
+  int kill_tried;        /* host_kill_all resumed it once with the reason */
+  int dead;              /* freed while a resume was queued: the queue frees it */
   host_cancel_fn cancel; /* stop whatever would wake us */
   void *cancel_ud;
   host_done_fn done;
@@ -40,6 +43,11 @@ struct host {
   double timeout;
   void (*idle_sig)(void *ud, int why);
   void *idle_ud;
+  void (*task_err)(void *ud, const char *msg);
+  void *task_err_ud;
+  int task_failures; /* uncaught errors in background tasks */
+  int killing;       /* inside host_kill_all: the errors it causes are silent */
+  int exit_code;     /* os.exit(n) asked for, when trapped: n + 1 */
 };
 
 static const char HOST_KEY = 'h';
@@ -69,13 +77,7 @@ lua_State *host_task_thread(task_t *t) { return t->co; }
 
 /* --- errors (built by error.c) --- */
 
-int host_is_interrupt(lua_State *L, int idx) {
-  if (lua_type(L, idx) != LUA_TTABLE) return 0;
-  lua_getfield(L, idx, "kind");
-  int r = lua_isstring(L, -1) && strcmp(lua_tostring(L, -1), "interrupted") == 0;
-  lua_pop(L, 1);
-  return r;
-}
+int host_is_interrupt(lua_State *L, int idx) { return host_error_is(L, idx, "interrupted"); }
 
 static void push_interrupt(lua_State *L, int why) {
   switch (why) {
@@ -153,6 +155,10 @@ static void task_resume(task_t *t);
 static void task_resume_cb(void *ud) {
   task_t *t = ud;
   t->scheduled = 0;
+  if (t->dead) {
+    free(t);
+    return;
+  }
   task_resume(t);
 }
 
@@ -226,14 +232,45 @@ static void task_free(task_t *t) {
   host_t *h = t->h;
   *task_slot(t->co) = NULL;
   luaL_unref(h->L, LUA_REGISTRYINDEX, t->ref);
-  free(t);
+  if (t->scheduled) t->dead = 1; /* task_resume_cb frees it */
+  else free(t);
+}
+
+/* Close the pending <close> variables of a dead or parked thread: after an
+ * error, each handler receives that error (errref, or LUA_NOREF for nil).
+ * An error raised by a handler is reported, never swallowed. */
+static void close_thread(host_t *h, lua_State *co, int errref) {
+  lua_settop(co, 0);
+  if (errref != LUA_NOREF) lua_rawgeti(co, LUA_REGISTRYINDEX, errref);
+  int st = lua_resetthread(co);
+  /* lua_resetthread returns the original error status when the handlers
+   * succeed; a handler's own error replaces the error object */
+  int raised = 0;
+  if (st != LUA_OK) {
+    if (errref == LUA_NOREF) raised = 1;
+    else {
+      lua_rawgeti(co, LUA_REGISTRYINDEX, errref);
+      raised = !lua_rawequal(co, -1, -2);
+      lua_pop(co, 1);
+    }
+  }
+  if (errref != LUA_NOREF) luaL_unref(co, LUA_REGISTRYINDEX, errref);
+  if (raised) {
+    const char *msg = luaL_tolstring(co, -1, NULL);
+    host_task_error(h, lua_pushfstring(co, "error in a <close> handler: %s", msg));
+  }
+  lua_settop(co, 0);
 }
 
 static void task_finish(task_t *t, int status, int nres) {
+  int errref = LUA_NOREF;
+  if (status != LUA_OK && status != LUA_YIELD) { /* the close handlers get it after done() */
+    lua_pushvalue(t->co, -1);
+    errref = luaL_ref(t->co, LUA_REGISTRYINDEX);
+  }
   task_unlink(t);
   if (t->done) t->done(t->done_ud, t, status, t->co, nres);
-  lua_settop(t->co, 0);
-  lua_resetthread(t->co); /* runs pending __close after an error */
+  close_thread(t->h, t->co, errref);
   task_free(t);
 }
 
@@ -325,13 +362,32 @@ void host_interrupt(host_t *h, task_t *t, int why) {
 }
 
 void host_kill_all(host_t *h) {
+  int why = h->interrupted ? h->interrupted : HOST_INT_CANCEL;
+  h->killing++;
+  /* First each parked task unwinds once from its wait with the reason (its
+   * <close> handlers get the error); what is still alive after that (it
+   * caught the error and waited again) is closed below. */
+  for (;;) {
+    task_t *t = h->tasks;
+    while (t && (t->kill_tried || !t->started)) t = t->next;
+    if (!t) break;
+    t->kill_tried = 1;
+    if (t->waiting && t->cancel) t->cancel(t->cancel_ud);
+    t->cancel = NULL;
+    t->waiting = 0;
+    t->interrupt = why;
+    t->nargs = 0;
+    task_resume(t);
+  }
+  h->killing--;
   while (h->tasks) {
     task_t *t = h->tasks;
     if (t->waiting && t->cancel) t->cancel(t->cancel_ud);
     t->waiting = 0;
     task_unlink(t);
-    lua_settop(t->co, 0);
-    lua_resetthread(t->co);
+    /* its <close> handlers learn why: the interruption, else a cancellation */
+    push_interrupt(t->co, h->interrupted ? h->interrupted : HOST_INT_CANCEL);
+    close_thread(h, t->co, luaL_ref(t->co, LUA_REGISTRYINDEX));
     task_free(t);
   }
 }
@@ -339,6 +395,13 @@ void host_kill_all(host_t *h) {
 /* --- signals --- */
 
 static void on_signal(int sig) {
+  if (sig == SIGINT && got_signal == SIGINT) {
+    /* a second Ctrl-C before the first was delivered: the running chunk is
+     * stuck in C; die of SIGINT as lua.c does */
+    signal(SIGINT, SIG_DFL);
+    raise(SIGINT);
+    return;
+  }
   got_signal = sig;
   if (the_host) {
     the_host->interrupted = sig == SIGTERM ? HOST_INT_SIGTERM : sig == SIGALRM ? HOST_INT_TIMEOUT : HOST_INT_SIGINT;
@@ -434,6 +497,104 @@ void host_error_report(lua_State *co, int verbose) {
   }
 }
 
+/* --- what the front ends call --- */
+
+static int push_field_k(lua_State *L) {
+  const char *field = lua_tostring(L, 2);
+  lua_getglobal(L, "require");
+  lua_pushvalue(L, 1);
+  lua_call(L, 1, 1);
+  lua_getfield(L, -1, field);
+  return 1;
+}
+
+int host_push_field(host_t *h, const char *module, const char *field) {
+  lua_State *L = h->L;
+  lua_pushcfunction(L, push_field_k);
+  lua_pushstring(L, module);
+  lua_pushstring(L, field);
+  if (lua_pcall(L, 2, 1, 0) != LUA_OK) {
+    fprintf(stderr, "kscript: %s\n", luaL_tolstring(L, -1, NULL));
+    lua_pop(L, 2);
+    return -1;
+  }
+  return 0;
+}
+
+int host_call(host_t *h, const char *module, const char *field, int nargs, int nres) {
+  lua_State *L = h->L;
+  if (host_push_field(h, module, field) != 0) {
+    lua_pop(L, nargs);
+    return -1;
+  }
+  lua_insert(L, -nargs - 1);
+  if (lua_pcall(L, nargs, nres, 0) != LUA_OK) {
+    fprintf(stderr, "kscript: %s\n", luaL_tolstring(L, -1, NULL));
+    lua_pop(L, 2);
+    return -1;
+  }
+  return 0;
+}
+
+void host_push_string(host_t *h, const char *s) { lua_pushstring(h->L, s); }
+
+void host_set_args(host_t *h, char **argv, int argc, int base, const char *arg0) {
+  lua_State *L = h->L;
+  lua_createtable(L, argc - base - 1 > 0 ? argc - base - 1 : 0, base + 1);
+  for (int i = 0; i < argc; i++) {
+    lua_pushstring(L, argv[i]);
+    lua_rawseti(L, -2, i - base);
+  }
+  if (arg0) {
+    lua_pushstring(L, arg0);
+    lua_rawseti(L, -2, 0);
+  }
+  lua_setglobal(L, "arg");
+}
+
+int host_load_file(host_t *h, const char *path) {
+  lua_State *L = h->L;
+  FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+  if (!f) {
+    lua_pushfstring(L, "cannot open %s: %s", path, strerror(errno));
+    return LUA_ERRFILE;
+  }
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  char buf[8192];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, f)) > 0) luaL_addlstring(&b, buf, n);
+  int err = ferror(f);
+  if (f != stdin) fclose(f);
+  luaL_pushresult(&b);
+  if (err) {
+    lua_pop(L, 1);
+    lua_pushfstring(L, "cannot read %s", path);
+    return LUA_ERRFILE;
+  }
+  size_t len;
+  const char *src = lua_tolstring(L, -1, &len);
+  /* skip a #! line as lua.c does (keep the newline so line numbers hold) */
+  size_t skip = 0;
+  if (len > 0 && src[0] == '#')
+    while (skip < len && src[skip] != '\n') skip++;
+  const char *name = strcmp(path, "-") == 0 ? "=stdin" : lua_pushfstring(L, "@%s", path);
+  int st = host_loadbuffer(L, src + skip, len - skip, name);
+  if (strcmp(path, "-") != 0) lua_remove(L, -2); /* chunkname */
+  lua_remove(L, -2);                               /* source */
+  return st;
+}
+
+int host_load_string(host_t *h, const char *code, const char *chunkname) {
+  return host_loadbuffer(h->L, code, strlen(code), chunkname);
+}
+
+const char *host_pop_message(host_t *h, char *buf, size_t size) {
+  snprintf(buf, size, "%s", luaL_tolstring(h->L, -1, NULL));
+  lua_pop(h->L, 2);
+  return buf;
+}
+
 /* --- the ksh.loop module --- */
 
 typedef struct {
@@ -464,21 +625,66 @@ static int l_sleep(lua_State *L) {
 
 static void spawned_done(void *ud, task_t *t, int status, lua_State *co, int nres) {
   (void)ud;
-  (void)t;
   (void)nres;
   if (status == LUA_OK) return;
-  /* An uncaught error in a background task: report it, unless it was a
-   * cancellation asked for by cancel(). */
-  if (lua_type(co, -1) == LUA_TTABLE) {
-    lua_getfield(co, -1, "kind");
-    int cancelled = lua_isstring(co, -1) && strcmp(lua_tostring(co, -1), "cancelled") == 0;
+  /* An uncaught error in a background task: report it and count it (the
+   * runner then ends the script with 1), unless it was a cancellation asked
+   * for by cancel() or a trapped os.exit(). */
+  if (host_error_is(co, -1, "cancelled") || t->h->killing) return;
+  if (host_error_is(co, -1, "exit")) {
+    lua_getfield(co, -1, "code");
+    t->h->exit_code = (int)lua_tointeger(co, -1) + 1;
     lua_pop(co, 1);
-    if (cancelled) return;
+    return;
   }
+  t->h->task_failures++;
   host_error_report(co, 0);
-  fprintf(stderr, "kscript: error in task: %s\n", lua_tostring(co, -1));
-  fflush(stderr);
+  host_task_error(t->h, lua_pushfstring(co, "error in task: %s", lua_tostring(co, -1)));
+  lua_pop(co, 2);
 }
+
+void host_task_error(host_t *h, const char *msg) {
+  if (h->task_err) h->task_err(h->task_err_ud, msg);
+  else {
+    fprintf(stderr, "kscript: %s\n", msg);
+    fflush(stderr);
+  }
+}
+
+void host_on_task_error(host_t *h, void (*fn)(void *ud, const char *msg), void *ud) {
+  h->task_err = fn;
+  h->task_err_ud = ud;
+}
+
+int host_task_failures(host_t *h) { return h->task_failures; }
+
+int host_error_is(lua_State *L, int idx, const char *kind) {
+  if (lua_type(L, idx) != LUA_TTABLE) return 0;
+  lua_getfield(L, idx, "kind");
+  int r = lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), kind) == 0;
+  lua_pop(L, 1);
+  return r;
+}
+
+/* os.exit while trapped: an error of kind "exit" (code = n) that unwinds the
+ * chunk through its <close> handlers; the front end leaves with n. */
+static int l_exit_trapped(lua_State *L) {
+  int code = lua_isboolean(L, 1) ? (lua_toboolean(L, 1) ? 0 : 1) : (int)luaL_optinteger(L, 1, 0);
+  host_push_error(L, "exit", "exit %d", code);
+  lua_pushinteger(L, code);
+  lua_setfield(L, -2, "code");
+  return lua_error(L);
+}
+
+void host_trap_exit(host_t *h) {
+  lua_State *L = h->L;
+  lua_getglobal(L, "os");
+  lua_pushcfunction(L, l_exit_trapped);
+  lua_setfield(L, -2, "exit");
+  lua_pop(L, 1);
+}
+
+int host_exit_requested(host_t *h) { return h->exit_code ? h->exit_code - 1 : -1; }
 
 /* spawn(fn, ...) -> thread: start fn(...) as a task on the loop. */
 static int l_spawn(lua_State *L) {
@@ -581,6 +787,21 @@ int luaopen_ksh_loop(lua_State *L) {
 
 /* --- the state --- */
 
+/* What load and loadfile return: the chunk (its first upvalue set to env
+ * when given), or fail and the message. */
+static int load_result(lua_State *L, int st, int env) {
+  if (st != LUA_OK) {
+    luaL_pushfail(L);
+    lua_insert(L, -2);
+    return 2;
+  }
+  if (env) {
+    lua_pushvalue(L, env);
+    if (!lua_setupvalue(L, -2, 1)) lua_pop(L, 1);
+  }
+  return 1;
+}
+
 static int l_load_text(lua_State *L) {
   /* load(chunk [, chunkname [, mode [, env]]]) with mode forced to "t" */
   size_t len;
@@ -610,32 +831,14 @@ static int l_load_text(lua_State *L) {
     st = host_loadbuffer(L, src, len, luaL_optstring(L, 2, "=(load)"));
     lua_remove(L, -2);
   }
-  if (st != LUA_OK) {
-    luaL_pushfail(L);
-    lua_insert(L, -2);
-    return 2;
-  }
-  if (env) {
-    lua_pushvalue(L, env);
-    if (!lua_setupvalue(L, -2, 1)) lua_pop(L, 1);
-  }
-  return 1;
+  return load_result(L, st, env);
 }
 
 static int l_loadfile_text(lua_State *L) {
   const char *fname = luaL_optstring(L, 1, NULL);
   int env = !lua_isnone(L, 3) ? 3 : 0;
   int st = luaL_loadfilex(L, fname, "t");
-  if (st != LUA_OK) {
-    luaL_pushfail(L);
-    lua_insert(L, -2);
-    return 2;
-  }
-  if (env) {
-    lua_pushvalue(L, env);
-    if (!lua_setupvalue(L, -2, 1)) lua_pop(L, 1);
-  }
-  return 1;
+  return load_result(L, st, env);
 }
 
 static int l_dofile_text(lua_State *L) {

@@ -50,6 +50,8 @@ void host_wake(task_t *t, int nres);
 /* Errors: error.h (error_push, error_fail). */
 /* Non-zero if the value at idx is an interruption error. */
 int host_is_interrupt(lua_State *L, int idx);
+/* Non-zero if the value at idx is an error table of that kind. */
+int host_error_is(lua_State *L, int idx, const char *kind);
 
 /* --- running code --- */
 /* Pop a function and nargs arguments from the main state and start them as a
@@ -74,9 +76,42 @@ int host_tasks(host_t *h);
 void host_kill_all(host_t *h);
 /* The interruption that ended the run (HOST_INT_*), or 0. */
 int host_interrupted(host_t *h);
+/* Report an uncaught error of a background task (or of a <close> handler):
+ * through the hook set by host_on_task_error, else "kscript: MSG" on stderr. */
+void host_task_error(host_t *h, const char *msg);
+/* Where background errors go (the prompt prints them above its line). */
+void host_on_task_error(host_t *h, void (*fn)(void *ud, const char *msg), void *ud);
+/* Number of background tasks that ended with an uncaught error. */
+int host_task_failures(host_t *h);
+/* Make os.exit(n) raise an error of kind "exit" (field code) instead of
+ * ending the process, so the prompt leaves through its own exit path. */
+void host_trap_exit(host_t *h);
+/* The code of a trapped os.exit() called in a background task, or -1. */
+int host_exit_requested(host_t *h);
 /* Build the one-line report of an uncaught error (the error at top of co),
  * with a traceback when verbose; pushes the string onto co. */
 void host_error_report(lua_State *co, int verbose);
+
+/* --- for the front ends: no raw Lua stack sequences there --- */
+/* Push require(module)[field] onto the main state; on failure print
+ * "kscript: MSG" and return -1 (nothing pushed). */
+int host_push_field(host_t *h, const char *module, const char *field);
+/* Call require(module)[field] protected with the nargs values on top of the
+ * main state: 0 and nres results, or -1 after printing "kscript: MSG" (the
+ * arguments popped, nothing pushed). */
+int host_call(host_t *h, const char *module, const char *field, int nargs, int nres);
+/* Push a string onto the main state (an argument for host_call/host_spawn). */
+void host_push_string(host_t *h, const char *s);
+/* The global arg as lua.c builds it: arg[i - base] = argv[i], so arg[0] is
+ * argv[base] (or arg0 when not NULL), the options before it negative. */
+void host_set_args(host_t *h, char **argv, int argc, int base, const char *arg0);
+/* Load a script file (text only, a #! line skipped; "-" is stdin) onto the
+ * main state: LUA_OK and the chunk, or an error status and the message. */
+int host_load_file(host_t *h, const char *path);
+/* Load code (text only) onto the main state, as host_load_file. */
+int host_load_string(host_t *h, const char *code, const char *chunkname);
+/* Pop the value on top of the main state into buf as text; returns buf. */
+const char *host_pop_message(host_t *h, char *buf, size_t size);
 
 /* Load a chunk in text mode only; a precompiled chunk is refused clearly. */
 int host_loadbuffer(lua_State *L, const char *buf, size_t len, const char *chunkname);

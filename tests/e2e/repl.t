@@ -8,7 +8,7 @@ tmp = tempfile.mkdtemp(prefix="kscript-repl.")
 hist = os.path.join(tmp, "history")
 inputrc = os.path.join(tmp, "inputrc")
 with open(inputrc, "w") as f:
-    f.write("set enable-bracketed-paste off\nset bell-style none\n")
+    f.write("set enable-bracketed-paste off\nset bell-style none\nset completion-query-items 1000\nset page-completions off\n")
 
 n = 0
 failed = 0
@@ -119,6 +119,55 @@ t.line("help = 5")
 t.line("help")
 ok(t.expect(r"\n5\r?\n"), "a defined Lua global wins over a command of the same name", t.tail())
 
+
+# a failing command, a usage error, a Lua error: one line each, the prompt comes back
+def one_line(t, cmdline, pat, name):
+    t.line(cmdline)
+    start = t.mark
+    got = t.expect(pat) and t.expect(r"ksh> ")
+    out = t.buf[start:].decode(errors="replace")
+    lines = [l for l in out.replace("\r", "").split("\n")[1:] if l.strip() and not l.startswith("ksh> ")]
+    ok(got and len(lines) == 1 and "lua/" not in out and "stack traceback" not in out,
+       name + " prints one clear line and the prompt comes back", out)
+
+one_line(t, "dump-keys --endpoints http://127.0.0.1:1", r"dump-keys: etcd http://127\.0\.0\.1:1: .*[Rr]efused", "a failing command")
+one_line(t, "get foo", r"get: no kubeconfig found", "get without a cluster")
+one_line(t, "dump-keys --page x", r"dump-keys: --page needs a number of keys", "a usage error")
+one_line(t, "local t = nil; t.x = 1", r"stdin:1: attempt to index a nil value", "a Lua error")
+one_line(t, "gte pods", r"unknown command 'gte' \(did you mean 'get'\?\)", "a mistyped command")
+one_line(t, "gte", r"unknown command 'gte' \(did you mean 'get'\?\)", "a mistyped command alone")
+one_line(t, "nosuchcmd --flag", r"unknown command 'nosuchcmd' \('help' lists the commands\)", "an unknown name with a flag")
+t.line("a, b = 1, 2")
+t.line("=b")
+ok(t.expect(r"\n2\r?\n"), "a multiple assignment to new globals stays Lua", t.tail())
+t.line("help = nil")
+t.line("help")
+ok(t.expect(r"the ksh> prompt:") and t.expect(r"!cmd args") and t.expect(r"Ctrl-C") and t.expect(r"exit \[N\]"),
+   "help at the prompt explains the prompt", t.tail())
+t.line("help --help")
+ok(t.expect(r"usage: kscript help \[COMMAND\]"), "help --help prints help's usage", t.tail())
+t.line("spawn(function() error('bg boom') end)")
+ok(t.expect(r"kscript: error in task: stdin:1: bg boom"), "an error in a background task is reported", t.tail())
+t.line("print('prompt lives')")
+ok(t.expect(r"\nprompt lives\r?\n"), "and the prompt goes on", t.tail())
+
+t.mark = len(t.buf)
+t.send("\t\t")
+got = t.expect(r"dump-keys") and t.expect(r"ksh> ")
+out = t.buf[t.mark - 200 if t.mark > 200 else 0:].decode(errors="replace")
+seg = t.buf[len(t.buf) - 3000:].decode(errors="replace")
+ok(got and all(w in seg for w in ("api-resources", "get", "k8s.", "etcd.", "json.", "yaml.", "print")),
+   "Tab on an empty word lists commands, modules and globals", seg)
+t.send("\x15")  # drop the line
+t.mark = len(t.buf)
+t.send("k8s.\t\t")
+got = t.expect(r"k8s\.connect\(") and t.expect(r"ksh> k8s\.")
+seg = t.buf[t.mark - 400:].decode(errors="replace")
+ok(got and "_hooks" not in seg, "k8s.<Tab> completes the API and hides _ names", seg)
+t.send("\x15")
+t.line("print('after completion')")
+ok(t.expect(r"\nafter completion\r?\n"), "the line is clean after completing", t.tail())
+
 t.line("while true do end")
 time.sleep(0.5)
 t.send("\x03")
@@ -175,6 +224,27 @@ t.expect(r"\nnohist\r?\n")  # the output, not the echo of the line
 t.expect(r"ksh> ")           # Ctrl-D only once the prompt is back
 t.send("\x04")
 ok(t.wait() == 0, "KSH_HISTFILE=/dev/null disables history")
+
+for how, want in (("exit 3", 3), ("os.exit(3)", 3), ("exit", 0), ("os.exit(false)", 1), ("spawn(function() os.exit(4) end)", 4)):
+    t = Term()
+    t.expect(r"ksh> ")
+    t.line(how)
+    rc = t.wait()
+    ok(rc == want, "`%s` at the prompt leaves with %d" % (how, want), "rc=%r %s" % (rc, t.tail()))
+
+t = Term()
+t.expect(r"ksh> ")
+t.line("do local g <close> = setmetatable({}, {__close = function() print('closed on exit') end}); os.exit(5) end")
+rc = t.wait()
+ok(rc == 5 and b"closed on exit" in t.buf, "os.exit at the prompt leaves through <close> handlers", "rc=%r %s" % (rc, t.tail()))
+
+t = Term()
+t.expect(r"ksh> ")
+t.line("get -o bogus pods")
+t.expect(r"unsupported output format")
+t.expect(r"ksh> ")
+t.line("exit 7")
+ok(t.wait() == 7, "a command's failure never ends the prompt; exit 7 does", t.tail())
 
 t = Term()
 t.expect(r"ksh> ")

@@ -50,6 +50,87 @@ case "$err" in *"cannot open $d/missing.lua"*) r=0 ;; *) r=1 ;; esac; ok $r "wit
 run "$K" nosuchcmd
 case "$err" in *"no such command or script: nosuchcmd"*"kscript help"*) r=0 ;; *) r=1 ;; esac; ok $r "an unknown command says so and points at help"
 
+is "$rc" 2 "an unknown command is a usage error (exit 2)"
+run "$K" gte pods
+case "$err" in *"no such command or script: gte (did you mean 'get'?)"*) r=0 ;; *) r=1 ;; esac; ok $r "and suggests the closest command ($err)"
+run "$K" help nosuch
+is "$rc" 2 "kscript help nosuch exits 2"
+is "$err" "kscript: help: no such command: nosuch" "with one line naming it"
+run "$K" help --help
+case "$out" in *"usage: kscript help [COMMAND]"*) r=0 ;; *) r=1 ;; esac
+[ $r = 0 ] && [ "$rc" = 0 ]; ok $? "kscript help --help prints help's usage, exit 0"
+# --help and -h on every bundled command (the list from kscript help)
+cmds=$("$K" help | awk '/^commands:/ {on=1; next} on && /^  [a-z]/ {print $1}')
+[ -n "$cmds" ]; ok $? "kscript help lists the commands ($(echo $cmds))"
+for c in $cmds; do
+  for h in --help -h; do
+    run "$K" "$c" $h
+    first=$(printf '%s\n' "$out" | head -1)
+    case "$first" in "$c: "*) r=0 ;; *) r=1 ;; esac
+    [ $r = 0 ] && [ "$rc" = 0 ] && [ -z "$err" ]; ok $? "kscript $c $h prints its usage and exits 0 ($first)"
+  done
+done
+
+# -e CODE [--] ARGS...
+run "$K" -e 'print(arg[0], #arg, arg[1], ...)' -- a "b c"
+is "$out" "-e	2	a	a	b c" "-e CODE -- ARGS sets arg and ..."
+is "$rc" 0 "and runs nothing else"
+run "$K" -e 'print(select("#", ...), ...)' x y
+is "$out" "2	x	y" "-e CODE ARGS without -- too"
+run "$K" -e 'print(#arg)'
+is "$out" "0" "-e with no ARGS: arg is empty"
+
+# errors of bundled commands: one line, no Lua position; -v adds the traceback
+run "$K" dump-keys --endpoints http://127.0.0.1:1
+is "$rc" 1 "a failing command exits 1"
+case "$err" in "kscript: dump-keys: etcd http://127.0.0.1:1: "*"efused") r=0 ;; *) r=1 ;; esac; ok $r "kscript: NAME: message ($err)"
+case "$err" in *".lua:"*) r=1 ;; *) r=0 ;; esac; ok $r "without a Lua position"
+[ "$(printf '%s\n' "$err" | wc -l)" = 1 ]; ok $? "on one line"
+run "$K" -v dump-keys --endpoints http://127.0.0.1:1
+case "$err" in *"kscript: dump-keys: "*"stack traceback:"*"scripts/dump-keys.lua"*) r=0 ;; *) r=1 ;; esac; ok $r "-v adds the traceback"
+run "$K" dump-keys --page x
+is "$rc" 2 "a command's usage error exits 2"
+is "$err" "kscript: dump-keys: --page needs a number of keys" "with kscript: NAME: message, the name once"
+mkdir -p "$d/cmds"
+printf -- '-- bad: raises like a library bug\nerror("lua/k8s.lua:12: attempt to index a nil value", 0)\n' > "$d/cmds/bad.lua"
+printf -- '-- weird: raises a function\nerror(print)\n' > "$d/cmds/weird.lua"
+printf -- '-- st: returns a status\nreturn tonumber((...))\n' > "$d/cmds/st.lua"
+printf -- '-- e: an error table\nerror(ksh.error("refused", "GET x: refused"), 0)\n' > "$d/cmds/e.lua"
+run env KSCRIPT_PATH="$d/cmds" "$K" bad
+case "$err" in "kscript: bad: lua/k8s.lua:12: attempt to index a nil value"*"bug"*) r=0 ;; *) r=1 ;; esac; ok $r "an error with a library position is an internal error, said to be a bug ($err)"
+run env KSCRIPT_PATH="$d/cmds" "$K" weird
+case "$err" in *"error object is a function value"*"bug"*) r=0 ;; *) r=1 ;; esac; ok $r "a non-string error value is an internal error ($err)"
+is "$rc" 1 "exit 1"
+run env KSCRIPT_PATH="$d/cmds" "$K" st 5
+is "$rc" 5 "a command's returned number is the exit status"
+run env KSCRIPT_PATH="$d/cmds" "$K" st
+is "$rc" 0 "nil is 0"
+run env KSCRIPT_PATH="$d/cmds" "$K" e
+is "$err" "kscript: e: GET x: refused" "an error table prints as tostring(err)"
+
+# an uncaught error in a background task ends the script with 1
+for how in 'spawn(function() error("bg") end)' 'after(0.01, function() error("bg") end)' \
+           'every(0.01, function() error("bg") end)'; do
+  run "$K" -e "$how; sleep(2); print('not reached')"
+  [ "$rc" = 1 ] && [ -z "$out" ]; ok $? "$how: exit 1 at once, the rest not run (rc=$rc out=$out)"
+  case "$err" in *"error in task: (command line):1: bg"*) r=0 ;; *) r=1 ;; esac; ok $r "and the error is reported ($err)"
+done
+run "$K" -e 'local t = spawn(function() sleep(0.01) error("caught") end); print(pcall(t.wait, t))'
+[ "$rc" = 0 ]; ok $? "an error handed to task:wait() is not uncaught"
+run "$K" -e 'spawn(function() local g <close> = setmetatable({}, {__close = function(_, e) print("bg closed", e.kind) end}) sleep(10) end) spawn(function() sleep(0.05) error("x") end)'
+case "$out" in *"bg closed	cancelled"*) r=0 ;; *) r=1 ;; esac; ok $r "the other tasks are ended and their <close> handlers run ($out)"
+
+# <close> handlers get the error; an error in one is reported
+printf 'local g <close> = setmetatable({}, {__close = function(_, e) print(type(e), e.kind, e.message) end})\nsleep(100)\n' > "$d/close.lua"
+run "$K" --timeout 200ms "$d/close.lua"
+is "$out" "table	interrupted	timed out" "under --timeout a <close> handler gets the interruption error table"
+is "$rc" 124 "exit 124"
+printf 'local g <close> = setmetatable({}, {__close = function(_, e) error("close failed on " .. e.kind) end})\nsleep(100)\n' > "$d/close2.lua"
+run "$K" --timeout 200ms "$d/close2.lua"
+case "$err" in *"error in a <close> handler: "*"close failed on interrupted"*) r=0 ;; *) r=1 ;; esac; ok $r "an error inside a <close> handler is reported ($err)"
+run "$K" -e 'local g <close> = setmetatable({}, {__close = function(_, e) print("got", e) end}) error("main failed", 0)'
+is "$out" "got	main failed" "after an error a <close> handler gets that error"
+
 run "$K" ./nope/x.lua
 case "$err" in *"cannot open ./nope/x.lua"*) r=0 ;; *) r=1 ;; esac; ok $r "a path that does not exist is named"
 
@@ -120,7 +201,7 @@ case "$out" in *"cfgcmd "*" from the config dir"*"help "*" list the commands"*) 
 ok $r "kscript help lists bundled and user commands with their summaries"
 case "$out" in *POISON*) r=1 ;; *) r=0 ;; esac; ok $r "a help.lua in the current directory is not run for 'kscript help'"
 run env HOME="$d/home" XDG_CONFIG_HOME= "$K" mine
-is "$rc" 1 "a bare name is never looked up in the current directory"
+is "$rc" 2 "a bare name is never looked up in the current directory (exit 2)"
 run env HOME="$d/home" XDG_CONFIG_HOME= KSCRIPT_PATH="$d/path1" "$K" mine z
 is "$out" "mine from path1	z" "KSCRIPT_PATH is searched first"
 run env HOME="$d/home" XDG_CONFIG_HOME= "$K" cfgcmd
