@@ -26,7 +26,7 @@ def ok(cond, name, diag=""):
 
 
 class Term:
-    def __init__(self, *args, env=None):
+    def __init__(self, *args, env=None, prog=None):
         e = dict(os.environ, TERM="dumb", INPUTRC=inputrc, KSH_HISTFILE=hist, KSH_NO_BANNER="1")
         # no cluster: the prompt is the plain "ksh> " (with a kubeconfig it
         # shows context/namespace, which tests/k8s/connect.t checks)
@@ -34,7 +34,7 @@ class Term:
         e.update(env or {})
         self.pid, self.fd = pty.fork()
         if self.pid == 0:
-            os.execve(K, [K] + list(args), e)
+            os.execve(prog or K, [prog or K] + list(args), e)
         self.buf = b""
 
     def send(self, s):
@@ -245,6 +245,36 @@ t.expect(r"unsupported output format")
 t.expect(r"ksh> ")
 t.line("exit 7")
 ok(t.wait() == 7, "a command's failure never ends the prompt; exit 7 does", t.tail())
+
+# the prompt under a wrapper (as make and tests/env/demo run it): Ctrl-C
+# reaches kscript alone, the wrapper lives on; the terminal goes back to it
+t = Term("-c", "'%s'; echo wrapper-alive-$?" % K, prog="/bin/sh")
+ok(t.expect(r"ksh> "), "the prompt opens under a wrapper shell", t.tail())
+t.line("sleep(100)")
+time.sleep(0.5)
+t.send("\x03")
+ok(t.expect(r"interrupted") and t.expect(r"ksh> "), "Ctrl-C under a wrapper returns to the prompt", t.tail())
+t.line("print('still here')")
+ok(t.expect(r"\nstill here\r?\n"), "the session goes on", t.tail())
+t.expect(r"ksh> ")
+t.send("\x03")
+ok(t.expect(r"\^C") and t.expect(r"ksh> "), "Ctrl-C at the idle prompt only drops the line", t.tail())
+t.send("\x04")
+ok(t.expect(r"wrapper-alive-0"), "the wrapper survived every Ctrl-C and sees kscript exit 0", t.tail())
+t.wait()
+
+# a second Ctrl-C while a chunk is stuck in C (a pattern match that never
+# returns to Lua) ends the process, as lua.c does
+t = Term()
+t.expect(r"ksh> ")
+t.line('string.find(("a"):rep(5000), ("a*"):rep(12) .. "b")')
+time.sleep(0.5)
+t.send("\x03")
+time.sleep(0.5)
+alive = os.waitpid(t.pid, os.WNOHANG)[0] == 0
+t.send("\x03")
+rc = t.wait()
+ok(alive and rc == -signal.SIGINT, "a first Ctrl-C waits for C to return; a second one kills (rc=%r)" % rc, t.tail())
 
 t = Term()
 t.expect(r"ksh> ")
