@@ -595,33 +595,7 @@ const char *host_pop_message(host_t *h, char *buf, size_t size) {
   return buf;
 }
 
-/* --- the ksh.loop module --- */
-
-typedef struct {
-  task_t *t;
-  uint64_t timer;
-  loop_t *loop;
-} sleeper_t;
-
-static void sleep_fire(void *ud) {
-  task_t *t = ud;
-  host_wake(t, 0);
-}
-
-static void sleep_cancel(void *ud) {
-  sleeper_t *s = ud;
-  loop_timer_cancel(s->loop, s->timer);
-}
-
-static int l_sleep(lua_State *L) {
-  lua_Number secs = luaL_checknumber(L, 1);
-  task_t *t = host_task(L);
-  sleeper_t *s = lua_newuserdatauv(L, sizeof *s, 0); /* lives on the stack while parked */
-  s->t = t;
-  s->loop = host_loop(L);
-  s->timer = loop_timer(s->loop, secs, sleep_fire, t);
-  return host_yield(L, t, sleep_cancel, s);
-}
+/* --- background tasks: errors, os.exit --- */
 
 static void spawned_done(void *ud, task_t *t, int status, lua_State *co, int nres) {
   (void)ud;
@@ -670,7 +644,7 @@ int host_error_is(lua_State *L, int idx, const char *kind) {
  * chunk through its <close> handlers; the front end leaves with n. */
 static int l_exit_trapped(lua_State *L) {
   int code = lua_isboolean(L, 1) ? (lua_toboolean(L, 1) ? 0 : 1) : (int)luaL_optinteger(L, 1, 0);
-  host_push_error(L, "exit", "exit %d", code);
+  error_push(L, "exit", "exit %d", code);
   lua_pushinteger(L, code);
   lua_setfield(L, -2, "code");
   return lua_error(L);
@@ -686,104 +660,17 @@ void host_trap_exit(host_t *h) {
 
 int host_exit_requested(host_t *h) { return h->exit_code ? h->exit_code - 1 : -1; }
 
-/* spawn(fn, ...) -> thread: start fn(...) as a task on the loop. */
-static int l_spawn(lua_State *L) {
-  luaL_checktype(L, 1, LUA_TFUNCTION);
-  host_t *h = host_from(L);
-  int n = lua_gettop(L);
-  lua_State *M = h->L;
-  if (L != M) lua_xmove(L, M, n);
-  task_t *t = host_spawn(h, n - 1, spawned_done, NULL);
-  if (!t) return luaL_error(L, "out of memory");
-  lua_pushthread(t->co);
-  lua_xmove(t->co, L, 1);
-  return 1;
-}
+task_t *host_spawn_background(host_t *h, int nargs) { return host_spawn(h, nargs, spawned_done, NULL); }
 
-/* suspend() -> ...: park the current task until wake(thread, ...). */
-static int l_suspend(lua_State *L) {
-  task_t *t = host_task(L);
-  return host_yield(L, t, NULL, NULL);
-}
+task_t *host_task_of_thread(lua_State *co) { return *task_slot(co); }
 
-/* wake(thread, ...) -> boolean: resume a task parked by suspend(). */
-static int l_wake(lua_State *L) {
-  luaL_checktype(L, 1, LUA_TTHREAD);
-  lua_State *co = lua_tothread(L, 1);
-  task_t *t = *task_slot(co);
-  if (!t || !t->waiting || t->cancel != NULL) {
-    lua_pushboolean(L, 0);
-    return 1;
-  }
-  int n = lua_gettop(L) - 1;
-  lua_xmove(L, co, n);
-  host_wake(t, n);
-  lua_pushboolean(L, 1);
-  return 1;
-}
+task_t *host_current_task(lua_State *L) { return task_of(L); }
 
-/* cancel(thread): raise a "cancelled" error inside that task. */
-static int l_cancel(lua_State *L) {
-  luaL_checktype(L, 1, LUA_TTHREAD);
-  lua_State *co = lua_tothread(L, 1);
-  task_t *t = *task_slot(co);
-  if (!t) {
-    lua_pushboolean(L, 0);
-    return 1;
-  }
-  if (co == L) {
-    push_interrupt(L, HOST_INT_CANCEL);
-    return lua_error(L);
-  }
-  host_interrupt(host_from(L), t, HOST_INT_CANCEL);
-  lua_pushboolean(L, 1);
-  return 1;
-}
+int host_task_suspended(task_t *t) { return t->waiting && t->cancel == NULL; }
 
-static int l_current(lua_State *L) {
-  task_t *t = task_of(L);
-  if (!t) lua_pushnil(L);
-  else {
-    lua_pushthread(t->co);
-    lua_xmove(t->co, L, 1);
-  }
-  return 1;
-}
+void host_push_interrupt(lua_State *L, int why) { push_interrupt(L, why); }
 
-static int l_alive(lua_State *L) {
-  luaL_checktype(L, 1, LUA_TTHREAD);
-  lua_pushboolean(L, *task_slot(lua_tothread(L, 1)) != NULL);
-  return 1;
-}
-
-static int l_now(lua_State *L) {
-  lua_pushnumber(L, loop_now());
-  return 1;
-}
-
-static int l_tasks(lua_State *L) {
-  lua_pushinteger(L, host_from(L)->ntasks);
-  return 1;
-}
-
-static int l_is_interrupt(lua_State *L) {
-  lua_pushboolean(L, host_is_interrupt(L, 1));
-  return 1;
-}
-
-int luaopen_ksh_loop(lua_State *L) {
-  static const luaL_Reg fns[] = {
-      {"sleep", l_sleep},     {"spawn", l_spawn}, {"suspend", l_suspend},
-      {"wake", l_wake},       {"cancel", l_cancel}, {"current", l_current},
-      {"alive", l_alive},     {"now", l_now},     {"tasks", l_tasks},
-      {"error", error_new},     {"is_interrupt", l_is_interrupt}, {NULL, NULL}};
-  luaL_newlib(L, fns);
-  error_push_mt(L);
-  lua_setfield(L, -2, "error_mt");
-  lua_pushlightuserdata(L, (void *)&WAIT_MARK);
-  lua_setfield(L, -2, "wait_mark");
-  return 1;
-}
+void host_push_wait_mark(lua_State *L) { lua_pushlightuserdata(L, (void *)&WAIT_MARK); }
 
 /* --- the state --- */
 

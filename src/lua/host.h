@@ -53,6 +53,22 @@ int host_is_interrupt(lua_State *L, int idx);
 /* Non-zero if the value at idx is an error table of that kind. */
 int host_error_is(lua_State *L, int idx, const char *kind);
 
+/* --- for the ksh.loop binding (src/lua/lua_loop.c) --- */
+/* Start the function on top of L's main state (nargs args below... as
+ * host_spawn) as a background task: an uncaught error in it is reported and
+ * counted (host_task_failures), a cancellation is silent. */
+task_t *host_spawn_background(host_t *h, int nargs);
+/* The live task whose thread is co, or NULL. */
+task_t *host_task_of_thread(lua_State *co);
+/* The task L runs in (its thread, or a coroutine resumed inside it), or NULL. */
+task_t *host_current_task(lua_State *L);
+/* Non-zero if t is parked by a bare suspend (nothing but wake() resumes it). */
+int host_task_suspended(task_t *t);
+/* Push the interruption error for why (HOST_INT_*). */
+void host_push_interrupt(lua_State *L, int why);
+/* Push the value a wait inside a nested coroutine yields up to its task. */
+void host_push_wait_mark(lua_State *L);
+
 /* --- running code --- */
 /* Pop a function and nargs arguments from the main state and start them as a
  * task (first resumed from the loop).  done may be NULL. */
