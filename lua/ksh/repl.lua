@@ -94,6 +94,23 @@ function M.prepare(text)
   return "error", err
 end
 
+-- Lines that carry a secret value stay out of the history file; a line
+-- that merely names secrets (`get secrets -n app`) is kept.
+local SECRET = {
+  "%-%-token", "token%s*[=:]", "password", "passwd", "authorization%s*[:=]", "bearer%s+%S",
+  "%-%-%-%-%-begin", "%-%-from%-literal", "client%-key%-data", "api[_%-]?key%s*[=:]",
+  "secret%s*[=:]", "eyj[%w_%-]+%.[%w_%-]+", -- a JWT (service-account tokens)
+}
+
+--- history_ok(statement) -> false when the statement holds a secret value
+function M.history_ok(stmt)
+  local l = stmt:lower()
+  for _, p in ipairs(SECRET) do
+    if l:find(p) then return false end
+  end
+  return true
+end
+
 --- print_results(...): values of an expression, formatted.
 function M.print_results(...)
   local n = select("#", ...)

@@ -36,18 +36,21 @@ static struct {
 
 static void install(void);
 
-/* A line that should never reach the history file. */
-static int sensitive(const char *line) {
-  static const char *words[] = {"token",       "password", "passwd",        "secret",  "bearer",
-                                "private key", "authorization", "client-key", "--key", "apikey",
-                                "api_key",     "credential", NULL};
-  for (const char **w = words; *w; w++)
-    if (strcasestr(line, *w)) return 1;
-  return 0;
+/* Call ksh.repl.<fn> with nargs values already pushed; results on the stack. */
+static int call_repl(const char *fn, int nargs, int nres) { return host_call(R.h, "ksh.repl", fn, nargs, nres); }
+
+
+/* Lines with a secret value never reach the history (ksh.repl.history_ok). */
+static int history_ok(const char *stmt) {
+  lua_pushstring(R.L, stmt);
+  if (call_repl("history_ok", 1, 1) != 0) return 0;
+  int keep = lua_toboolean(R.L, -1);
+  lua_pop(R.L, 1);
+  return keep;
 }
 
 static void history_add(const char *stmt) {
-  if (!*stmt || sensitive(stmt)) return;
+  if (!*stmt || !history_ok(stmt)) return;
   HIST_ENTRY *last = history_length > 0 ? history_get(history_base + history_length - 1) : NULL;
   if (last && strcmp(last->line, stmt) == 0) return;
   add_history(stmt);
@@ -78,9 +81,6 @@ static void history_init(void) {
   }
   R.histfile = strdup(hf);
 }
-
-/* Call ksh.repl.<fn> with nargs values already pushed; results on the stack. */
-static int call_repl(const char *fn, int nargs, int nres) { return host_call(R.h, "ksh.repl", fn, nargs, nres); }
 
 static const char *prompt_text(void) {
   static char buf[256];

@@ -217,13 +217,39 @@ t.send("\x04")
 t.wait()
 ok(os.path.getsize(hist) >= size, "and earlier history is not lost")
 
+# the history filter: lines with secret values stay out, useful lines stay in
+hist2 = os.path.join(tmp, "history2")
+t = Term(env={"KSH_HISTFILE": hist2})
+t.expect(r"ksh> ")
+keep = ["!get secrets -n app", "print('kept-1')", "x_secret_count = 3", "=#'/registry/secrets/default/x'"]
+drop = ["!get pods --token abc123secret", "k = {token='tok-value-1'}", "password = 'hunter2'",
+        "h = {Authorization = 'Bearer abc.def'}", "print('Authorization: Basic dXNlcjpwYXNz')",
+        "pem = '-----BEGIN PRIVATE KEY-----'",
+        "!kubectl create secret generic s --from-literal=pw=aGVsbG8gd29ybGQ=",
+        "jwt = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.sig'"]
+for l in keep + drop:
+    t.line(l)
+    t.expect(r"ksh> ")
+t.send("\x04")
+t.wait()
+h2 = open(hist2).read() if os.path.exists(hist2) else ""
+for l in keep:
+    ok(l in h2, "kept in history: %s" % l, h2)
+for l in drop:
+    ok(l not in h2, "kept out of history: %s" % l, h2)
+for v in ("abc123secret", "tok-value-1", "hunter2", "dXNlcjpwYXNz", "BEGIN PRIVATE", "aGVsbG8gd29ybGQ", "eyJhbGci"):
+    ok(v not in h2, "the history file never holds %s" % v, h2)
+
 t = Term(env={"KSH_HISTFILE": "/dev/null"})
 t.expect(r"ksh> ")
 t.line("print('nohist')")
 t.expect(r"\nnohist\r?\n")  # the output, not the echo of the line
 t.expect(r"ksh> ")           # Ctrl-D only once the prompt is back
 t.send("\x04")
-ok(t.wait() == 0, "KSH_HISTFILE=/dev/null disables history")
+before = open(hist, "rb").read()
+ok(t.wait() == 0, "KSH_HISTFILE=/dev/null: the session works")
+ok(open(hist, "rb").read() == before and os.path.exists("/dev/null") and not os.path.isfile("/dev/null"),
+   "and nothing is written anywhere (the usual file unchanged, /dev/null still a device)")
 
 for how, want in (("exit 3", 3), ("os.exit(3)", 3), ("exit", 0), ("os.exit(false)", 1), ("spawn(function() os.exit(4) end)", 4)):
     t = Term()
