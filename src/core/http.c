@@ -78,9 +78,20 @@ static void set_error(http_req *r, const char *kind, const char *msg) {
 
 void http_fail(http_req *r, const char *kind, const char *msg) { set_error(r, kind, msg); }
 
-int http_global_init(void) { return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1; }
+static int http_inited;
 
-void http_global_cleanup(void) { curl_global_cleanup(); }
+int http_global_init(void) {
+  if (http_inited) return 0;
+  if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) return -1;
+  http_inited = 1;
+  return 0;
+}
+
+void http_global_cleanup(void) {
+  if (!http_inited) return;
+  curl_global_cleanup();
+  http_inited = 0;
+}
 
 const char *http_library_version(void) { return curl_version(); }
 
@@ -403,7 +414,7 @@ http_req *http_start(loop_t *lp, const http_opts *o, http_notify notify, void *u
     http_free(r);
     return NULL;
   }
-  CURL *e = r->easy = curl_easy_init();
+  CURL *e = r->easy = http_global_init() == 0 ? curl_easy_init() : NULL;
   if (!e || !r->method || !r->url) {
     *err = "cannot create a transfer";
     http_free(r);

@@ -55,9 +55,12 @@ typedef void (*http_notify)(void *ud, http_req *r);
 
 /* Create and start a transfer.  Returns NULL with *err set to a static
  * message on setup failure.  The caller owns the request (http_free). */
-/* Process-wide libcurl setup and teardown: call http_global_init once before
- * any loop or transfer (main, unit tests, fuzz targets) and http_global_cleanup
- * at exit.  Returns 0, or -1 if libcurl could not initialise. */
+/* Process-wide libcurl setup and teardown.  http_global_init is idempotent
+ * and runs itself before the first transfer (and the loop's multi handle),
+ * so a process that makes no request never pays for libcurl's and OpenSSL's
+ * start-up; calling it early (unit tests, fuzz targets) is harmless.
+ * http_global_cleanup at exit.  Returns 0, or -1 if libcurl could not
+ * initialise. */
 int http_global_init(void);
 void http_global_cleanup(void);
 /* libcurl's version text ("libcurl/7.88.1 OpenSSL/3.0.x ..."); static storage. */

@@ -1,6 +1,7 @@
 /* loop.c: timers, fds, deferred calls and signals around curl_multi_poll. */
 #define _POSIX_C_SOURCE 200809L
 #include "loop.h"
+#include "http.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -74,11 +75,8 @@ double loop_now(void) {
 loop_t *loop_new(void) {
   loop_t *lp = calloc(1, sizeof *lp);
   if (!lp) return NULL;
-  lp->multi = curl_multi_init();
-  if (!lp->multi) {
-    free(lp);
-    return NULL;
-  }
+  /* the multi handle is made with the first transfer: curl_multi_init
+   * initialises libcurl and OpenSSL, most of a short script's start-up */
   lp->next_id = 1;
   lp->stall_ms = 4;
   if (sigpipe_fd[0] < 0) {
@@ -94,8 +92,10 @@ loop_t *loop_new(void) {
 
 void loop_free(loop_t *lp) {
   if (!lp) return;
-  for (size_t i = 0; i < lp->nxfers; i++) curl_multi_remove_handle(lp->multi, lp->xfers[i].easy);
-  curl_multi_cleanup(lp->multi);
+  if (lp->multi) {
+    for (size_t i = 0; i < lp->nxfers; i++) curl_multi_remove_handle(lp->multi, lp->xfers[i].easy);
+    curl_multi_cleanup(lp->multi);
+  }
   free(lp->heap);
   free(lp->fds);
   free(lp->defers);
@@ -103,6 +103,11 @@ void loop_free(loop_t *lp) {
   free(lp);
 }
 
+/* The multi handle, made with the first transfer (libcurl initialised then). */
+static CURLM *multi_of(loop_t *lp) {
+  if (!lp->multi && http_global_init() == 0) lp->multi = curl_multi_init();
+  return lp->multi;
+}
 
 /* --- timers: a binary min-heap on `when` (ties by id, so FIFO) --- */
 
@@ -195,7 +200,7 @@ void loop_unwatch_fd(loop_t *lp, int fd) {
 
 int loop_add_transfer(loop_t *lp, void *easy, loop_xfer_fn fn, void *ud) {
   if (grow((void **)&lp->xfers, &lp->capxfers, lp->nxfers + 1, sizeof *lp->xfers)) return -1;
-  if (curl_multi_add_handle(lp->multi, easy) != CURLM_OK) return -1;
+  if (!multi_of(lp) || curl_multi_add_handle(lp->multi, easy) != CURLM_OK) return -1;
   lp->xfers[lp->nxfers++] = (xfer_t){easy, fn, ud};
   return 0;
 }
@@ -246,6 +251,25 @@ static void drain_defers(loop_t *lp) {
   lp->ndefers = 0;
 }
 
+/* curl_multi_poll without a multi handle (no transfer made yet) */
+static CURLMcode plain_poll(struct curl_waitfd *w, size_t n, int timeout, int *nready) {
+  struct pollfd stackp[16];
+  struct pollfd *p = n <= 16 ? stackp : malloc(n * sizeof *p);
+  if (!p) return CURLM_OUT_OF_MEMORY;
+  for (size_t i = 0; i < n; i++) {
+    p[i].fd = w[i].fd;
+    p[i].events = (short)((w[i].events & CURL_WAIT_POLLIN ? POLLIN : 0) | (w[i].events & CURL_WAIT_POLLOUT ? POLLOUT : 0));
+    p[i].revents = 0;
+  }
+  int r = poll(p, (nfds_t)n, timeout);
+  *nready = r > 0 ? r : 0;
+  for (size_t i = 0; i < n; i++)
+    w[i].revents = (short)((p[i].revents & (POLLIN | POLLHUP | POLLERR) ? CURL_WAIT_POLLIN : 0) |
+                           (p[i].revents & POLLOUT ? CURL_WAIT_POLLOUT : 0));
+  if (p != stackp) free(p);
+  return r < 0 && errno != EINTR ? CURLM_UNRECOVERABLE_POLL : CURLM_OK;
+}
+
 int loop_run_once(loop_t *lp, int max_wait_ms) {
   int rc = 0;
   int timeout = max_wait_ms;
@@ -258,7 +282,7 @@ int loop_run_once(loop_t *lp, int max_wait_ms) {
   /* curl's own deadline (e.g. "run now" after a transfer is unpaused: its data
    * may already be off the socket, so no fd will wake us) */
   long ct = -1;
-  curl_multi_timeout(lp->multi, &ct);
+  if (lp->multi) curl_multi_timeout(lp->multi, &ct);
   if (ct >= 0 && (timeout < 0 || ct < timeout)) timeout = (int)ct;
   /* libcurl 7.88 (Debian 12) can leave HTTP/2 data it has already read off
    * the socket unprocessed until its next timer fires, seconds later (seen on
@@ -281,7 +305,8 @@ int loop_run_once(loop_t *lp, int max_wait_ms) {
     w[i + 1].revents = 0;
   }
   int nready = 0;
-  CURLMcode mc = curl_multi_poll(lp->multi, w, (unsigned)n, timeout, &nready);
+  CURLMcode mc = lp->multi ? curl_multi_poll(lp->multi, w, (unsigned)n, timeout, &nready)
+                            : plain_poll(w, n, timeout, &nready);
   if (nready > 0) lp->stall_ms = 4;
   else if (lp->stall_ms < 1000) lp->stall_ms *= 2;
   if (mc != CURLM_OK && mc != CURLM_UNRECOVERABLE_POLL) rc = -1;
@@ -290,10 +315,10 @@ int loop_run_once(loop_t *lp, int max_wait_ms) {
   }
 
   int running = 0;
-  curl_multi_perform(lp->multi, &running);
+  if (lp->multi) curl_multi_perform(lp->multi, &running);
   CURLMsg *msg;
   int left;
-  while ((msg = curl_multi_info_read(lp->multi, &left))) {
+  while (lp->multi && (msg = curl_multi_info_read(lp->multi, &left))) {
     if (msg->msg != CURLMSG_DONE) continue;
     CURL *easy = msg->easy_handle;
     CURLcode res = msg->data.result;

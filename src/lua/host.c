@@ -721,17 +721,27 @@ static int l_load_text(lua_State *L) {
   return load_result(L, st, env);
 }
 
+/* luaL_loadfilex in text mode, with host_loadbuffer's message for bytecode */
+static int load_file_text(lua_State *L, const char *fname) {
+  int st = luaL_loadfilex(L, fname, "t");
+  if (st != LUA_OK && strstr(lua_tostring(L, -1), "attempt to load a binary chunk")) {
+    lua_pop(L, 1);
+    lua_pushfstring(L, "%s: precompiled Lua bytecode is not accepted (load source text)", fname ? fname : "stdin");
+  }
+  return st;
+}
+
 static int l_loadfile_text(lua_State *L) {
   const char *fname = luaL_optstring(L, 1, NULL);
   int env = !lua_isnone(L, 3) ? 3 : 0;
-  int st = luaL_loadfilex(L, fname, "t");
+  int st = load_file_text(L, fname);
   return load_result(L, st, env);
 }
 
 static int l_dofile_text(lua_State *L) {
   const char *fname = luaL_optstring(L, 1, NULL);
   lua_settop(L, 1);
-  if (luaL_loadfilex(L, fname, "t") != LUA_OK) return lua_error(L);
+  if (load_file_text(L, fname) != LUA_OK) return lua_error(L);
   lua_call(L, 0, LUA_MULTRET);
   return lua_gettop(L) - 1;
 }
