@@ -491,6 +491,12 @@ void host_error_report(lua_State *co, int verbose) {
       break;
     }
   }
+  /* a position inside the bundled library: misuse it should have caught, or a bug */
+  const char *m = lua_tostring(co, -1);
+  if (m && strncmp(m, "lua/", 4) == 0 && strstr(m, ".lua:")) {
+    lua_pushfstring(co, "%s (an internal error: this is a bug in kscript)", m);
+    lua_remove(co, -2);
+  }
   if (verbose) {
     luaL_traceback(co, co, lua_tostring(co, -1), 0);
     lua_remove(co, -2);

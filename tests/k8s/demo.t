@@ -93,6 +93,19 @@ os.write(fd, b"\x03")
 ok(expect(r"ksh[:>][^\n]*> ?", timeout=15), "Ctrl-C ends the watch and the prompt comes back", tail())
 ok(os.waitpid(pid, os.WNOHANG)[0] == 0, "make is still running")
 ok(cluster_answers(), "the cluster still answers (kubectl get --raw /readyz)")
+# failures at the prompt against the real server: one line each, the prompt comes back
+# (kubectl's own wording where get mirrors it, else get: MESSAGE)
+for cmdline, pat in (("get foo", r'(get|error): .*"foo"'), ("get pods nope", r'(get: |Error from server \(NotFound\): ).*"nope" not found'),
+                     ("get -o bogus pods", r"get: unsupported output format"),
+                     ("dump-keys --endpoints http://127.0.0.1:1", r"dump-keys: .*[Rr]efused"),
+                     ("k8s.connect():get(123)", r"(stdin:1: bad argument|lua/.*this is a bug in kscript)")):
+    line(cmdline)
+    start = mark
+    got = expect(pat, timeout=30) and expect(r"ksh[:>][^\n]*> ?", timeout=15)
+    out = buf[start:].decode(errors="replace")
+    lines = [l for l in out.replace("\r", "").split("\n")[1:] if l.strip() and not re.match(r"ksh[:>]", l)]
+    ok(got and len(lines) == 1 and "scripts/" not in out and "stack traceback" not in out,
+       "%s at the prompt: one clear line, the prompt comes back" % cmdline, out)
 line("get ns")
 ok(expect(r"\ndefault +Active", timeout=30), "a command after Ctrl-C talks to the cluster", tail())
 line("sleep(100)")
