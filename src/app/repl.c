@@ -39,7 +39,6 @@ static void install(void);
 /* Call ksh.repl.<fn> with nargs values already pushed; results on the stack. */
 static int call_repl(const char *fn, int nargs, int nres) { return host_call(R.h, "ksh.repl", fn, nargs, nres); }
 
-
 /* Lines with a secret value never reach the history (ksh.repl.history_ok). */
 static int history_ok(const char *stmt) {
   lua_pushstring(R.L, stmt);
