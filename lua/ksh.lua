@@ -39,8 +39,13 @@ Task.__name = "ksh.task"
 function M.spawn(fn, ...)
   assert(type(fn) == "function", "spawn: function expected")
   local t = setmetatable({ done = false, waiters = {} }, Task)
+  local tb
+  local function keep_traceback(e) -- under -v, where the error happened
+    if M.verbose then tb = debug.traceback(nil, 2) end
+    return e
+  end
   t.co = loop.spawn(function(...)
-    local r = table.pack(pcall(fn, ...))
+    local r = table.pack(xpcall(fn, keep_traceback, ...))
     t.done = true
     if r[1] then
       t.results = table.pack(table.unpack(r, 2, r.n))
@@ -51,7 +56,10 @@ function M.spawn(fn, ...)
     t.waiters = {}
     for _, co in ipairs(w) do loop.wake(co) end
     -- nobody to hand the error to: let the host report it
-    if t.err ~= nil and #w == 0 then error(t.err, 0) end
+    if t.err ~= nil and #w == 0 then
+      M._task_traceback = tb -- the host prints it with the report (-v)
+      error(t.err, 0)
+    end
   end, ...)
   return t
 end

@@ -212,6 +212,7 @@ int main(int argc, char **argv) {
   } else {
     host_set_args(h, argv, argc, script ? script : argc, NULL);
   }
+  host_set_verbose(h, verbose);
   host_push_string(h, verbose ? "verbose" : "");
   if (host_call(h, "ksh", "_start", 1, 0) != 0) {
     rc = 1;

@@ -47,6 +47,7 @@ struct host {
   void *task_err_ud;
   int task_failures; /* uncaught errors in background tasks */
   int killing;       /* inside host_kill_all: the errors it causes are silent */
+  int verbose;       /* -v: background errors with their traceback */
   int exit_code;     /* os.exit(n) asked for, when trapped: n + 1 */
 };
 
@@ -618,9 +619,27 @@ static void spawned_done(void *ud, task_t *t, int status, lua_State *co, int nre
     return;
   }
   t->h->task_failures++;
-  host_error_report(co, 0);
-  host_task_error(t->h, lua_pushfstring(co, "error in task: %s", lua_tostring(co, -1)));
+  /* under -v, the traceback of where the error happened: ksh.spawn keeps it
+   * (its own stack, where the error is re-raised, says nothing) */
+  int tb = 0;
+  if (t->h->verbose) {
+    luaL_getsubtable(co, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+    lua_getfield(co, -1, "ksh");
+    tb = lua_istable(co, -1) && lua_getfield(co, -1, "_task_traceback") == LUA_TSTRING;
+    if (tb) {
+      lua_insert(co, -4); /* below the tables: error, traceback, loaded, ksh */
+      lua_pushnil(co);
+      lua_setfield(co, -2, "_task_traceback");
+      lua_pop(co, 2); /* traceback, error */
+    } else {
+      lua_pop(co, lua_istable(co, -1) ? 3 : 2);
+    }
+  }
+  host_error_report(co, t->h->verbose && !tb);
+  if (tb) host_task_error(t->h, lua_pushfstring(co, "error in task: %s\n%s", lua_tostring(co, -1), lua_tostring(co, -3)));
+  else host_task_error(t->h, lua_pushfstring(co, "error in task: %s", lua_tostring(co, -1)));
   lua_pop(co, 2);
+  if (tb) lua_remove(co, -2);
 }
 
 void host_task_error(host_t *h, const char *msg) {
@@ -637,6 +656,8 @@ void host_on_task_error(host_t *h, void (*fn)(void *ud, const char *msg), void *
 }
 
 int host_task_failures(host_t *h) { return h->task_failures; }
+
+void host_set_verbose(host_t *h, int verbose) { h->verbose = verbose; }
 
 int host_error_is(lua_State *L, int idx, const char *kind) {
   if (lua_type(L, idx) != LUA_TTABLE) return 0;

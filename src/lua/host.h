@@ -97,6 +97,8 @@ int host_interrupted(host_t *h);
 void host_task_error(host_t *h, const char *msg);
 /* Where background errors go (the prompt prints them above its line). */
 void host_on_task_error(host_t *h, void (*fn)(void *ud, const char *msg), void *ud);
+/* -v: reports of background errors carry their traceback. */
+void host_set_verbose(host_t *h, int verbose);
 /* Number of background tasks that ended with an uncaught error. */
 int host_task_failures(host_t *h);
 /* Make os.exit(n) raise an error of kind "exit" (field code) instead of
