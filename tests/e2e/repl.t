@@ -74,6 +74,15 @@ class Term:
         while time.time() < end:
             pid, st = os.waitpid(self.pid, os.WNOHANG)
             if pid:
+                # what it wrote just before leaving may still be in the pty
+                try:
+                    while select.select([self.fd], [], [], 0.2)[0]:
+                        d = os.read(self.fd, 4096)
+                        if not d:
+                            break
+                        self.buf += d
+                except OSError:
+                    pass
                 return os.waitstatus_to_exitcode(st)
             try:
                 r, _, _ = select.select([self.fd], [], [], 0.1)
