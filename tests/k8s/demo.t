@@ -85,12 +85,16 @@ def tail():
     return buf[-1500:].decode(errors="replace")
 
 
-ok(expect(r"ksh[:>][^\n]*> ?", timeout=180), "make demo opens the ksh> prompt", tail())
+PROMPT = r"\nksh(:\S+)?> "
+if not ok(expect(PROMPT, timeout=180), "make demo opens the ksh> prompt", tail()):
+    os.killpg(pid, signal.SIGTERM)  # the make started here, and whatever it runs
+    os.waitpid(pid, 0)
+    done()
 line("get cm -A -w")
 ok(expect(r"kscript-sample", timeout=30), "get cm -A -w prints the config maps and waits", tail())
 time.sleep(0.5)
 os.write(fd, b"\x03")
-ok(expect(r"ksh[:>][^\n]*> ?", timeout=15), "Ctrl-C ends the watch and the prompt comes back", tail())
+ok(expect(PROMPT, timeout=15), "Ctrl-C ends the watch and the prompt comes back", tail())
 ok(os.waitpid(pid, os.WNOHANG)[0] == 0, "make is still running")
 ok(cluster_answers(), "the cluster still answers (kubectl get --raw /readyz)")
 # failures at the prompt against the real server: one line each, the prompt comes back
@@ -101,9 +105,9 @@ for cmdline, pat in (("get foo", r'(get|error): .*"foo"'), ("get pods nope", r'(
                      ("k8s.connect():get(123)", r"(stdin:1: bad argument|lua/.*this is a bug in kscript)")):
     line(cmdline)
     start = mark
-    got = expect(pat, timeout=30) and expect(r"ksh[:>][^\n]*> ?", timeout=15)
+    got = expect(pat, timeout=30) and expect(PROMPT, timeout=15)
     out = buf[start:].decode(errors="replace")
-    lines = [l for l in out.replace("\r", "").split("\n")[1:] if l.strip() and not re.match(r"ksh[:>]", l)]
+    lines = [l for l in out.replace("\r", "").split("\n")[1:] if l.strip() and not re.match(r"ksh(:\S+)?> ", l)]
     ok(got and len(lines) == 1 and "scripts/" not in out and "stack traceback" not in out,
        "%s at the prompt: one clear line, the prompt comes back" % cmdline, out)
 line("get ns")
@@ -111,7 +115,7 @@ ok(expect(r"\ndefault +Active", timeout=30), "a command after Ctrl-C talks to th
 line("sleep(100)")
 time.sleep(0.5)
 os.write(fd, b"\x03")
-ok(expect(r"interrupted", timeout=15) and expect(r"ksh[:>][^\n]*> ?", timeout=15), "Ctrl-C interrupts a chunk too", tail())
+ok(expect(r"interrupted", timeout=15) and expect(PROMPT, timeout=15), "Ctrl-C interrupts a chunk too", tail())
 time.sleep(0.3)
 os.write(fd, b"\x03")
 ok(expect(r"\^C", timeout=10), "Ctrl-C at the idle prompt drops the line", tail())
