@@ -10,7 +10,9 @@ runs=${1:-50}
 K=${KSCRIPT:-./kscript}
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 printf 'int main(void) { return 0; }\n' > "$tmp/floor.c"
-cc -O2 -o "$tmp/floor" "$tmp/floor.c" -Wl,--no-as-needed $(pkg-config --libs lua5.4 libcurl yaml-0.1 readline) -llua5.4-cjson
+# the floor links exactly the shared libraries kscript needs (its DT_NEEDED)
+needed=$(readelf -d "$K" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/-l:\1/p' | grep -v -e 'libc\.so' -e 'libm\.so')
+cc -O2 -o "$tmp/floor" "$tmp/floor.c" -Wl,--no-as-needed $needed -lm
 kubectl=$(ls -d "${XDG_CACHE_HOME:-$HOME/.cache}"/kscript/k8s-*/kubectl 2>/dev/null | tail -1 || true)
 
 median_ms() { # command... -> median wall ms over $runs runs
