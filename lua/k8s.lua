@@ -357,6 +357,13 @@ function Client:pages(res, opts)
     local meta = type(page.metadata) == "table" and page.metadata or {}
     cont = meta.continue
     if type(cont) ~= "string" or cont == "" then done = true end
+    -- an empty Table comes as "rows": null (and a list may say "items":
+    -- null): both become empty arrays, so callers can always ipairs them
+    if page.kind == "Table" then
+      if type(page.rows) ~= "table" then page.rows = json.array {} end
+    elseif page.items ~= nil and type(page.items) ~= "table" then
+      page.items = json.array {}
+    end
     if type(page.items) == "table" then fill_kind(page.items, e, page.kind) end
     page.inconsistent = inconsistent or nil
     return page

@@ -132,12 +132,16 @@ local function report(err)
   io.stderr:write(tostring(err), "\n")
 end
 
-local function ns_phrase()
-  if o.all_namespaces then return "" end
-  for _, r in ipairs(requests) do
-    if r.entry.namespaced then return (" in %s namespace"):format(o.namespace or k.namespace) end
+-- kubectl: "No resources found in NS namespace." when every type asked for
+-- is namespaced and -A is not given, else "No resources found" (no period)
+local function no_resources()
+  local all_namespaced = not o.all_namespaces
+  for _, r in ipairs(requests) do all_namespaced = all_namespaced and r.entry.namespaced end
+  if all_namespaced then
+    io.stderr:write(("No resources found in %s namespace.\n"):format(o.namespace or k.namespace or "default"))
+  else
+    io.stderr:write("No resources found\n")
   end
-  return ""
 end
 
 local function finish()
@@ -183,15 +187,10 @@ if o.watch or o.watch_only then
     end
     io.stdout:flush()
   end
-  local w = k:watch(e, wopts)
-  local any = false
-  for ev in w do
-    if ev.type ~= "BOOKMARK" and not (ev.initial and o.watch_only) then
-      any = true
-      show(ev)
-    end
+  -- (kubectl's watch never says "No resources found")
+  for ev in k:watch(e, wopts) do
+    if ev.type ~= "BOOKMARK" and not (ev.initial and o.watch_only) then show(ev) end
   end
-  if not any then io.stderr:write("No resources found", ns_phrase(), ".\n") end
   return
 end
 
@@ -291,7 +290,7 @@ for _, r in ipairs(requests) do
     local ok, err = ksh.try(function()
       for page in k:pages(e, topts) do
         tbl:add(page)
-        total = total + #(page.rows or {})
+        total = total + #page.rows
       end
     end)
     if not ok then report(err) end
@@ -303,5 +302,5 @@ for _, r in ipairs(requests) do
   end
 end
 if tbl then out(tbl:render()) end
-if total == 0 and #errors == 0 then io.stderr:write("No resources found", ns_phrase(), ".\n") end
+if total == 0 and #errors == 0 and not o.ignore_not_found then no_resources() end
 finish()

@@ -121,7 +121,7 @@ function Table:add(tbl, event)
     if o.show_labels then header[#header + 1] = "LABELS" end
     self.header = header
   end
-  for _, row in ipairs(tbl.rows or {}) do
+  for _, row in ipairs(type(tbl.rows) == "table" and tbl.rows or {}) do
     local out = {}
     local m = row_meta(row)
     if o.event then out[#out + 1] = event or "ADDED" end

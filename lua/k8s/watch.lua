@@ -42,9 +42,9 @@ end
 
 -- the units of a list: its items, or each row of a Table as a one-row Table
 local function units(list)
-  if list.kind ~= "Table" then return list.items or {} end
+  if list.kind ~= "Table" then return type(list.items) == "table" and list.items or {} end
   local out = {}
-  for i, row in ipairs(list.rows or {}) do
+  for i, row in ipairs(type(list.rows) == "table" and list.rows or {}) do
     out[i] = { kind = "Table", apiVersion = list.apiVersion, metadata = {},
                columnDefinitions = list.columnDefinitions, rows = json.array { row } }
   end
