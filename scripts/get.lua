@@ -10,6 +10,11 @@
 --   -w, --watch [--watch-only] [--output-watch-events]
 --   --context NAME, --kubeconfig FILE, -s/--server URL, --token T,
 --   --insecure-skip-tls-verify, --request-timeout SECONDS
+--
+-- Errors as kubectl prints them: a server's refusal per object
+-- (`Error from server (NotFound): pods "nope" not found`), an unknown type
+-- (`error: the server doesn't have a resource type "foo"`), then status 1.
+-- Any other failure (kubeconfig, connection, TLS) is raised for the runner.
 local args = require "ksh.args"
 local k8s = require "k8s"
 -- Lists and watches make many short-lived tables, page after page: the
@@ -17,6 +22,7 @@ local k8s = require "k8s"
 -- 5,000 ConfigMaps as -o json, same time).
 collectgarbage("generational")
 local printers = require "k8s.printers"
+local discovery = require "k8s.discovery"
 local ksh = require "ksh"
 
 local o, rest = args.parse(arg, {
@@ -63,19 +69,31 @@ local function timeout_of(s)
   return secs > 0 and secs or nil
 end
 
-local k = assert(k8s.connect {
+local k, cerr = k8s.connect {
   namespace = o.namespace, context = o.context, kubeconfig = o.kubeconfig, server = o.server,
   token = o.token, insecure_skip_tls_verify = o.insecure_skip_tls_verify,
   request_timeout = timeout_of(o.request_timeout),
-})
+}
+if not k then error(cerr, 0) end
+
+-- kubectl's words for an unknown type: "error: ...", status 1
+local function type_error(err)
+  if type(err) ~= "table" or err.kind ~= "notfound" or err.status then error(err, 0) end
+  io.stderr:write("error: ", tostring(err), "\n")
+  return 1
+end
 
 -- raw paths
 if not o.raw and rest[1] and rest[1]:sub(1, 1) == "/" then o.raw = rest[1] end
 if o.raw then
   local body, resp = k:raw_request { path = o.raw, accept = "application/json, */*", decode = false }
-  if not body then error(resp, 0) end
+  if not body then
+    if type(resp) ~= "table" or not resp.status then error(resp, 0) end
+    io.stderr:write(tostring(resp), "\n")
+    return 1
+  end
   out(body)
-  return
+  return 0
 end
 
 if #rest == 0 then
@@ -84,16 +102,16 @@ end
 
 -- what to fetch: { {entry =, name = nil | NAME}, ... }
 local requests = {}
+-- expand(type) -> {entry} | the entries of a category ("all") | nil, err
 local function expand(typ)
-  local cat = not typ:find(".", 1, true) and k8s.discovery.category(k, typ)
-  if cat and not pcall(function() assert(k:resource(typ)) end) then return cat end
   local e, err = k:resource(typ)
-  if not e then
-    if err.kind ~= "notfound" then error(err, 0) end
-    io.stderr:write("error: ", tostring(err), "\n")
-    os.exit(1)
+  if e then return { e } end
+  if err.kind == "notfound" and not typ:find(".", 1, true) then
+    local cat, cerr2 = discovery.category(k, typ)
+    if cat then return cat end
+    if cerr2 then return nil, cerr2 end
   end
-  return { e }
+  return nil, err
 end
 
 local single = false
@@ -101,14 +119,17 @@ if rest[1]:find("/", 1, true) then
   for _, a in ipairs(rest) do
     local typ, name = a:match("^([^/]+)/(.+)$")
     if not typ then ksh.usage("there is no need to specify a resource type as a separate argument when passing arguments in resource/name form") end
-    local e = expand(typ)[1]
-    requests[#requests + 1] = { entry = e, name = name }
+    local es, err = expand(typ)
+    if not es then return type_error(err) end
+    requests[#requests + 1] = { entry = es[1], name = name }
   end
   single = #requests == 1
 else
   local types = {}
   for typ in rest[1]:gmatch("[^,]+") do
-    for _, e in ipairs(expand(typ)) do types[#types + 1] = e end
+    local es, err = expand(typ)
+    if not es then return type_error(err) end
+    for _, e in ipairs(es) do types[#types + 1] = e end
   end
   if #rest > 1 then
     if #types > 1 then ksh.usage("names can only be given with one resource type (or use TYPE/NAME)") end
@@ -125,11 +146,27 @@ local lopts = {
 }
 local popts = { show_managed_fields = o.show_managed_fields }
 
+-- A server's refusal of one request: kubectl goes on with the others and
+-- prints each as "Error from server (...): ..." after the output; anything
+-- else is raised.
 local errors = {}
 local function report(err)
-  if o.ignore_not_found and type(err) == "table" and err.kind == "notfound" then return end
+  if type(err) ~= "table" or not err.status then error(err, 0) end
+  if o.ignore_not_found and err.kind == "notfound" then return end
   errors[#errors + 1] = err
-  io.stderr:write(tostring(err), "\n")
+end
+
+-- one object; when it is not found in a namespace other than default,
+-- kubectl asks for the namespace and reports that one missing instead
+local function get_one(e, name, opts)
+  local obj, err = k:get(e, name, opts)
+  if obj or err.kind ~= "notfound" or not e.namespaced then return obj, err end
+  local ns = o.namespace or k.namespace
+  if ns and ns ~= "" and ns ~= "default" then
+    local _, nerr = k:get("/api/v1/namespaces/" .. ns)
+    if nerr and nerr.kind == "notfound" then return nil, nerr end
+  end
+  return nil, err
 end
 
 -- kubectl: "No resources found in NS namespace." when every type asked for
@@ -144,12 +181,11 @@ local function no_resources()
   end
 end
 
+-- the errors after the output, as kubectl prints them; the status
 local function finish()
-  if #errors > 0 then
-    -- already shown; exit non-zero without printing it again
-    io.stdout:flush()
-    os.exit(1)
-  end
+  io.stdout:flush()
+  for _, err in ipairs(errors) do io.stderr:write(tostring(err), "\n") end
+  return #errors > 0 and 1 or 0
 end
 
 -- ---------------------------------------------------------------- watch
@@ -188,10 +224,13 @@ if o.watch or o.watch_only then
     io.stdout:flush()
   end
   -- (kubectl's watch never says "No resources found")
-  for ev in k:watch(e, wopts) do
-    if ev.type ~= "BOOKMARK" and not (ev.initial and o.watch_only) then show(ev) end
-  end
-  return
+  local ok, err = ksh.try(function()
+    for ev in k:watch(e, wopts) do
+      if ev.type ~= "BOOKMARK" and not (ev.initial and o.watch_only) then show(ev) end
+    end
+  end)
+  if not ok then report(err) end
+  return finish()
 end
 
 -- ---------------------------------------------------------------- json, streamed
@@ -207,7 +246,7 @@ if output == "json" and not single then
   end
   for _, r in ipairs(requests) do
     if r.name then
-      local obj, err = k:get(r.entry, r.name, lopts)
+      local obj, err = get_one(r.entry, r.name, lopts)
       if obj then emit(obj) else report(err) end
     else
       local ok, err = ksh.try(function()
@@ -228,7 +267,7 @@ if output == "json" or output == "yaml" or output == "name" or tmpl then
   local items = {}
   for _, r in ipairs(requests) do
     if r.name then
-      local obj, err = k:get(r.entry, r.name, lopts)
+      local obj, err = get_one(r.entry, r.name, lopts)
       if obj then items[#items + 1] = obj else report(err) end
     else
       local ok, err = ksh.try(function()
@@ -279,7 +318,7 @@ for _, r in ipairs(requests) do
   end
   local topts = setmetatable({ accept = k8s.TABLE_ACCEPT }, { __index = lopts })
   if r.name then
-    local t, err = k:get(e, r.name, topts)
+    local t, err = get_one(e, r.name, topts)
     if t then
       tbl:add(t)
       total = total + 1
@@ -303,4 +342,4 @@ for _, r in ipairs(requests) do
 end
 if tbl then out(tbl:render()) end
 if total == 0 and #errors == 0 and not o.ignore_not_found then no_resources() end
-finish()
+return finish()

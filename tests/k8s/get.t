@@ -43,10 +43,28 @@ for args in "get pods" "get pods -A" "get svc,deploy" "get nodes -o wide" "get a
   "get svc php-apache -o yaml" "get nodes -o yaml" "get jobs -o yaml" "get -n $ns cm -l app=web" \
   "get pods --field-selector metadata.name=backend-pod" "get nosuchtype" \
   "api-resources" "api-resources -o name" "api-resources --namespaced=false" "api-resources -o wide" \
-  "config get-contexts" "config get-contexts -o name" "config current-context"; do
+  "config get-contexts" "config get-contexts -o name" "config current-context" \
+  "get pod/nope svc/nope" "get pods nope backend-pod" "get pods nope --ignore-not-found" "get pods,nosuchtype" \
+  "get nosuchtype -o json" "get pods nope -o name" "get pod/nope -o yaml" "get --raw /api/v1/nope" \
+  "get --raw /api/v1/namespaces/default/pods/nope" "get pods nope -n no-such-ns"; do
   # shellcheck disable=SC2086
   same "$args" $args
 done
+
+# failures kubectl words differently: one line "kscript: get: ...", status 1,
+# never a Lua position (scripts/get.lua:71:) nor a traceback
+for args in "--kubeconfig $tmp/none" "-s https://127.0.0.1:1" "--context nosuch"; do
+  # shellcheck disable=SC2086
+  "$KS" get pods $args >"$tmp/a" 2>"$tmp/e"; rc=$?
+  if [ $rc = 1 ] && [ ! -s "$tmp/a" ] && [ "$(wc -l <"$tmp/e")" = 1 ] && grep -q '^kscript: get: ' "$tmp/e" && ! grep -q '\.lua:' "$tmp/e"
+  then ok "get pods $args: one line, status 1, no Lua position"
+  else nok "get pods $args: one line, status 1, no Lua position" "status $rc" "$(cat "$tmp/e")"; fi
+done
+"$KS" get pods --request-timeout 10x >"$tmp/a" 2>"$tmp/e"; rc=$?
+[ $rc = 2 ] && grep -q 'invalid --request-timeout "10x"' "$tmp/e" && ! grep -q '\.lua:' "$tmp/e"
+status "get --request-timeout 10x: a usage error (status 2), not 10 seconds" $?
+! grep -n 'os\.exit' "${KSCRIPT_TOP:-.}/scripts/get.lua" >"$tmp/e"
+status "scripts/get.lua never calls os.exit" $?
 
 # paging: 300 objects, one per request
 T=$tmp "$KS" -e '
