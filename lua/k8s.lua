@@ -223,7 +223,9 @@ function Client:raw_request(o)
     local resp, err
     if o.framing then resp, err = http.stream(ho) else resp, err = http.request(ho) end
     if not resp then
-      err.message = ("%s %s: %s"):format(ho.method, ho.url, tostring(err.message):gsub("^" .. ho.method:gsub("%p", "%%%0") .. " %S+: ", ""))
+      -- name the request once: ksh.http's message may already start with it
+      local msg, head = tostring(err.message), ho.method .. " " .. ho.url .. ": "
+      if msg:sub(1, #head) ~= head then err.message = head .. msg end
       return nil, err
     end
     self:_warnings(resp.headers)
