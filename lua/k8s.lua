@@ -107,10 +107,19 @@ local function is_loopback(server)
   return host == "localhost" or host:match("^127%.") ~= nil or host == "::1"
 end
 
+local CONNECT_FIELDS = {
+  kubeconfig = "string", context = "string", cluster = "string", user = "string",
+  namespace = "string", server = "string", token = "string", tls_server_name = "string",
+  proxy_url = "string", as = "string", as_groups = "table", request_timeout = "number",
+  discovery_ttl = "number", insecure_skip_tls_verify = "boolean",
+}
+
 --- connect([opts]) -> client | nil, err
 function M.connect(opts)
+  util.check_arg(1, "connect", opts, "nil|string|table")
   opts = opts or {}
   if type(opts) == "string" then opts = { context = opts } end
+  util.check_opts(1, "connect", opts, CONNECT_FIELDS)
   local r, err
   local explicit_server_only = opts.server and not opts.kubeconfig and not opts.context
     and (os.getenv("KUBECONFIG") or "") == "" and not io.open((os.getenv("HOME") or "") .. "/.kube/config")
@@ -272,6 +281,8 @@ function Client:resources(refresh) return discovery.resources(self, refresh) end
 
 --- resource(name) -> entry | nil, err; an entry passes through
 function Client:resource(name)
+  util.check_self(self, Client, "resource")
+  util.check_arg(1, "resource", name, "string|table")
   if type(name) == "table" then return name end
   return discovery.lookup(self, name)
 end
@@ -282,8 +293,20 @@ local function ns_of(self, e, opts)
   return opts.namespace or self.namespace or "default"
 end
 
+-- the options a list, a get or a path take (their types; misuse raises)
+local LIST_FIELDS = {
+  namespace = "string", all_namespaces = "boolean", labelSelector = "string",
+  label_selector = "string", fieldSelector = "string", field_selector = "string",
+  limit = "number", accept = "string", resourceVersion = "string", resourceVersionMatch = "string",
+  query = "table",
+}
+
 --- path(resource, name, opts) -> the API path of a collection or object
 function Client:path(res, name, opts)
+  util.check_self(self, Client, "path")
+  util.check_arg(1, "path", res, "string|table")
+  util.check_arg(2, "path", name, "nil|string")
+  util.check_opts(3, "path", opts, LIST_FIELDS)
   opts = opts or {}
   local e, err = self:resource(res)
   if not e then return nil, err end
@@ -308,10 +331,16 @@ end
 --- get(resource, name [, opts]) -> object, response | nil, err
 --- get(resource [, nil, opts]) -> the list (like list())
 function Client:get(what, name, opts)
+  util.check_self(self, Client, "get")
+  util.check_arg(1, "get", what, "string|table")
   if type(what) == "string" and what:sub(1, 1) == "/" then
-    local o = type(name) == "table" and name or {}
+    -- get(path [, {accept =, query =, headers =}])
+    util.check_opts(2, "get", name, { accept = "string", query = "table", headers = "table" })
+    local o = name or {}
     return self:raw_request { path = what, accept = o.accept or "application/json, */*", query = o.query, headers = o.headers }
   end
+  util.check_arg(2, "get", name, "nil|string")
+  util.check_opts(3, "get", opts, LIST_FIELDS)
   opts = opts or {}
   if name == nil then return self:list(what, opts) end
   local p, e = self:path(what, name, opts)
@@ -334,6 +363,9 @@ end
 -- opts.limit (default 500); an expired continue token goes on from the
 -- inconsistent token the server offers (page.inconsistent = true).
 function Client:pages(res, opts)
+  util.check_self(self, Client, "pages")
+  util.check_arg(1, "pages", res, "string|table")
+  util.check_opts(2, "pages", opts, LIST_FIELDS)
   opts = opts or {}
   local p, e = self:path(res, nil, opts)
   if not p then error(e, 0) end
@@ -381,6 +413,9 @@ end
 --- list(resource, opts) -> list object | nil, err: all pages joined; a
 -- continue token that expires (410) restarts the list from the start.
 function Client:list(res, opts)
+  util.check_self(self, Client, "list")
+  util.check_arg(1, "list", res, "string|table")
+  util.check_opts(2, "list", opts, LIST_FIELDS)
   opts = opts or {}
   for _ = 1, 3 do
     local ok, result = loop_try(function()
@@ -421,7 +456,14 @@ local Watch = require "k8s.watch"
 -- resourceVersion (start there; without it: list first, deliver the
 -- items as ADDED with ev.initial = true), bookmarks (default true),
 -- on_gone = "relist" (default) | "raise", timeout (seconds, then end).
+local WATCH_FIELDS = { name = "string", timeout = "number", on_gone = "string", bookmarks = "boolean" }
+for k, v in pairs(LIST_FIELDS) do WATCH_FIELDS[k] = WATCH_FIELDS[k] or v end
+
 function Client:watch(res, opts, handler)
+  util.check_self(self, Client, "watch")
+  util.check_arg(1, "watch", res, "string|table")
+  util.check_opts(2, "watch", opts, WATCH_FIELDS)
+  util.check_arg(3, "watch", handler, "nil|function")
   opts = opts or {}
   local w = Watch.new(self, res, opts)
   if handler then
@@ -464,7 +506,7 @@ end
 
 local completion_client
 local function completion_k()
-  if not completion_client then completion_client = M.connect { quiet = true, request_timeout = 3 } end
+  if not completion_client then completion_client = M.connect { request_timeout = 3 } end
   return completion_client
 end
 

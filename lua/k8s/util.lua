@@ -21,6 +21,54 @@ function M.json_decode(s)
   return M.json.decode(s)
 end
 
+-- ---------------------------------------------------------------- misuse
+-- Misuse raises, naming the caller's line, as luaL_argerror does.  These run
+-- directly inside an API function, so level 3 is the line that called it.
+
+-- "nil|string" reads "string expected" (luaL_optstring's words); a
+-- resource is a name, or a discovery entry passed through: "string"
+local function want_text(types)
+  if types == "string|table" then return "string" end
+  local t = {}
+  for w in types:gmatch("[^|]+") do if w ~= "nil" then t[#t + 1] = w end end
+  return table.concat(t, " or ")
+end
+
+--- check_arg(n, fname, v, "string|table" [, level]): v's type is one of types
+function M.check_arg(n, fname, v, types, level)
+  local t = type(v)
+  for w in types:gmatch("[^|]+") do if w == t then return v end end
+  error(("bad argument #%d to '%s' (%s expected, got %s)"):format(n, fname, want_text(types), t), level or 3)
+end
+
+--- check_opts(n, fname, opts, {field = "string|nil", ...} [, level]): opts is
+-- nil or a table whose named fields have those types
+function M.check_opts(n, fname, opts, fields, level)
+  if opts == nil then return end
+  local t = type(opts)
+  if t ~= "table" then
+    error(("bad argument #%d to '%s' (table expected, got %s)"):format(n, fname, t), level or 3)
+  end
+  for field, types in pairs(fields) do
+    local ft = type(opts[field])
+    if ft ~= "nil" then
+      local okt = false
+      for w in types:gmatch("[^|]+") do if w == ft then okt = true end end
+      if not okt then
+        error(("bad argument #%d to '%s' (%s: %s expected, got %s)"):format(n, fname, field, want_text(types), ft), level or 3)
+      end
+    end
+  end
+end
+
+--- check_self(self, class, fname [, level]): a method called on its object
+function M.check_self(self, class, fname, level)
+  if getmetatable(self) ~= class then
+    error(("calling '%s' on bad self (%s expected, got %s; use obj:%s(...))")
+      :format(fname, class.__name or "object", type(self), fname), level or 3)
+  end
+end
+
 --- escape(s) -> s percent-encoded for a query value or a path segment
 function M.escape(s)
   return (tostring(s):gsub("[^%w%-%._~]", function(c) return ("%%%02X"):format(c:byte()) end))
