@@ -259,7 +259,7 @@ function Client:raw_request(o)
       if o.decode ~= false and (ctype:find("json", 1, true) or o.decode == true) then
         local v, derr = json.decode(resp.body)
         if v == nil and derr then
-          return nil, util.error("decode", ("%s %s: invalid JSON in the response: %s"):format(ho.method, ho.url, tostring(derr)),
+          return nil, util.error("protocol", ("%s %s: invalid JSON in the response: %s"):format(ho.method, ho.url, tostring(derr)),
             { body = resp.body })
         end
         return v, resp

@@ -193,7 +193,7 @@ function W:next()
       elseif rec ~= "" then
         local ev, derr = json.decode(rec)
         if type(ev) ~= "table" then
-          error(util.error("decode", ("watch %s: bad event: %s"):format(self.path, tostring(derr))), 0)
+          error(util.error("protocol", ("watch %s: bad event: %s"):format(self.path, tostring(derr))), 0)
         end
         local obj = ev.object
         if ev.type == "ERROR" then
