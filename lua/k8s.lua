@@ -27,18 +27,16 @@ local discovery = require "k8s.discovery"
 
 local json = util.json
 
+-- The module's fields are its API (what share/lua-api.md documents:
+-- connect, parse_time) plus _hooks for the prompt; everything else is local,
+-- so `k8s.<Tab>` completes only what a script may use.
 local M = {}
-M.kubeconfig = kubeconfig
-M.discovery = discovery
 
 local VERSION = "0.1.0"
-local TABLE_ACCEPT = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
-M.TABLE_ACCEPT = TABLE_ACCEPT
 
 local Client = {}
 Client.__index = Client
 Client.__name = "k8s.client"
-M.Client = Client
 
 -- ---------------------------------------------------------------- exec plugins
 
@@ -487,7 +485,7 @@ require("k8s.logs").install(Client)
 
 -- ksh> shows "context/namespace" from the kubeconfig (re-read when a file changes)
 local prompt_cache = {}
-function M.prompt_context()
+local function prompt_context()
   local files = kubeconfig.files {}
   local stamp = {}
   for _, f in ipairs(files) do
@@ -523,9 +521,9 @@ local function prefixed(list, text)
   return out
 end
 
---- complete_get(words, text) -> candidates: resource types, then object
+-- complete_get(words, text) -> candidates: resource types, then object
 -- names of that type, namespaces after -n (from the live server)
-function M.complete_get(words, text)
+local function complete_get(words, text)
   local k = completion_k()
   if not k then return {} end
   local prev = words[#words]
@@ -571,6 +569,6 @@ end
 
 -- Hooks the prompt pulls (the library never requires the front end):
 -- the context shown in ksh:CTX/NS> and argument completers by command name.
-M._hooks = { prompt_context = M.prompt_context, complete = { get = M.complete_get } }
+M._hooks = { prompt_context = prompt_context, complete = { get = complete_get } }
 
 return M

@@ -197,7 +197,7 @@ if o.watch or o.watch_only then
   local human = output == nil or output == "wide"
   local wopts = { namespace = o.namespace, all_namespaces = o.all_namespaces,
                   labelSelector = o.selector, fieldSelector = o.field_selector, limit = o.chunk_size,
-                  accept = human and k8s.TABLE_ACCEPT or nil, name = requests[1].name }
+                  accept = human and printers.TABLE_ACCEPT or nil, name = requests[1].name }
   local tbl = printers.table { wide = output == "wide", namespace = o.all_namespaces and e.namespaced,
     labels = o.label_columns, show_labels = o.show_labels, no_headers = o.no_headers,
     event = o.output_watch_events }
@@ -316,7 +316,7 @@ for _, r in ipairs(requests) do
     tbl.sep = written and not o.no_headers
     last = e
   end
-  local topts = setmetatable({ accept = k8s.TABLE_ACCEPT }, { __index = lopts })
+  local topts = setmetatable({ accept = printers.TABLE_ACCEPT }, { __index = lopts })
   if r.name then
     local t, err = get_one(e, r.name, topts)
     if t then

@@ -12,6 +12,9 @@ local json = util.json
 
 local M = {}
 
+-- ask the server for a meta.k8s.io Table (kubectl's columns), else JSON
+M.TABLE_ACCEPT = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
+
 local function strip_managed(obj)
   if type(obj) == "table" and type(obj.metadata) == "table" then obj.metadata.managedFields = nil end
 end

@@ -99,7 +99,7 @@ contexts:
   context: {cluster: kscript, user: admin, namespace: kube-system}
 ]]):format())
 local saved = os.getenv("KUBECONFIG")
-local cfg, cerr = k8s.kubeconfig.load { kubeconfig = nil }
+local cfg, cerr = require("k8s.kubeconfig").load { kubeconfig = nil }
 t.ok(cfg and cfg.current_context == "admin", "load() reads $KUBECONFIG", cerr)
 -- simulate KUBECONFIG=first:missing:real through files() + load of an explicit list
 local function with_env(value, fn)
@@ -209,10 +209,16 @@ t.like(warn, "warning: TLS certificate verification is disabled", "insecure-skip
 t.like(warn, "APIVersions", "insecure-skip-tls-verify with a token override works", warn)
 
 -- the prompt and completion at ksh>
-t.is(k8s.prompt_context(), "admin/default", "prompt: context/namespace of the kubeconfig")
-t.is(table.concat(k8s.complete_get({ "get" }, "deploy"), " "), "deploy deployments", "completion: resource types and short names")
-t.is(table.concat(k8s.complete_get({ "get", "svc" }, "php"), " "), "php-apache", "completion: object names from the server")
-t.is(table.concat(k8s.complete_get({ "get", "pods", "-n" }, "limited"), " "), "limited-ns", "completion: namespaces after -n")
+t.is(k8s._hooks.prompt_context(), "admin/default", "prompt: context/namespace of the kubeconfig")
+t.is(table.concat(k8s._hooks.complete.get({ "get" }, "deploy"), " "), "deploy deployments", "completion: resource types and short names")
+t.is(table.concat(k8s._hooks.complete.get({ "get", "svc" }, "php"), " "), "php-apache", "completion: object names from the server")
+t.is(table.concat(k8s._hooks.complete.get({ "get", "pods", "-n" }, "limited"), " "), "limited-ns", "completion: namespaces after -n")
+
+-- k8s's fields are its documented API; internals stay out of k8s.<Tab>
+local keys = {}
+for key in pairs(k8s) do keys[#keys + 1] = key end
+table.sort(keys)
+t.is(table.concat(keys, " "), "_hooks connect parse_time", "k8s holds only the API (connect, parse_time) and _hooks")
 
 os.execute("rm -rf " .. tmp)
 t.done()
