@@ -83,8 +83,20 @@ local function type_error(err)
   return 1
 end
 
--- raw paths
-if not o.raw and rest[1] and rest[1]:sub(1, 1) == "/" then o.raw = rest[1] end
+-- paths: --raw PATH prints the body as the server sent it (kubectl --raw);
+-- get /PATH decodes JSON and prints it as -o json (or -o yaml) would, at a
+-- terminal or when -o asks; piped without -o it is the body as sent.
+local pretty = false
+if not o.raw and rest[1] and rest[1]:sub(1, 1) == "/" then
+  o.raw = rest[1]
+  if output == "json" or output == "yaml" then
+    pretty = output
+  elseif output == nil and require("ksh.sys").isatty("stdout") then
+    pretty = "json"
+  elseif output ~= nil then
+    ksh.usage("-o %s does not apply to a path (json or yaml)", output)
+  end
+end
 if o.raw then
   local body, resp = k:raw_request { path = o.raw, accept = "application/json, */*", decode = false }
   if not body then
@@ -92,7 +104,16 @@ if o.raw then
     io.stderr:write(tostring(resp), "\n")
     return 1
   end
-  out(body)
+  local ctype = resp.headers and resp.headers["content-type"] or ""
+  if pretty and ctype:find("json", 1, true) then
+    local v, derr = require("json").decode(body)
+    if v == nil and derr then
+      error(ksh.error("protocol", ("GET %s: invalid JSON in the response: %s"):format(o.raw, tostring(derr))), 0)
+    end
+    out(pretty == "yaml" and printers.yaml(v) or printers.json(v))
+  else
+    out(body)
+  end
   return 0
 end
 

@@ -66,6 +66,23 @@ status "get --request-timeout 10x: a usage error (status 2), not 10 seconds" $?
 ! grep -n 'os\.exit' "${KSCRIPT_TOP:-.}/scripts/get.lua" >"$tmp/e"
 status "scripts/get.lua never calls os.exit" $?
 
+# get /PATH: at a terminal the decoded JSON as -o json prints it (here the
+# same bytes as kubectl get ns kube-system -o json); piped, the body as the
+# server sent it (as --raw); -o yaml anywhere; text bodies as they are
+script -qec "$KS get /api/v1/namespaces/kube-system" /dev/null | tr -d '\r' >"$tmp/a"
+$KC get ns kube-system -o json >"$tmp/b"
+if [ -s "$tmp/b" ] && cmp -s "$tmp/a" "$tmp/b"; then ok "get /api/v1/namespaces/kube-system at a terminal: as kubectl get ns kube-system -o json"
+else nok "get /PATH at a terminal: as -o json" "$(diff "$tmp/a" "$tmp/b" | head -6)"; fi
+"$KS" get /api/v1/namespaces/kube-system >"$tmp/a" 2>&1
+$KC get --raw /api/v1/namespaces/kube-system >"$tmp/b" 2>&1
+if [ -s "$tmp/b" ] && cmp -s "$tmp/a" "$tmp/b"; then ok "get /PATH piped: the body as sent, as kubectl get --raw"
+else nok "get /PATH piped: the body as sent" "$(diff "$tmp/a" "$tmp/b" | head -6)"; fi
+"$KS" get /api/v1/namespaces/kube-system -o yaml >"$tmp/a" 2>&1
+$KC get ns kube-system -o yaml >"$tmp/b" 2>&1
+if [ -s "$tmp/b" ] && cmp -s "$tmp/a" "$tmp/b"; then ok "get /PATH -o yaml: as kubectl get ns kube-system -o yaml"
+else nok "get /PATH -o yaml" "$(diff "$tmp/a" "$tmp/b" | head -6)"; fi
+is "get /healthz at a terminal: the text as sent" "$(script -qec "$KS get /healthz" /dev/null | tr -d '\r')" "ok"
+
 # paging: 300 objects, one per request
 T=$tmp "$KS" -e '
 local json = require "json"
