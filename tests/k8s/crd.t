@@ -160,7 +160,14 @@ $KC get "$short" one -n "$ns" -o yaml >"$tmp/b" 2>&1
 if cmp -s "$tmp/a" "$tmp/b" && grep -q '^    a9: q$' "$tmp/a"; then ok "-o yaml: keys in go-yaml's natural order (a9 before a10), as kubectl"
 else nok "-o yaml: keys in go-yaml's natural order (a9 before a10), as kubectl" "$(diff "$tmp/a" "$tmp/b" | head -8)"; fi
 
-# 5. gone again
-$KC delete crd "$crd" --wait=true --timeout=30s >/dev/null 2>&1
-ok "CRD deleted"
+# 5. gone again: the delete succeeds, and kscript sees the CRD gone as
+# kubectl does (NotFound, exit 1), the Lua API with kind "notfound"
+$KC delete crd "$crd" --wait=true --timeout=30s >"$tmp/del" 2>&1
+status "kubectl delete crd $crd --wait: exit 0" $?
+same "get crd $crd after the delete" get crd "$crd"
+grep -q "^Error from server (NotFound): .*\"$crd\" not found" "$tmp/a"
+status "get crd $crd after the delete: NotFound" $?
+out=$(CRD=$crd "$KS" -e 'local k = assert(k8s.connect())
+local o, err = k:get("customresourcedefinitions", os.getenv("CRD")); print(o == nil and err.kind)' 2>&1)
+is "k:get of the deleted CRD: nil, kind notfound" "$out" "notfound"
 finish

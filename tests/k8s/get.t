@@ -15,9 +15,9 @@ trap cleanup EXIT
 same() { # description cmd-args...: kscript CMD vs kubectl CMD, stdout+stderr+status
   local d=$1; shift
   local try
-  # twice at most: an AGE column (seconds on a fresh cluster) can tick
-  # between the two runs; a real difference shows both times
-  for try in 1 2; do
+  # three times at most: an AGE column (seconds on a fresh cluster) can tick
+  # between the two runs; a real difference shows every time
+  for try in 1 2 3; do
     "$KS" "$@" >"$tmp/a" 2>&1; echo "exit $?" >>"$tmp/a"
     $KC "$@" >"$tmp/b" 2>&1; echo "exit $?" >>"$tmp/b"
     cmp -s "$tmp/a" "$tmp/b" && break
@@ -106,13 +106,15 @@ print(pages, names, #l.items, l.items[1].kind, l.items[300].metadata.name, l.met
 [ "$out" = $'301\t301\t301\tConfigMap\tpage-299\ttrue' ] && ok "Lua pages/list with limit=1 over 301 configmaps" || nok "Lua pages/list with limit=1" "$out"
 
 # get -w: initial rows, then the changes as they happen
-"$KS" get -n "$ns" cm -w -l w=1 >"$tmp/w" 2>&1 &
+# (-v logs the watch request once the server has answered it: the watch exists)
+"$KS" -v get -n "$ns" cm -w -l w=1 >"$tmp/w" 2>"$tmp/wlog" &
 wpid=$!
-sleep 1.5
+wait_for 30 grep -qs 'watch=1 -> 200' "$tmp/wlog"
+status "get -w: the watch is created" $?
 $KC -n "$ns" create cm watched --from-literal=a=1 >/dev/null && $KC -n "$ns" label cm watched w=1 >/dev/null
 $KC -n "$ns" patch cm watched -p '{"data":{"b":"2"}}' >/dev/null
 $KC -n "$ns" delete cm watched >/dev/null
-sleep 1.5
+wait_for 30 eval '[ "$(grep -c "^watched " "$tmp/w")" -ge 3 ]'
 kill "$wpid" 2>/dev/null; wait "$wpid" 2>/dev/null; wpid=
 lines=$(grep -c '^watched ' "$tmp/w")
 head=$(head -1 "$tmp/w")

@@ -3,9 +3,12 @@
 # test apiserver).  A kscript process watches configmaps; the apiserver is
 # stopped while the watcher is connected, kept down until the watcher is in
 # a long reconnect backoff, started again (tests/env/restart-apiserver), and
-# configmaps are created, changed and deleted right after /readyz, before the
-# watcher reconnects.  The watcher must resume from its last resourceVersion
-# and deliver exactly those changes, in order, each once, then watch on.
+# configmaps are created, changed and deleted before the watcher reconnects.
+# The watcher must resume from its last resourceVersion and deliver exactly
+# those changes, in order, each once, then watch on.
+# No timing window: once in its backoff the watcher is stopped (SIGSTOP)
+# until the changes are made, however long the restart takes, and every
+# later step waits for the event it needs (generous bounds).
 # Needs `eval "$(tests/env/up)"`; FAILS (never skips) without it.
 set -uo pipefail
 export LC_ALL=C
@@ -14,7 +17,7 @@ top=${KSCRIPT_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 ns=kscript-restart-$$
 wpid=
 cleanup() {
-  [ -n "$wpid" ] && kill "$wpid" 2>/dev/null
+  [ -n "$wpid" ] && kill -CONT "$wpid" 2>/dev/null && kill "$wpid" 2>/dev/null
   $KC delete ns "$ns" --wait=false >/dev/null 2>&1
   rm -rf "$tmp"
 }
@@ -69,14 +72,16 @@ wait_lines 3 20
 is "and sees a change live" "$(events | sed -n 3p)" "MODIFIED a"
 
 # Stop the apiserver; keep it down until the watcher has failed to reconnect
-# 5 times (0.8, 1.6, 3.2, 6.4 s: it now sleeps 12.8 s), then start it again and
-# make the changes right after /readyz (about 2 s), well inside that sleep.
-export WATCH_OUT=$tmp/out
+# 5 times (0.8, 1.6, 3.2, 6.4 s: it now sleeps 12.8 s), then stop the
+# watcher itself (SIGSTOP) and start the apiserver again; the changes are
+# made while the watcher is stopped, so they all happen before it reconnects
+# whatever the restart costs on a loaded machine.
+export WATCH_OUT=$tmp/out WATCH_PID=$wpid
 down_wait() {
   local i
-  for ((i = 0; i < 300; i++)); do
+  for ((i = 0; i < 600; i++)); do
     r=$(grep '^# reconnects' "$WATCH_OUT" | tail -1 | awk '{ print $3 }')
-    [ "${r:-0}" -ge 5 ] && return 0
+    [ "${r:-0}" -ge 5 ] && { kill -STOP "$WATCH_PID"; return 0; }
     sleep 0.1
   done
   return 1
@@ -99,12 +104,16 @@ rv+=("$($KC -n "$ns" patch cm d -p '{"data":{"v":"2"}}' -o jsonpath='{.metadata.
 $KC -n "$ns" delete cm c >/dev/null; rv+=(-)
 after=$(grep -vc '^#' "$tmp/out")
 is "the changes were made before the watcher reconnected (no event since the restart yet)" "$after/$(reconnects)" "$before/5"
+kill -CONT "$wpid"
 
-wait_lines 9 25
-# and the watch goes on after catching up
+# it wakes at the end of its 12.8 s backoff at the latest
+wait_lines 9 60
+# and the watch goes on after catching up; a repeated event would come
+# before the live ones, so waiting for two live events is enough
 $KC -n "$ns" create cm e --from-literal=v=1 >/dev/null
-wait_lines 10 20
-sleep 1   # anything repeated would show up now
+wait_lines 10 30
+$KC -n "$ns" create cm f --from-literal=v=1 >/dev/null
+wait_lines 11 30
 kill "$wpid" 2>/dev/null; wait "$wpid" 2>/dev/null; wpid=
 is "exactly the changes made during the gap, in order, each once, then live events" "$(events)" "ADDED a initial
 ADDED b initial
@@ -115,7 +124,8 @@ DELETED a
 ADDED d
 MODIFIED d
 DELETED c
-ADDED e"
+ADDED e
+ADDED f"
 got_rv=$(rvs | sed -n '4,9p' | tr '\n' ' ')
 want_rv=
 for i in 0 1 2 3 4 5; do

@@ -2,6 +2,7 @@
 # (sourced).  It FAILS, never skips, when the environment is not up:
 #   . "$top/tests/lib/k8s.sh" [EXTRA_VAR...]   (variables that must be set too)
 # Sets KS (kscript under test), KC (the matching kubectl), tmp (a temp dir).
+# wait_for SECS CMD... waits for an event (generous bounds, never a fixed sleep).
 n=0 failed=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
 nok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; shift; for l in "$@"; do printf '#   %s\n' "$l"; done; }
@@ -9,6 +10,11 @@ check() { local d=$1; shift; if "$@"; then ok "$d"; else nok "$d"; fi; }
 status() { if [ "$2" = 0 ]; then ok "$1"; else nok "$1"; fi; }   # description $?
 is() { # description got want
   if [ "$2" = "$3" ]; then ok "$1"; else nok "$1" "got:  $(printf '%s' "$2" | head -c 600 | tr '\n' '|')" "want: $(printf '%s' "$3" | head -c 600 | tr '\n' '|')"; fi
+}
+wait_for() { # SECONDS cmd...: poll cmd every 0.1 s until it succeeds (1 after SECONDS)
+  local i n=$(($1 * 10)); shift
+  for ((i = 0; i < n; i++)); do "$@" && return 0; sleep 0.1; done
+  return 1
 }
 finish() { echo "1..$n"; [ $failed -eq 0 ]; exit $?; }
 for _v in KUBECONFIG KSCRIPT_TEST_KUBECTL "$@"; do
