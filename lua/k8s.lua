@@ -221,6 +221,13 @@ end
 --   -> decoded object or body text, response   |  nil, err
 -- With framing ("lines"), returns the open stream instead.
 function Client:raw_request(o)
+  util.check_self(self, Client, "raw_request")
+  util.check_opts(1, "raw_request", o, { method = "string", path = "string", query = "table",
+    accept = "string", headers = "table", body = "string", framing = "string" })
+  util.check_arg(1, "raw_request", o, "table")
+  if type(o.path) ~= "string" then
+    error(("bad argument #1 to 'raw_request' (path: string expected, got %s)"):format(type(o.path)), 2)
+  end
   local attempt = 0
   while true do
     attempt = attempt + 1

@@ -47,6 +47,7 @@ try(function() k:resource(nil) end)
 try(function() k.get(123) end)
 try(function() k8s.connect(5) end)
 try(function() k8s.connect{namespace = 5} end)
+try(function() k:raw_request{} end)
 -- good arguments still work
 local function print(...)
   local t = table.pack(...)
@@ -84,6 +85,7 @@ misuse.lua:16: bad argument #1 to 'resource' (string expected, got nil)
 misuse.lua:17: calling 'get' on bad self (k8s.client expected, got number; use obj:get(...))
 misuse.lua:18: bad argument #1 to 'connect' (string or table expected, got number)
 misuse.lua:19: bad argument #1 to 'connect' (namespace: string expected, got number)
+misuse.lua:20: bad argument #1 to 'raw_request' (path: string expected, got nil)
 get backend-pod
 list true
 pages 3
