@@ -3,7 +3,7 @@
 -- error kinds, and every row of that table is a kind some module returns.
 -- The kinds are read from the sources (lua/, scripts/, src/lua/, src/core/):
 --   Lua: the first argument of an error builder (util.error, loop.error,
---        ksh.error, M.error, a local err/kerr/...err), `kind = "..."`, and the
+--        ksh.error, M.error, a local err/kerr/kerror...), `kind = "..."`, and the
 --        values of tables named *kind* (HTTP reasons and gRPC codes -> kinds);
 --   C:   the kind argument of host_push_error/set_error/http_fail/...,
 --        `kind = "..."`, and what a function named *classify*/*kind* returns.
@@ -40,7 +40,9 @@ local function lua_kinds(file)
     -- builders: x.error("kind", ...), err("kind", ...), kerr("kind", ...)
     for name, kind in code:gmatch("([%w_%.]+)%s*%(%s*\"([a-z][a-z_]*)\"") do
       local last = name:match("([%w_]+)$")
-      if (last == "error" and name:find(".", 1, true)) or (last ~= "error" and last:match("err$")) then
+      -- any builder whose name ends in err/error (util.error, kerr, kerror),
+      -- never Lua's own error("message")
+      if (last == "error" and name:find(".", 1, true)) or (last ~= "error" and (last:match("err$") or last:match("error$"))) then
         add(kind, file, ln)
       end
     end
