@@ -4,7 +4,8 @@
 -- The kinds are read from the sources (lua/, scripts/, src/lua/, src/core/):
 --   Lua: the first argument of an error builder (util.error, loop.error,
 --        ksh.error, M.error, a local err/kerr/kerror...), `kind = "..."`, and the
---        values of tables named *kind* (HTTP reasons and gRPC codes -> kinds);
+--        values of tables named *_kind or *KINDS (HTTP reasons and gRPC codes
+--        -> kinds: reason_kind, code_kind, etcd's KINDS);
 --   C:   the kind argument of host_push_error/set_error/http_fail/...,
 --        `kind = "..."`, and what a function named *classify*/*kind* returns.
 package.path = (os.getenv("KSCRIPT_TOP") or ".") .. "/tests/lib/?.lua;" .. package.path
@@ -48,7 +49,8 @@ local function lua_kinds(file)
     end
     for kind in code:gmatch("[%.%s{,]kind%s*=%s*\"([a-z][a-z_]*)\"") do add(kind, file, ln) end
     -- tables mapping reasons or codes to kinds
-    if code:match("^%s*local%s+[%w_]*[Kk][Ii][Nn][Dd][%w_]*%s*=%s*{") then in_table = true end
+    local tname = code:match("^%s*local%s+([%w_]+)%s*=%s*{")
+    if tname and (tname:match("_kind$") or tname:match("KINDS$")) then in_table = true end
     if in_table then
       for kind in code:gmatch("=%s*\"([a-z][a-z_]*)\"") do add(kind, file, ln) end
       if code:match("}%s*$") then in_table = false end
