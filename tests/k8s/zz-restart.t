@@ -49,9 +49,10 @@ LUA
 events() { grep -v '^#' "$tmp/out" | awk '{ print $1, $2, $4 }' | sed 's/ $//'; }
 rvs() { grep -v '^#' "$tmp/out" | awk '{ print $3 }'; }
 wait_lines() { # count secs: until the watcher has printed count event lines
-  local i
+  local i c
   for ((i = 0; i < $2 * 10; i++)); do
-    [ "$(grep -vc '^#' "$tmp/out")" -ge "$1" ] && return 0
+    c=$(grep -vcs '^#' "$tmp/out")   # (the watcher may not have opened it yet)
+    [ "${c:-0}" -ge "$1" ] && return 0
     sleep 0.1
   done
   return 1
