@@ -7,19 +7,14 @@
 # A pair is compared exactly first (twice: a clock can tick between the two
 # runs); if that differs, once more with what depends on the clock
 # normalised: durations (AGE, LAST SEEN, DURATION, ...) become "<d>" and the
-# padding after them, which follows their width, is squeezed (componentstatuses
+# padding after them, which follows their width, is squeezed (norm_age in
+# tests/lib/k8s.sh; componentstatuses
 # are also sorted: the server lists them in the order its probes answer).
 # Needs `eval "$(tests/env/up)"`; FAILS (never skips) without it.
 set -uo pipefail
 export LC_ALL=C
 . "${KSCRIPT_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/k8s.sh"
 trap 'rm -rf "$tmp"' EXIT
-
-norm() { # durations -> <d>, then every run of blanks -> one blank
-  sed -E 's/(^|[[:space:]])(<invalid>|<unknown>|[0-9]+(\.[0-9]+)?(ms|s|m|h|d|y)([0-9]+(s|m|h|d))?)([[:space:]]|$)/\1<d>\7/g;
-          s/(^|[[:space:]])(<invalid>|<unknown>|[0-9]+(\.[0-9]+)?(ms|s|m|h|d|y)([0-9]+(s|m|h|d))?)([[:space:]]|$)/\1<d>\7/g;
-          s/[[:space:]]+/ /g' "$1"
-}
 
 run() { # FILE cmd args...: stdout, then stderr, then the status
   local f=$1; shift
@@ -40,10 +35,10 @@ compare() { # description args...
   # componentstatuses come in the order the server's probes answer: sorted
   local order=cat
   [ "${1:-}/${2:-}" = get/componentstatuses ] && order=sort
-  if cmp -s "$tmp/a" "$tmp/b" || cmp -s <(norm "$tmp/a" | $order) <(norm "$tmp/b" | $order); then
+  if cmp -s "$tmp/a" "$tmp/b" || cmp -s <(norm_age "$tmp/a" | $order) <(norm_age "$tmp/b" | $order); then
     pass=$((pass + 1)); ok "$d"
   else
-    nok "$d" "$(diff <(norm "$tmp/a") <(norm "$tmp/b") | head -8)"
+    nok "$d" "$(diff <(norm_age "$tmp/a") <(norm_age "$tmp/b") | head -8)"
   fi
 }
 

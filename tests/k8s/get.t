@@ -22,7 +22,7 @@ same() { # description cmd-args...: kscript CMD vs kubectl CMD, stdout+stderr+st
     $KC "$@" >"$tmp/b" 2>&1; echo "exit $?" >>"$tmp/b"
     cmp -s "$tmp/a" "$tmp/b" && break
   done
-  if cmp -s "$tmp/a" "$tmp/b"; then ok "$d"; else nok "$d" "$(diff "$tmp/a" "$tmp/b" | head -8)"; fi
+  if same_files "$tmp/a" "$tmp/b"; then ok "$d"; else nok "$d" "$(diff "$tmp/a" "$tmp/b" | head -8)"; fi
 }
 
 # objects whose output exercises escaping, labels, YAML quoting

@@ -2,7 +2,9 @@
 # (sourced).  It FAILS, never skips, when the environment is not up:
 #   . "$top/tests/lib/k8s.sh" [EXTRA_VAR...]   (variables that must be set too)
 # Sets KS (kscript under test), KC (the matching kubectl), tmp (a temp dir).
-# wait_for SECS CMD... waits for an event (generous bounds, never a fixed sleep).
+# wait_for SECS CMD... waits for an event (generous bounds, never a fixed sleep);
+# same_files A B compares outputs exactly, else with ages (which tick between
+# two runs on a loaded machine) normalised by norm_age.
 n=0 failed=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
 nok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; shift; for l in "$@"; do printf '#   %s\n' "$l"; done; }
@@ -15,6 +17,14 @@ wait_for() { # SECONDS cmd...: poll cmd every 0.1 s until it succeeds (1 after S
   local i n=$(($1 * 10)); shift
   for ((i = 0; i < n; i++)); do "$@" && return 0; sleep 0.1; done
   return 1
+}
+norm_age() { # FILE: durations (AGE, LAST SEEN, ...) -> <d>, runs of blanks -> one
+  sed -E 's/(^|[[:space:]])(<invalid>|<unknown>|[0-9]+(\.[0-9]+)?(ms|s|m|h|d|y)([0-9]+(s|m|h|d))?)([[:space:]]|$)/\1<d>\7/g;
+          s/(^|[[:space:]])(<invalid>|<unknown>|[0-9]+(\.[0-9]+)?(ms|s|m|h|d|y)([0-9]+(s|m|h|d))?)([[:space:]]|$)/\1<d>\7/g;
+          s/[[:space:]]+/ /g' "$1"
+}
+same_files() { # A B: identical, or identical once the clock's columns are normalised
+  cmp -s "$1" "$2" || cmp -s <(norm_age "$1") <(norm_age "$2")
 }
 finish() { echo "1..$n"; [ $failed -eq 0 ]; exit $?; }
 for _v in KUBECONFIG KSCRIPT_TEST_KUBECTL "$@"; do
