@@ -27,9 +27,10 @@ local discovery = require "k8s.discovery"
 
 local json = util.json
 
--- The module's fields are its API (what share/lua-api.md documents:
--- connect, parse_time) plus _hooks for the prompt; everything else is local,
--- so `k8s.<Tab>` completes only what a script may use.
+-- The module's fields are its API (what the reference documents: connect,
+-- parse_time in share/lua-api.md, proxy_server in share/proxy.md) plus
+-- _hooks for the prompt; everything else is local, so `k8s.<Tab>` completes
+-- only what a script may use.
 local M = {}
 
 local VERSION = "0.1.0"
