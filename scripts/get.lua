@@ -301,7 +301,9 @@ if output == "json" or output == "yaml" or output == "name" or tmpl then
   end
   if tmpl then
     local text, err = tmpl:render(items, single)
-    if text then out(text) else report(err) end
+    -- a template's failure is worded as kubectl words it: shown after the
+    -- output like a server's refusal, status 1
+    if text then out(text) else errors[#errors + 1] = err end
   elseif output == "name" then
     local buf = {}
     for i, it in ipairs(items) do buf[i] = printers.name(it, nil) end
