@@ -118,7 +118,7 @@ end)
 t.ok(v and v.data.n == "1" and v.data.other == "2", "retry_on_conflict: the update lands on the latest version")
 t.is(attempts, 3, "retry_on_conflict: two real 409s, then success")
 local n = 0
-v, rerr = k:retry_on_conflict(function() n = n + 1; return nil, k8s.Client and require("ksh").error("conflict", "always") end, { steps = 3 })
+v, rerr = k:retry_on_conflict(function() n = n + 1; return nil, require("ksh").error("conflict", "always") end, { steps = 3 })
 t.ok(v == nil and rerr.kind == "conflict" and n == 3, "retry_on_conflict gives up after opts.steps and returns the last error")
 
 -- delete with a precondition, wait_for a deletion on a watch
