@@ -64,25 +64,57 @@ local function grpc_error(what, headers, trailers)
     { grpc_status = code, grpc_message = msg })
 end
 
+-- One endpoint: [http[s]://]host[:port][/], host a name, an IPv4 address or
+-- a bracketed IPv6 address.  Returns the URL or nil, why.
+local function check_endpoint(e, tls)
+  if type(e) ~= "string" then return nil, ("a string expected, got %s"):format(type(e)) end
+  if e == "" then return nil, "empty endpoint" end
+  local scheme, rest = e:match("^(%a[%w+.-]*)://(.*)$")
+  if scheme then
+    scheme = scheme:lower()
+    if scheme ~= "http" and scheme ~= "https" then
+      return nil, ("%q: unsupported scheme %s:// (http:// or https://)"):format(e, scheme)
+    end
+  else
+    rest = e
+  end
+  rest = rest:gsub("/+$", "")
+  local host, port = rest:match("^(%[[%x:.]+%])(.*)$")
+  if not host then host, port = rest:match("^([%w.-]+)(.*)$") end
+  if not host or host:match("^[.-]") or (port ~= "" and not port:match("^:%d+$")) then
+    return nil, ("%q is not an endpoint URL (want [http[s]://]host:port)"):format(e)
+  end
+  if port ~= "" and tonumber(port:sub(2)) > 65535 then return nil, ("%q: port out of range"):format(e) end
+  return (scheme or (tls and "https" or "http")) .. "://" .. host .. port
+end
+
+-- endpoints (string "a,b" or list) -> list of URLs | nil, why
 local function split_endpoints(v, tls)
   local list = {}
   if type(v) == "table" then
     for _, e in ipairs(v) do list[#list + 1] = e end
+  elseif type(v) == "string" then
+    for e in (v .. ","):gmatch("([^,]*),") do list[#list + 1] = e end
   else
-    for e in tostring(v):gmatch("[^,%s]+") do list[#list + 1] = e end
+    return nil, ("string or list expected, got %s"):format(type(v))
   end
+  if #list == 0 then return nil, "no endpoints" end
   for i, e in ipairs(list) do
-    if not e:match("^%a[%w+.-]*://") then e = (tls and "https://" or "http://") .. e end
-    list[i] = e:gsub("/+$", "")
+    local u, why = check_endpoint(e, tls)
+    if not u then return nil, why end
+    list[i] = u
   end
   return list
 end
+M.split_endpoints = split_endpoints
 
 local Client = {}
 Client.__index = Client
 Client.__name = "etcd.client"
 
---- connect(opts | endpoints) -> client.  Nothing is dialled until a call.
+--- connect(opts | endpoints) -> client | nil, err.  Nothing is dialled until
+-- a call.  Bad endpoints raise (misuse); bad ETCDCTL_ENDPOINTS return nil,
+-- err with kind "config".
 function M.connect(opts)
   if type(opts) ~= "table" or opts[1] then opts = { endpoints = opts } end
   local function pick(k, env)
@@ -92,8 +124,19 @@ function M.connect(opts)
     return v
   end
   local cacert, cert, key = pick("cacert", "ETCDCTL_CACERT"), pick("cert", "ETCDCTL_CERT"), pick("key", "ETCDCTL_KEY")
-  local eps = split_endpoints(pick("endpoints", "ETCDCTL_ENDPOINTS") or "127.0.0.1:2379", cacert or cert)
-  if #eps == 0 then error("etcd.connect: no endpoints", 2) end
+  local eps, why
+  if opts.endpoints ~= nil then
+    eps, why = split_endpoints(opts.endpoints, cacert or cert)
+    if not eps then error(("bad argument #1 to 'connect' (endpoints: %s)"):format(why), 2) end
+  else
+    local env = os.getenv("ETCDCTL_ENDPOINTS")
+    if env and env ~= "" then
+      eps, why = split_endpoints(env, cacert or cert)
+      if not eps then return nil, err("config", "ETCDCTL_ENDPOINTS: " .. why) end
+    else
+      eps = split_endpoints("127.0.0.1:2379", cacert or cert)
+    end
+  end
   return setmetatable({
     endpoints = eps, cur = 1, cacert = cacert, cert = cert, key = key, insecure = opts.insecure,
     timeout = opts.timeout or 30, connect_timeout = opts.connect_timeout or 5,

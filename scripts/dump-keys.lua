@@ -52,7 +52,12 @@ while i <= #args do
 end
 prefix = prefix or "/registry"
 
-local c = etcd.connect { endpoints = o.endpoints, cacert = o.cacert, cert = o.cert, key = o.key }
+if o.endpoints then
+  local ok, why = etcd.split_endpoints(o.endpoints)
+  if not ok then ksh.usage("dump-keys: --endpoints: %s", why) end
+end
+local c, cerr = etcd.connect { endpoints = o.endpoints, cacert = o.cacert, cert = o.cert, key = o.key }
+if not c then error(cerr, 0) end
 local sc = c:scanner(prefix, { keys_only = not (o.values or o.count), page = o.page })
 local out = io.stdout
 out:setvbuf("full", 1 << 16)
