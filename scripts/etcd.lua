@@ -1,0 +1,739 @@
+-- etcd: etcdctl (v3 API, as etcdctl 3.6) in kscript
+-- usage: kscript etcd [global flags] COMMAND [flags] [args]
+--   get KEY [RANGE_END]  --prefix --from-key --keys-only --print-value-only
+--                        --count-only --limit N --rev N --sort-by --order
+--                        --consistency l|s --min/max-create-rev --min/max-mod-rev
+--   put KEY [VALUE]      (VALUE from stdin when absent) --lease ID --prev-kv
+--                        --ignore-value --ignore-lease
+--   del KEY [RANGE_END]  --prefix --from-key --prev-kv --range
+--   txn                  compares, success and failure ops from stdin, each
+--                        section ended by an empty line (-i prints prompts)
+--   watch KEY [RANGE_END] [-- CMD ARGS...]  --prefix --rev --prev-kv --progress-notify
+--   compaction REV       --physical
+--   version
+-- Global flags: --endpoints --cacert --cert --key --insecure-skip-tls-verify
+--   --insecure-transport --dial-timeout --command-timeout -w/--write-out
+--   simple|json|fields|protobuf --hex; each also from ETCDCTL_<FLAG>
+--   (ETCDCTL_ENDPOINTS, ...).  Both --flag=value and --flag value.
+-- Output and exit codes are etcdctl 3.6's; errors end with etcdctl's
+-- "Error: ..." line.  Differences: a flag and its ETCDCTL_ variable may both
+-- be set (the flag wins, -v says so); `get --prefix` streams in bounded
+-- memory (json: a count-only Range first gives the header and count, the
+-- keys are read at its revision).
+local etcd = require "etcd"
+local ctl = require "etcd.ctl"
+local pb = require "ksh.etcdpb"
+
+local argv = { ... }
+
+local VERSION = "3.6.16"
+local API = "3.6"
+
+-- exit codes (etcd pkg/cobrautl)
+local EXIT_ERROR, EXIT_BAD_CONN, EXIT_INVALID_INPUT, EXIT_BAD_FEATURE, EXIT_INTERRUPTED = 1, 2, 3, 4, 5
+local EXIT_BAD_ARGS = 128
+
+local Fail = {}
+-- fail(code, fmt, ...): print etcdctl's "Error: ..." line and end the command with code
+local function fail(code, fmt, ...)
+  local msg = select("#", ...) > 0 and fmt:format(...) or fmt
+  error(setmetatable({ code = code, message = msg }, Fail), 0)
+end
+
+-- ---------------------------------------------------------- flag specs ---
+-- type: bool, string, int, duration, strings
+
+local GLOBAL = {
+  endpoints = { "strings", { "127.0.0.1:2379" } }, debug = { "bool", false },
+  ["write-out"] = { "string", "simple", short = "w" }, hex = { "bool", false },
+  ["dial-timeout"] = { "duration", 2 }, ["command-timeout"] = { "duration", 5 },
+  ["keepalive-time"] = { "duration", 2 }, ["keepalive-timeout"] = { "duration", 6 },
+  ["max-request-bytes"] = { "int", 0 }, ["max-recv-bytes"] = { "int", 0 },
+  ["insecure-transport"] = { "bool", true }, ["insecure-discovery"] = { "bool", true },
+  ["insecure-skip-tls-verify"] = { "bool", false },
+  cert = { "string", "" }, key = { "string", "" }, cacert = { "string", "" },
+  user = { "string", "" }, password = { "string", "" },
+  ["discovery-srv"] = { "string", "", short = "d" }, ["discovery-srv-name"] = { "string", "" },
+}
+
+local COMMANDS = {
+  get = {
+    consistency = { "string", "l" }, order = { "string", "" }, ["sort-by"] = { "string", "" },
+    limit = { "int", 0 }, prefix = { "bool", false }, ["from-key"] = { "bool", false }, rev = { "int", 0 },
+    ["keys-only"] = { "bool", false }, ["count-only"] = { "bool", false }, ["print-value-only"] = { "bool", false },
+    ["min-create-rev"] = { "int", 0 }, ["max-create-rev"] = { "int", 0 },
+    ["min-mod-rev"] = { "int", 0 }, ["max-mod-rev"] = { "int", 0 },
+  },
+  put = { lease = { "string", "0" }, ["prev-kv"] = { "bool", false }, ["ignore-value"] = { "bool", false },
+          ["ignore-lease"] = { "bool", false } },
+  del = { prefix = { "bool", false }, ["prev-kv"] = { "bool", false }, ["from-key"] = { "bool", false },
+          range = { "bool", false } },
+  txn = { interactive = { "bool", false, short = "i" } },
+  watch = { interactive = { "bool", false, short = "i" }, prefix = { "bool", false }, rev = { "int", 0 },
+            ["prev-kv"] = { "bool", false }, ["progress-notify"] = { "bool", false } },
+  compaction = { physical = { "bool", false } },
+  version = {},
+}
+local ORDER = { "get", "put", "del", "txn", "compaction", "watch", "version" }
+
+-- Go's time.ParseDuration, for the common forms (1.5s, 300ms, 2m, 1h30m)
+local UNITS = { ns = 1e-9, us = 1e-6, ["µs"] = 1e-6, ms = 1e-3, s = 1, m = 60, h = 3600 }
+local function duration(s)
+  if s == "0" then return 0 end
+  local total, rest = 0, s
+  local sign = 1
+  if rest:sub(1, 1) == "-" then sign, rest = -1, rest:sub(2) elseif rest:sub(1, 1) == "+" then rest = rest:sub(2) end
+  if rest == "" then return nil end
+  while rest ~= "" do
+    local num, unit, tail = rest:match("^([%d%.]+)([a-zµ]+)(.*)$")
+    if not num or not tonumber(num) or not UNITS[unit] then return nil end
+    total = total + tonumber(num) * UNITS[unit]
+    rest = tail
+  end
+  return sign * total
+end
+
+-- convert a flag's text value; raises fail() as pflag words it
+local function convert(name, spec, v)
+  local ty = spec[1]
+  if ty == "bool" then
+    local b = ({ ["true"] = true, ["1"] = true, t = true, T = true, TRUE = true, True = true,
+                 ["false"] = false, ["0"] = false, f = false, F = false, FALSE = false, False = false })[v]
+    if b == nil then
+      fail(EXIT_ERROR, 'invalid argument %q for "--%s" flag: strconv.ParseBool: parsing %q: invalid syntax', v, name, v)
+    end
+    return b
+  elseif ty == "int" then
+    local n = v:match("^[+-]?%d+$") and math.tointeger(tonumber(v))
+    if not n then
+      fail(EXIT_ERROR, 'invalid argument %q for "--%s" flag: strconv.ParseInt: parsing %q: invalid syntax', v, name, v)
+    end
+    return n
+  elseif ty == "duration" then
+    local d = duration(v)
+    if not d then fail(EXIT_ERROR, 'invalid argument %q for "--%s" flag: time: invalid duration %q', v, name, v) end
+    return d
+  elseif ty == "strings" then
+    local t = {}
+    for part in (v .. ","):gmatch("([^,]*),") do t[#t + 1] = part end
+    return t
+  end
+  return v
+end
+
+-- ------------------------------------------------------------- parsing ---
+
+-- parse(argv) -> command name, flags (name -> value), changed set, positional
+-- args, the words after a "--" (for watch), and whether there was a "--".
+local function parse(words)
+  local cmd, specs
+  local vals, changed, pos = {}, {}, {}
+  local after_dash, dash = {}, false
+  local function lookup(name)
+    if specs and specs[name] then return specs[name] end
+    return GLOBAL[name]
+  end
+  local function lookup_short(c)
+    for name, s in pairs(specs or {}) do if s.short == c then return name, s end end
+    for name, s in pairs(GLOBAL) do if s.short == c then return name, s end end
+  end
+  local i = 1
+  while i <= #words do
+    local w = words[i]
+    if w == "--" then
+      dash = true
+      for j = i + 1, #words do
+        after_dash[#after_dash + 1] = words[j]
+        pos[#pos + 1] = words[j]
+      end
+      break
+    elseif w:sub(1, 2) == "--" then
+      local name, v = w:match("^%-%-([^=]+)=(.*)$")
+      name = name or w:sub(3)
+      local s = lookup(name)
+      if not s then fail(EXIT_ERROR, "unknown flag: --%s", name) end
+      if v == nil then
+        if s[1] == "bool" then v = "true"
+        else
+          i = i + 1
+          v = words[i]
+          if v == nil then fail(EXIT_ERROR, "flag needs an argument: --%s", name) end
+        end
+      end
+      vals[name] = convert(name, s, v)
+      changed[name] = true
+    elseif w:sub(1, 1) == "-" and #w > 1 then
+      local c = w:sub(2, 2)
+      local name, s = lookup_short(c)
+      if not name then fail(EXIT_ERROR, "unknown shorthand flag: '%s' in %s", c, w) end
+      local v = w:sub(3)
+      if v:sub(1, 1) == "=" then v = v:sub(2) end
+      if v == "" then
+        if s[1] == "bool" then v = "true"
+        else
+          i = i + 1
+          v = words[i]
+          if v == nil then fail(EXIT_ERROR, "flag needs an argument: '%s' in -%s", c, c) end
+        end
+      end
+      vals[name] = convert(name, s, v)
+      changed[name] = true
+    elseif not cmd then
+      -- cobra's prefix matching: a unique prefix of a command name
+      local found
+      for _, n in ipairs(ORDER) do
+        if n == w then found = n; break end
+      end
+      if not found then
+        local cands = {}
+        for _, n in ipairs(ORDER) do if n:sub(1, #w) == w then cands[#cands + 1] = n end end
+        if #cands == 1 then found = cands[1] end
+      end
+      if not found then fail(EXIT_ERROR, 'unknown command "%s" for "etcdctl"\nRun \'etcdctl --help\' for usage.', w) end
+      cmd, specs = found, COMMANDS[found]
+    else
+      pos[#pos + 1] = w
+    end
+    i = i + 1
+  end
+  return cmd, vals, changed, pos, after_dash, dash
+end
+
+-- the value of a flag: the command line, then ETCDCTL_<NAME> (global flags), then the default
+local function flags_of(cmd, vals, changed)
+  local o = {}
+  local verbose = package.loaded.ksh and ksh.verbose
+  for name, s in pairs(GLOBAL) do
+    local env = "ETCDCTL_" .. name:upper():gsub("%-", "_")
+    local ev = os.getenv(env)
+    if changed[name] then
+      o[name] = vals[name]
+      if ev and ev ~= "" and verbose then
+        io.stderr:write(("etcd: --%s overrides %s (etcdctl would refuse both)\n"):format(name, env))
+      end
+    elseif ev and ev ~= "" then
+      o[name] = convert(name, s, ev)
+      changed[name] = true
+    else
+      o[name] = s[2]
+    end
+  end
+  for name, s in pairs(COMMANDS[cmd] or {}) do
+    if changed[name] then o[name] = vals[name] else o[name] = s[2] end
+  end
+  return o
+end
+
+-- ------------------------------------------------------------- running ---
+
+local out
+do
+  local stdout = io.stdout
+  stdout:setvbuf("full", 1 << 16)
+  out = function(s) stdout:write(s) end
+end
+
+local PRINTERS = { simple = ctl.simple, json = ctl.json, fields = ctl.fields, protobuf = ctl.protobuf }
+
+local function printer_of(o)
+  local w = o["write-out"]
+  if w == "table" then return nil, "table" end
+  local p = PRINTERS[w]
+  if not p then fail(EXIT_BAD_FEATURE, "unsupported output format") end
+  return p, w
+end
+
+-- print one response with the chosen printer (etcdctl: "X not supported as output format")
+local function display(o, what, r, extra)
+  local p, w = printer_of(o)
+  if not p or not p[what] then fail(EXIT_BAD_FEATURE, "%s not supported as output format", w) end
+  p[what](out, r, extra or { hex = o.hex })
+end
+
+local client
+local function connect(o)
+  if client then return client end
+  local eps = {}
+  for _, e in ipairs(o.endpoints) do
+    e = e:match("^%s*(.-)%s*$")
+    eps[#eps + 1] = e
+  end
+  for _, name in ipairs { "cert", "key", "cacert" } do
+    if o[name] == "" and o._changed[name] then fail(EXIT_BAD_ARGS, "empty string is passed to --%s option", name) end
+  end
+  local tls = o.cacert ~= "" or o.cert ~= "" or o.insecure_tls
+  local list, why = etcd.split_endpoints(eps, tls ~= false and (o.cacert ~= "" or o.cert ~= ""))
+  if not list then fail(EXIT_BAD_ARGS, "endpoints: %s", why) end
+  if o.user ~= "" then fail(EXIT_ERROR, "kscript etcd: --user is not supported yet") end
+  client = etcd.connect {
+    endpoints = list, cacert = o.cacert ~= "" and o.cacert or nil, cert = o.cert ~= "" and o.cert or nil,
+    key = o.key ~= "" and o.key or nil, insecure = o["insecure-skip-tls-verify"] or nil,
+    timeout = o["command-timeout"], connect_timeout = o["dial-timeout"],
+  }
+  if o["insecure-skip-tls-verify"] then io.stderr:write("kscript etcd: TLS verification is off (--insecure-skip-tls-verify)\n") end
+  return client
+end
+
+-- a failure of the world -> etcdctl's error text
+local CONN = { refused = true, connect = true, dns = true, timeout = true, closed = true, tls = true, unavailable = true }
+local function world(e)
+  if type(e) ~= "table" then fail(EXIT_ERROR, "%s", tostring(e)) end
+  if e.grpc_message and e.grpc_message ~= "" then
+    if e.grpc_message:match("^etcdserver: ") or e.grpc_message:match("^mvcc: ") then
+      fail(EXIT_ERROR, "%s", e.grpc_message)
+    end
+    fail(EXIT_ERROR, "rpc error: code = %s desc = %s", e.kind, e.grpc_message)
+  end
+  if CONN[e.kind] then
+    -- etcdctl retries until its deadline and says only that; kscript says why first
+    io.stderr:write("kscript etcd: " .. tostring(e.message) .. "\n")
+    fail(EXIT_ERROR, "context deadline exceeded")
+  end
+  fail(EXIT_ERROR, "%s", tostring(e.message or e))
+end
+
+local function call(r, e)
+  if not r then world(e) end
+  return r
+end
+
+local run = {}
+
+local SORT_TARGET = { CREATE = "CREATE", KEY = "KEY", MODIFY = "MOD", VALUE = "VALUE", VERSION = "VERSION", [""] = "KEY" }
+
+-- the RangeRequest options of a get (etcdctl's getGetOp); exits as etcdctl on bad flags
+local function get_op(o, args)
+  if #args == 0 then
+    fail(EXIT_BAD_ARGS, "get command needs one argument as key and an optional argument as range_end")
+  end
+  if o.prefix and o["from-key"] then
+    fail(EXIT_BAD_ARGS, "`--prefix` and `--from-key` cannot be set at the same time, choose one")
+  end
+  if o["keys-only"] and o["count-only"] then
+    fail(EXIT_BAD_ARGS, "`--keys-only` and `--count-only` cannot be set at the same time, choose one")
+  end
+  local req = {}
+  if o.consistency == "s" then req.serializable = true
+  elseif o.consistency ~= "l" then fail(EXIT_BAD_FEATURE, "unknown consistency flag %q", o.consistency) end
+  local key = args[1]
+  if #args > 1 then
+    if o.prefix or o["from-key"] then
+      fail(EXIT_BAD_ARGS, "too many arguments, only accept one argument when `--prefix` or `--from-key` is set")
+    end
+    req.range_end = args[2]
+  end
+  if o.limit ~= 0 then req.limit = o.limit end
+  if o.rev > 0 then req.revision = o.rev end
+  local order = o.order:upper()
+  local sort_order
+  if order == "ASCEND" or order == "DESCEND" then sort_order = order
+  elseif order == "" then sort_order = "NONE"
+  else fail(EXIT_BAD_FEATURE, "bad sort order %s", o.order) end
+  local target = SORT_TARGET[o["sort-by"]:upper()]
+  if not target then fail(EXIT_BAD_FEATURE, "bad sort target %s", o["sort-by"]) end
+  if target == "KEY" and sort_order == "ASCEND" then sort_order = "NONE" end
+  if sort_order ~= "NONE" then req.sort_order = sort_order end
+  if target ~= "KEY" then req.sort_target = target end
+  if o.prefix then
+    if key == "" then key = "\0"; req.range_end = "\0" else req.range_end = etcd.prefix_end(key) end
+  end
+  if o["from-key"] then
+    if key == "" then key = "\0" end
+    req.range_end = "\0"
+  end
+  req.key = key
+  if o["keys-only"] then req.keys_only = true end
+  if o["count-only"] then req.count_only = true end
+  if o["min-create-rev"] > 0 then req.min_create_revision = o["min-create-rev"] end
+  if o["max-create-rev"] > 0 then
+    if o["min-create-rev"] > o["max-create-rev"] then
+      fail(EXIT_BAD_FEATURE, "getMinCreateRev(=%d) > getMaxCreateRev(=%d)", o["min-create-rev"], o["max-create-rev"])
+    end
+    req.max_create_revision = o["max-create-rev"]
+  end
+  if o["min-mod-rev"] > 0 then req.min_mod_revision = o["min-mod-rev"] end
+  if o["max-mod-rev"] > 0 then
+    if o["min-mod-rev"] > o["max-mod-rev"] then
+      fail(EXIT_BAD_FEATURE, "getMinModRev(=%d) > getMaxModRev(=%d)", o["min-mod-rev"], o["max-mod-rev"])
+    end
+    req.max_mod_revision = o["max-mod-rev"]
+  end
+  return req
+end
+
+-- a plain range read in key order, streamed: simple or json output
+local function streamable(o, req)
+  return req.range_end ~= nil and not req.limit and not req.sort_order and not req.sort_target
+    and not req.count_only and not req.min_create_revision and not req.max_create_revision
+    and not req.min_mod_revision and not req.max_mod_revision and not o.hex
+    and (o["write-out"] == "simple" or o["write-out"] == "json")
+end
+
+local function stream_get(c, o, req)
+  local w = o["write-out"]
+  if w == "simple" then
+    local sc = c:scanner(req.key, { range_end = req.range_end, keys_only = req.keys_only, revision = req.revision,
+                                    serializable = req.serializable })
+    local lines = pb.lines
+    local ok, e = pcall(function()
+      if o["print-value-only"] then
+        for kv in sc:kvs() do out(kv.value .. "\n") end
+      else
+        for rec in sc:records() do out((lines(rec, true, true))) end
+      end
+    end)
+    if not ok then sc:close(); world(e) end
+    return
+  end
+  -- json: the header and count of a count-only Range, then the keys at its revision
+  local head = call(c:get(req.key, { range_end = req.range_end, count_only = true, revision = req.revision,
+                                     serializable = req.serializable }))
+  local hdr = ctl.json.header(head.header)
+  local count = head.count or 0
+  out("{" .. (hdr and '"header":' .. hdr or ""))
+  local n = 0
+  if count > 0 then
+    local sc = c:scanner(req.key, { range_end = req.range_end, keys_only = req.keys_only,
+                                    revision = head.header.revision, serializable = req.serializable })
+    local kvjson = ctl.json.kv
+    local ok, e = pcall(function()
+      for rec in sc:records() do
+        local parts = {}
+        for i, kv in ipairs(pb.kvs(rec)) do parts[i] = kvjson(kv) end
+        if #parts > 0 then
+          out((n == 0 and (hdr and "," or "") .. '"kvs":[' or ",") .. table.concat(parts, ","))
+          n = n + #parts
+        end
+      end
+    end)
+    if not ok then sc:close(); world(e) end
+    if n > 0 then out("]") end
+  end
+  out(((hdr or n > 0) and "," or "") .. '"count":' .. count .. "}\n")
+end
+
+function run.get(o, args)
+  local req = get_op(o, args)
+  local c = connect(o)
+  if streamable(o, req) and not o["count-only"] then
+    printer_of(o)
+    if o["print-value-only"] and o["write-out"] ~= "simple" then
+      fail(EXIT_BAD_ARGS, "print-value-only is only for `--write-out=simple`")
+    end
+    return stream_get(c, o, req)
+  end
+  local key = req.key
+  req.key = nil
+  local r = call(c:get(key, req))
+  if o["count-only"] and o["write-out"] ~= "fields" then
+    fail(EXIT_BAD_ARGS, "--count-only is only for `--write-out=fields`")
+  end
+  if o["print-value-only"] and o["write-out"] ~= "simple" then
+    fail(EXIT_BAD_ARGS, "print-value-only is only for `--write-out=simple`")
+  end
+  display(o, "get", r, { hex = o.hex, value_only = o["print-value-only"] })
+end
+
+local function put_op(o, args, stdin_ok)
+  if #args == 0 then fail(EXIT_BAD_ARGS, "put command needs 1 argument and input from stdin or 2 arguments") end
+  local key = args[1]
+  if o["ignore-value"] and #args > 1 then
+    fail(EXIT_BAD_ARGS, "put command needs only 1 argument when 'ignore-value' is set")
+  end
+  local value = ""
+  if not o["ignore-value"] then
+    value = args[2]
+    if value == nil and stdin_ok then value = io.stdin:read("a") end
+    if value == nil or (value == "" and #args < 2) then
+      fail(EXIT_BAD_ARGS, "put command needs 1 argument and input from stdin or 2 arguments")
+    end
+  end
+  local lease = o.lease:match("^[+-]?%x+$") and tonumber(o.lease, 16)
+  if not lease or #o.lease > 17 then
+    fail(EXIT_BAD_ARGS, 'bad lease ID (strconv.ParseInt: parsing %s: invalid syntax), expecting ID in Hex', ctl.quote(o.lease))
+  end
+  return key, value, { lease = lease ~= 0 and lease or nil, prev_kv = o["prev-kv"] or nil,
+                       ignore_value = o["ignore-value"] or nil, ignore_lease = o["ignore-lease"] or nil }
+end
+
+function run.put(o, args)
+  local key, value, opts = put_op(o, args, true)
+  local c = connect(o)
+  printer_of(o)
+  local r = call(c:put(key, value, opts))
+  display(o, "put", r)
+end
+
+local function del_op(o, args)
+  if #args == 0 or #args > 2 then
+    fail(EXIT_BAD_ARGS, "del command needs one argument as key and an optional argument as range_end")
+  end
+  if o.prefix and o["from-key"] then
+    fail(EXIT_BAD_ARGS, "`--prefix` and `--from-key` cannot be set at the same time, choose one")
+  end
+  local key, range_end = args[1], nil
+  if #args > 1 then
+    if o.prefix or o["from-key"] then
+      fail(EXIT_BAD_ARGS, "too many arguments, only accept one argument when `--prefix` or `--from-key` is set")
+    end
+    range_end = args[2]
+    if not o.range then
+      io.stderr:write(("Warning: Keys between %s and %s will be deleted. Please interrupt the command within next 2 seconds to cancel. You can provide `--range` flag to avoid the delay.\n")
+        :format(ctl.quote(args[1]), ctl.quote(args[2])))
+      sleep(2)
+    end
+  end
+  if o.prefix then
+    if key == "" then key, range_end = "\0", "\0" else range_end = etcd.prefix_end(key) end
+  end
+  if o["from-key"] then
+    if key == "" then key = "\0" end
+    range_end = "\0"
+  end
+  return key, { range_end = range_end, prev_kv = o["prev-kv"] or nil }
+end
+
+function run.del(o, args)
+  local key, opts = del_op(o, args)
+  local c = connect(o)
+  printer_of(o)
+  display(o, "del", call(c:del(key, opts)))
+end
+
+function run.compaction(o, args)
+  if #args ~= 1 then fail(EXIT_BAD_ARGS, "compaction command needs 1 argument") end
+  local rev = args[1]:match("^[+-]?%d+$") and math.tointeger(tonumber(args[1]))
+  if not rev then fail(EXIT_ERROR, "strconv.ParseInt: parsing %s: invalid syntax", ctl.quote(args[1])) end
+  local c = connect(o)
+  printer_of(o)
+  call(c:compact(rev, { physical = o.physical or nil }))
+  out(("compacted revision %d\n"):format(rev))
+end
+
+function run.version()
+  out(("etcdctl version: %s\nAPI version: %s\n"):format(VERSION, API))
+end
+
+-- ------------------------------------------------------------------ txn ---
+
+-- Go's Argify: "double quoted" (Go escapes), 'single quoted', or bare words
+local function argify(s)
+  local args, i, n = {}, 1, #s
+  while i <= n do
+    local c = s:sub(i, i)
+    if c:match("%s") then
+      i = i + 1
+    elseif c == '"' then
+      local j = i + 1
+      while j <= n do
+        local d = s:sub(j, j)
+        if d == "\\" then j = j + 2 elseif d == '"' then break else j = j + 1 end
+      end
+      local q = s:sub(i + 1, j - 1)
+      q = q:gsub("\\(.)", { n = "\n", t = "\t", r = "\r", ['"'] = '"', ["\\"] = "\\" })
+      args[#args + 1] = q
+      i = j + 1
+    elseif c == "'" then
+      local j = s:find("'", i + 1, true) or n + 1
+      args[#args + 1] = s:sub(i + 1, j - 1)
+      i = j + 1
+    else
+      local j = s:find("%s", i) or n + 1
+      args[#args + 1] = s:sub(i, j - 1)
+      i = j
+    end
+  end
+  return args
+end
+
+local CMP_TARGET = { ver = "version", version = "version", c = "create", create = "create", m = "mod", mod = "mod",
+                     val = "value", value = "value", lease = "lease" }
+
+local function parse_compare(line)
+  local target, rest = line:match("^([^(]*)%((.*)$")
+  if not target then fail(EXIT_INVALID_INPUT, "malformed comparison: %s", line) end
+  local key, op, val = rest:match('^"(.-)"%) (%S+) "(.*)"$')
+  if not key then fail(EXIT_INVALID_INPUT, "malformed comparison: %s", line) end
+  local t = CMP_TARGET[target]
+  if not t then fail(EXIT_INVALID_INPUT, "malformed comparison: %s (unknown target %s)", line, target) end
+  if op ~= "=" and op ~= "!=" and op ~= "<" and op ~= ">" then
+    fail(EXIT_INVALID_INPUT, "malformed comparison: %s (unknown op %s)", line, op)
+  end
+  local value = val
+  if t ~= "value" then
+    value = t == "lease" and tonumber(val, 16) or math.tointeger(tonumber(val))
+    if not value then fail(EXIT_INVALID_INPUT, "malformed comparison: %s", line) end
+  end
+  return { key = key, target = t, result = op, value = value }
+end
+
+local function sub_flags(cmd, words)
+  local specs = COMMANDS[cmd]
+  local vals, changed, pos = {}, {}, {}
+  for _, w in ipairs(words) do
+    local name, v = w:match("^%-%-([^=]+)=(.*)$")
+    name = name or w:match("^%-%-(.+)$")
+    if name then
+      local s = specs[name]
+      if not s then return nil end
+      vals[name] = convert(name, s, v or (s[1] == "bool" and "true") or "")
+      changed[name] = true
+    else
+      pos[#pos + 1] = w
+    end
+  end
+  local o = {}
+  for name, s in pairs(specs) do if changed[name] then o[name] = vals[name] else o[name] = s[2] end end
+  return o, pos
+end
+
+local function parse_op(line)
+  local args = argify(line)
+  if #args < 2 then fail(EXIT_INVALID_INPUT, "invalid txn compare request: %s", line) end
+  local cmd = args[1]
+  if not (cmd == "get" or cmd == "put" or cmd == "del") then fail(EXIT_INVALID_INPUT, "invalid txn request: %s", line) end
+  local o, pos = sub_flags(cmd, { table.unpack(args, 2) })
+  if not o then fail(EXIT_INVALID_INPUT, "invalid txn request: %s", line) end
+  if cmd == "get" then
+    local req = get_op(o, pos)
+    local key = req.key
+    req.key = nil
+    return { "get", key, req }
+  elseif cmd == "put" then
+    local key, value, opts = put_op(o, pos, false)
+    return { "put", key, value, opts }
+  else
+    local key, opts = del_op(o, pos)
+    return { "del", key, opts }
+  end
+end
+
+function run.txn(o, args)
+  if #args ~= 0 then fail(EXIT_BAD_ARGS, "txn command does not accept argument") end
+  local c = connect(o)
+  local function section(prompt, parse_line)
+    if o.interactive then out(prompt .. "\n"); io.stdout:flush() end
+    local list = {}
+    while true do
+      local line = io.stdin:read("L")
+      if not line or line:sub(-1) ~= "\n" then fail(EXIT_INVALID_INPUT, "EOF") end
+      line = line:match("^%s*(.-)%s*$")
+      if line == "" then break end
+      list[#list + 1] = parse_line(line)
+    end
+    return list
+  end
+  local t = {}
+  t.compare = section("compares:", parse_compare)
+  t.success = section("success requests (get, put, del):", parse_op)
+  t.failure = section("failure requests (get, put, del):", parse_op)
+  printer_of(o)
+  display(o, "txn", call(c:txn(t)))
+end
+
+-- ---------------------------------------------------------------- watch ---
+
+function run.watch(o, args, after_dash, dash)
+  if o.interactive then fail(EXIT_BAD_ARGS, "kscript etcd: watch -i is not supported") end
+  local env_key, env_range = os.getenv("ETCDCTL_WATCH_KEY") or "", os.getenv("ETCDCTL_WATCH_RANGE_END") or ""
+  if env_key == "" and env_range ~= "" then
+    fail(EXIT_BAD_ARGS, "ETCDCTL_WATCH_KEY is empty but got ETCDCTL_WATCH_RANGE_END=%s", ctl.quote(env_range))
+  end
+  local exec
+  local wargs = {}
+  local nbefore = #args - #after_dash
+  for i = 1, nbefore do wargs[#wargs + 1] = args[i] end
+  if dash then
+    if #after_dash == 0 then fail(EXIT_BAD_ARGS, "bad number of arguments: '--' was given but no command after it") end
+    exec = after_dash
+  end
+  if env_key ~= "" then
+    if #wargs > 0 then fail(EXIT_BAD_ARGS, "conflicting environment variable: ETCDCTL_WATCH_KEY is set but the key was given as an argument") end
+    wargs = { env_key }
+    if env_range ~= "" then wargs[2] = env_range end
+  end
+  if #wargs < 1 then fail(EXIT_BAD_ARGS, "bad number of arguments") end
+  local key = wargs[1]
+  local wo = { start_revision = o.rev > 0 and o.rev or nil, prev_kv = o["prev-kv"] or nil,
+               progress_notify = o["progress-notify"] or nil }
+  if #wargs == 2 then
+    if o.prefix then fail(EXIT_BAD_ARGS, "`range_end` and `--prefix` are mutually exclusive") end
+    wo.range_end = wargs[2]
+  end
+  if o.prefix then
+    if key == "" then key, wo.range_end = "\0", "\0" else wo.prefix = true end
+  end
+  local p, w = printer_of(o)
+  if not p or not p.watch then fail(EXIT_BAD_FEATURE, "%s not supported as output format", w) end
+  local c = connect(o)
+  local watcher = c:watcher(key, wo)
+  local ok, e = pcall(function()
+    while true do
+      local ev = watcher:next()
+      if not ev then break end
+      local resp
+      if ev.type == "PROGRESS" then
+        out(("progress notify: %d\n"):format(ev.revision))
+        resp = { header = ev.header, events = {} }
+      else
+        resp = { header = { revision = ev.revision }, events = { ev } }
+      end
+      p.watch(out, resp, { hex = o.hex })
+      io.stdout:flush()
+      if exec and ev.type ~= "PROGRESS" then
+        local function q(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
+        local envs = ("ETCD_WATCH_REVISION=%d ETCD_WATCH_EVENT_TYPE=%s ETCD_WATCH_KEY=%s ETCD_WATCH_VALUE=%s")
+          :format(ev.revision, q(ctl.quote(ev.type)), q(ctl.quote(ev.kv.key)), q(ctl.quote(ev.kv.value or "")))
+        local words = {}
+        for i, a in ipairs(exec) do words[i] = q(a) end
+        local okx, how, code = os.execute("env " .. envs .. " " .. table.concat(words, " "))
+        if not okx then
+          local cmdq = {}
+          for i, a in ipairs(exec) do cmdq[i] = ctl.quote(a) end
+          fail(EXIT_ERROR, "command [%s] error (exit status %d)", table.concat(exec, " "), how == "exit" and code or 1)
+        end
+      end
+    end
+  end)
+  watcher:close()
+  if not ok then
+    if getmetatable(e) == Fail or ksh.is_interrupt(e) then error(e, 0) end
+    if type(e) == "table" and e.kind == "compacted" then
+      io.stderr:write(("watch was canceled (etcdserver: mvcc: required revision has been compacted)\n"))
+      fail(EXIT_INTERRUPTED, "watch is canceled by the server")
+    end
+    world(e)
+  end
+  fail(EXIT_INTERRUPTED, "watch is canceled by the server")
+end
+
+-- ----------------------------------------------------------------- main ---
+
+local function main()
+  local api = os.getenv("ETCDCTL_API")
+  if api and api ~= "" and api ~= "3" then
+    fail(EXIT_ERROR, "kscript etcd: ETCDCTL_API=%s is not supported yet (v3 only)", api)
+  end
+  local cmd, vals, changed, pos, after_dash, dash = parse(argv)
+  if not cmd then
+    io.stderr:write("usage: kscript etcd [global flags] COMMAND [flags] [args]   (kscript help etcd)\n")
+    return 2
+  end
+  local o = flags_of(cmd, vals, changed)
+  o._changed = changed
+  if o.user ~= "" and o.password ~= "" and o.user:find(":", 1, true) then
+    fail(EXIT_BAD_ARGS, "username[:password] and password cannot be set at the same time")
+  end
+  local w = o["write-out"]
+  if not PRINTERS[w] and w ~= "table" then fail(EXIT_BAD_FEATURE, "unsupported output format") end
+  run[cmd](o, pos, after_dash, dash)
+end
+
+local ok, e = pcall(main)
+io.stdout:flush()
+if ok then return e end
+if getmetatable(e) == Fail then
+  io.stderr:write("Error: " .. e.message .. "\n")
+  return e.code
+end
+error(e, 0)
