@@ -16,7 +16,8 @@
 --         success = {{"put", key, value}, {"get", key, opts}, {"del", key, opts}},
 --         failure = {...}}  -> {succeeded, responses, header}
 --   for ev in c:watch(key, {prefix, start_revision, prev_kv, progress_notify}) do
---       ev = {type = "PUT"|"DELETE"|"PROGRESS", kv, prev_kv, revision} end
+--       ev = {type = "PUT"|"DELETE"|"PROGRESS", kv, prev_kv, revision, header} end
+--       (w:pending() after w:next(): how many more events came in the same response)
 --   c:watch(key, opts, function(ev) ... end) -> task (return false to stop)
 --   c:compact(revision)
 -- Failures of the world return nil, err ({kind =, message =}); iterators raise.
@@ -243,12 +244,13 @@ function Client:get(key, opts)
   return self:_call("KV/Range", "RangeRequest", "RangeResponse", range_request(key, opts or {}), FAILOVER_READ)
 end
 
---- put(key, value [, {lease, prev_kv}]) -> {header, prev_kv} | nil, err
+--- put(key, value [, {lease, prev_kv, ignore_value, ignore_lease}]) -> {header, prev_kv} | nil, err
 function Client:put(key, value, opts)
   opts = opts or {}
   assert(type(key) == "string" and type(value) == "string", "etcd.put: key and value must be strings")
   return self:_call("KV/Put", "PutRequest", "PutResponse",
-    { key = key, value = value, lease = opts.lease, prev_kv = opts.prev_kv })
+    { key = key, value = value, lease = opts.lease, prev_kv = opts.prev_kv,
+      ignore_value = opts.ignore_value, ignore_lease = opts.ignore_lease })
 end
 
 --- del(key [, {prefix, from_key, range_end, prev_kv}]) -> {header, deleted, prev_kvs} | nil, err
@@ -288,7 +290,8 @@ local function request_op(op)
   if op[1] then name, key, a, b = op[1], op[2], op[3], op[4] end
   if name == "put" then
     b = b or {}
-    return { request_put = { key = key, value = a, lease = b.lease, prev_kv = b.prev_kv } }
+    return { request_put = { key = key, value = a, lease = b.lease, prev_kv = b.prev_kv,
+                             ignore_value = b.ignore_value, ignore_lease = b.ignore_lease } }
   elseif name == "get" then
     return { request_range = range_request(key, (op[1] and a) or b or {}) }
   elseif name == "del" or name == "delete" then
@@ -524,7 +527,8 @@ function Watch:_handle(r)
   for _, ev in ipairs(r.events) do
     local erev = ev.kv and ev.kv.mod_revision or 0
     if erev >= self.floor then -- not seen before a reconnect
-      self.buf[#self.buf + 1] = { type = ev.type, kv = ev.kv, prev_kv = ev.prev_kv, revision = erev }
+      self.buf[#self.buf + 1] = { type = ev.type, kv = ev.kv, prev_kv = ev.prev_kv, revision = erev,
+                                  header = r.header }
       if erev + 1 > self.next_rev then self.next_rev = erev + 1 end
     end
   end
@@ -535,8 +539,7 @@ end
 function Watch:next()
   while true do
     if self.i <= #self.buf then
-      local ev = self.buf[self.i]
-      self.buf[self.i] = nil
+      local ev = self.buf[self.i] -- kept (no holes, so # stays right): the buffer is replaced per response
       self.i = self.i + 1
       return ev
     end
@@ -559,6 +562,11 @@ function Watch:next()
       self:_reconnect(e)
     end
   end
+end
+
+--- pending() -> the number of buffered events left from the last response
+function Watch:pending()
+  return #self.buf - self.i + 1
 end
 
 function Watch:close()

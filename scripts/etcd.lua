@@ -549,11 +549,75 @@ end
 local CMP_TARGET = { ver = "version", version = "version", c = "create", create = "create", m = "mod", mod = "mod",
                      val = "value", value = "value", lease = "lease" }
 
+-- Go's fmt %q scanning: a "double-quoted" string with Go escapes or a
+-- `raw` one at s[i] (after spaces); returns the string and the next index
+local GO_ESC = { a = "\a", b = "\b", f = "\f", n = "\n", r = "\r", t = "\t", v = "\v", ["\\"] = "\\",
+                 ['"'] = '"', ["'"] = "'" }
+local function scan_quoted(s, i)
+  i = s:find("[^ \t]", i) or #s + 1
+  local q = s:sub(i, i)
+  if q == "`" then
+    local j = s:find("`", i + 1, true)
+    if not j then return nil end
+    return s:sub(i + 1, j - 1), j + 1
+  end
+  if q ~= '"' then return nil end
+  local buf, j = {}, i + 1
+  while j <= #s do
+    local c = s:sub(j, j)
+    if c == '"' then return table.concat(buf), j + 1 end
+    if c == "\\" then
+      local d = s:sub(j + 1, j + 1)
+      if GO_ESC[d] then buf[#buf + 1] = GO_ESC[d]; j = j + 2
+      elseif d == "x" and s:sub(j + 2, j + 3):match("^%x%x$") then
+        buf[#buf + 1] = string.char(tonumber(s:sub(j + 2, j + 3), 16)); j = j + 4
+      elseif d:match("[0-7]") and s:sub(j + 1, j + 3):match("^[0-7][0-7][0-7]$") then
+        local n = tonumber(s:sub(j + 1, j + 3), 8)
+        if n > 255 then return nil end
+        buf[#buf + 1] = string.char(n); j = j + 4
+      elseif d == "u" and s:sub(j + 2, j + 5):match("^%x%x%x%x$") then
+        buf[#buf + 1] = utf8.char(tonumber(s:sub(j + 2, j + 5), 16)); j = j + 6
+      elseif d == "U" and s:sub(j + 2, j + 9):match("^%x%x%x%x%x%x%x%x$") then
+        local cp = tonumber(s:sub(j + 2, j + 9), 16)
+        if cp > 0x10ffff then return nil end
+        buf[#buf + 1] = utf8.char(cp); j = j + 10
+      else
+        return nil
+      end
+    elseif c == "\n" then
+      return nil
+    else
+      buf[#buf + 1] = c; j = j + 1
+    end
+  end
+  return nil
+end
+
+local CMP_TARGET = { ver = "version", version = "version", c = "create", create = "create", m = "mod", mod = "mod",
+                     val = "value", value = "value", lease = "lease" }
+
+-- etcdctl's ParseCompare: TARGET("KEY") OP "VALUE", scanned as fmt.Sscanf(rest, "%q) %s %q")
 local function parse_compare(line)
   local target, rest = line:match("^([^(]*)%((.*)$")
   if not target then fail(EXIT_INVALID_INPUT, "malformed comparison: %s", line) end
-  local key, op, val = rest:match('^"(.-)"%) (%S+) "(.*)"$')
-  if not key then fail(EXIT_INVALID_INPUT, "malformed comparison: %s", line) end
+  local key, op, val = "", "", ""
+  local n, i = 0, 1
+  local k, j = scan_quoted(rest, i)
+  if k then
+    key, n, i = k, 1, j
+    if rest:sub(i, i) == ")" then
+      i = rest:find("[^ \t]", i + 1) or #rest + 1
+      local o2 = rest:match("^[^ \t\n]+", i)
+      if o2 then
+        op, n, i = o2, 2, i + #o2
+        local v, _ = scan_quoted(rest, i)
+        if v then val, n = v, 3 end
+      end
+    end
+  end
+  if n ~= 3 then
+    fail(EXIT_INVALID_INPUT, "malformed comparison: %s; got %s(%s) %s %s", line, target, ctl.quote(key), op, ctl.quote(val))
+  end
   local t = CMP_TARGET[target]
   if not t then fail(EXIT_INVALID_INPUT, "malformed comparison: %s (unknown target %s)", line, target) end
   if op ~= "=" and op ~= "!=" and op ~= "<" and op ~= ">" then
@@ -561,8 +625,9 @@ local function parse_compare(line)
   end
   local value = val
   if t ~= "value" then
-    value = t == "lease" and tonumber(val, 16) or math.tointeger(tonumber(val))
-    if not value then fail(EXIT_INVALID_INPUT, "malformed comparison: %s", line) end
+    local ok = val:match(t == "lease" and "^[+-]?%x+$" or "^[+-]?%d+$")
+    value = ok and (t == "lease" and tonumber(val, 16) or math.tointeger(tonumber(val)))
+    if not value then fail(EXIT_INVALID_INPUT, "invalid txn compare request: %s", line) end
   end
   return { key = key, target = t, result = op, value = value }
 end
@@ -676,21 +741,25 @@ function run.watch(o, args, after_dash, dash)
         out(("progress notify: %d\n"):format(ev.revision))
         resp = { header = ev.header, events = {} }
       else
-        resp = { header = { revision = ev.revision }, events = { ev } }
+        -- one WatchResponse: the events that came with this one
+        resp = { header = ev.header, events = { ev } }
+        while watcher:pending() > 0 do resp.events[#resp.events + 1] = watcher:next() end
       end
       p.watch(out, resp, { hex = o.hex })
       io.stdout:flush()
-      if exec and ev.type ~= "PROGRESS" then
+      for _, ev in ipairs(exec and resp.events or {}) do
         local function q(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
         local envs = ("ETCD_WATCH_REVISION=%d ETCD_WATCH_EVENT_TYPE=%s ETCD_WATCH_KEY=%s ETCD_WATCH_VALUE=%s")
-          :format(ev.revision, q(ctl.quote(ev.type)), q(ctl.quote(ev.kv.key)), q(ctl.quote(ev.kv.value or "")))
+          :format(resp.header and resp.header.revision or ev.revision, q(ctl.quote(ev.type)), q(ctl.quote(ev.kv.key)), q(ctl.quote(ev.kv.value or "")))
         local words = {}
         for i, a in ipairs(exec) do words[i] = q(a) end
         local okx, how, code = os.execute("env " .. envs .. " " .. table.concat(words, " "))
         if not okx then
           local cmdq = {}
           for i, a in ipairs(exec) do cmdq[i] = ctl.quote(a) end
-          fail(EXIT_ERROR, "command [%s] error (exit status %d)", table.concat(exec, " "), how == "exit" and code or 1)
+          error(setmetatable({ code = EXIT_ERROR, raw = true, message = ("command [%s] error (%s)")
+            :format(table.concat(cmdq, " "), how == "exit" and "exit status " .. code or "signal: " .. tostring(code)) },
+            Fail), 0)
         end
       end
     end
@@ -733,7 +802,7 @@ local ok, e = pcall(main)
 io.stdout:flush()
 if ok then return e end
 if getmetatable(e) == Fail then
-  io.stderr:write("Error: " .. e.message .. "\n")
+  io.stderr:write((e.raw and "" or "Error: ") .. e.message .. "\n")
   return e.code
 end
 error(e, 0)

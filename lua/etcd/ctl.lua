@@ -18,22 +18,45 @@ function M.hex(s)
   return (s:gsub(".", function(c) return ("\\x%02x"):format(c:byte()) end))
 end
 
--- Go's unicode.IsPrint, closely enough for keys and values: letters, marks,
--- numbers, punctuation, symbols and U+0020; not controls (C0, DEL, C1),
--- the soft hyphen, format characters, separators or non-characters.
-local function printable(cp)
-  if cp < 0x20 or (cp >= 0x7f and cp < 0xa0) or cp == 0xad then return false end
-  if cp >= 0x2000 and cp <= 0x200f then return cp < 0x200b end -- spaces print, ZW* / marks don't
-  if cp >= 0x2028 and cp <= 0x202f then return false end
-  if cp >= 0x205f and cp <= 0x206f then return false end
-  if cp == 0x3000 or cp == 0x1680 or cp == 0x180e then return false end
-  if cp == 0xfeff or (cp >= 0xfff9 and cp <= 0xfffb) then return false end
-  if cp >= 0xd800 and cp <= 0xdfff then return false end
-  if cp % 0x10000 >= 0xfffe then return false end
-  if cp >= 0xe000 and cp <= 0xf8ff then return false end -- private use
-  if cp >= 0xf0000 then return false end
-  return true
+-- Go's strconv.IsPrint, on Go's own tables (lua/etcd/isprint.lua)
+local T = require "etcd.isprint"
+
+-- first index i (1-based) with t[i] >= x, or #t + 1
+local function bsearch(t, x)
+  local lo, hi = 1, #t + 1
+  while lo < hi do
+    local m = (lo + hi) // 2
+    if t[m] < x then lo = m + 1 else hi = m end
+  end
+  return lo
 end
+
+local function in_pairs(t, x)
+  local i = bsearch(t, x)
+  if i > #t then return false end
+  local lo = (i % 2 == 1) and i or i - 1 -- Go's i&^1 with 0-based indices
+  return t[lo] <= x and x <= t[lo + 1]
+end
+
+local function found(t, x)
+  local i = bsearch(t, x)
+  return i <= #t and t[i] == x
+end
+
+local function printable(r)
+  if r <= 0xff then
+    if r >= 0x20 and r <= 0x7e then return true end
+    if r >= 0xa1 and r <= 0xff then return r ~= 0xad end
+    return false
+  end
+  if r < 0x10000 then
+    return in_pairs(T.print16, r) and not found(T.notprint16, r)
+  end
+  if not in_pairs(T.print32, r) then return false end
+  if r >= 0x20000 then return true end
+  return not found(T.notprint32, r - 0x10000)
+end
+M.isprint = printable
 
 local ESC = { [7] = "\\a", [8] = "\\b", [12] = "\\f", [10] = "\\n", [13] = "\\r", [9] = "\\t", [11] = "\\v",
               [34] = '\\"', [92] = "\\\\" }
@@ -300,9 +323,20 @@ end
 local protobuf = {}
 M.protobuf = protobuf
 
-local function strip(r, extra)
+-- a copy without the fields proto3 leaves out (zero numbers, false, empty
+-- bytes, empty lists) and without lua/etcd.lua's "op" mark
+local function strip(v)
+  if type(v) ~= "table" then return v end
   local t = {}
-  for k, v in pairs(r) do if k ~= "op" and k ~= (extra or "") then t[k] = v end end
+  for k, x in pairs(v) do
+    if k ~= "op" and x ~= 0 and x ~= false and x ~= "" and x ~= "0" then
+      if type(x) == "table" then
+        x = strip(x)
+        if next(x) == nil and not (type(k) == "number") then x = nil end
+      end
+      t[k] = x
+    end
+  end
   return t
 end
 

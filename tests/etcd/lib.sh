@@ -4,7 +4,7 @@
 #
 #   etcd_versions              -> "3.4=/usr/bin/etcd 3.6=..." (fails when 3.6
 #                                 is missing and KSCRIPT_REQUIRE_ETCD36=1)
-#   etcd_start NAME BIN [tls] [extra etcd flags...]
+#   etcd_start NAME BIN [tls] [extra etcd flags...]   (ETCD_TWIN=1: see below)
 #       sets ETCD_DIR_<NAME>, ETCD_EP_<NAME>; data, logs and certificates
 #       live in one temp dir removed by the EXIT trap
 #   etcd_stop NAME, etcd_restart NAME
@@ -103,9 +103,14 @@ etcd_start() {
     health="http://127.0.0.1:$p/health"
   fi
   echo "$health" >"$d/health"
+  # ETCD_TWIN=1: advertise a fixed peer URL (never dialled by a one-member
+  # cluster), so two servers started so get the same cluster and member IDs
+  # and, fed the same requests, answer byte for byte alike
+  local adv=http://127.0.0.1:$q
+  [ "${ETCD_TWIN:-}" = 1 ] && adv=http://127.0.0.1:2380
   echo "$bin --name default --data-dir $d/data --listen-client-urls $scheme://127.0.0.1:$p" \
     "--advertise-client-urls $scheme://127.0.0.1:$p --listen-peer-urls http://127.0.0.1:$q" \
-    "--initial-advertise-peer-urls http://127.0.0.1:$q --initial-cluster default=http://127.0.0.1:$q" \
+    "--initial-advertise-peer-urls $adv --initial-cluster default=$adv" \
     "--log-level error $extra $*" >"$d/cmd"
   etcd_run_dir "$d" || return 1
   eval "ETCD_DIR_$name=\$d; ETCD_EP_$name=$scheme://127.0.0.1:$p"
