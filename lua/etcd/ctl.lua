@@ -164,7 +164,14 @@ function json.header(h)
   return "{" .. table.concat(p, ",") .. "}"
 end
 
+local KV_FAST = '{"key":"%s","create_revision":%d,"mod_revision":%d,"version":%d,"value":"%s"}'
+local b64encode = b64.encode
+
 function json.kv(kv)
+  local key, value, cr, mr, ver, lease = kv.key, kv.value, kv.create_revision, kv.mod_revision, kv.version, kv.lease
+  if key ~= "" and value and value ~= "" and cr ~= 0 and mr ~= 0 and ver ~= 0 and (lease == 0 or lease == nil) then
+    return KV_FAST:format(b64encode(key), cr, mr, ver, b64encode(value)) -- the common case, in one format
+  end
   local p = {}
   jbytes(p, "key", kv.key); jnum(p, "create_revision", kv.create_revision)
   jnum(p, "mod_revision", kv.mod_revision); jnum(p, "version", kv.version)
