@@ -51,7 +51,6 @@ for w in "-w json" "" "--keys-only"; do
   # shellcheck disable=SC2086
   "$kscript" etcd get / --prefix $w >"$t/k.out"
   # shellcheck disable=SC2086
-  # shellcheck disable=SC2086
   "$etcdctl" get / --prefix $w >"$t/e.out"
   if cmp -s "$t/k.out" "$t/e.out"; then echo "get / --prefix $w: identical output ($(wc -c <"$t/e.out") bytes)"
   else echo "get / --prefix $w: OUTPUTS DIFFER"; fi
