@@ -193,9 +193,11 @@ function Client:_try(fn, failover)
     { endpoints = self.endpoints })
 end
 
--- A unary call: returns the decoded response or nil, err.
-function Client:_call(method, reqtype, resptype, req, failover)
-  local body = pb.encode(reqtype, req, true)
+-- A unary call: returns the decoded response or nil, err.  codec: the
+-- protobuf codec of the message types (ksh.etcdpb unless given).
+function Client:_call(method, reqtype, resptype, req, failover, codec)
+  codec = codec or pb
+  local body = codec.encode(reqtype, req, true)
   local path = "/etcdserverpb." .. method
   local resp, e = self:_try(function(ep)
     return http.request(self:_opts(ep, path, body, { timeout = self.timeout }))
@@ -209,7 +211,7 @@ function Client:_call(method, reqtype, resptype, req, failover)
   if #b < 5 or flag ~= 0 or #b ~= 5 + n then
     return nil, err("protocol", ("etcd %s: malformed gRPC response body (%d bytes)"):format(method, #b))
   end
-  local msg, derr = pb.decode(resptype, b:sub(6))
+  local msg, derr = codec.decode(resptype, b:sub(6))
   if not msg then return nil, err("protocol", ("etcd %s: %s"):format(method, tostring(derr))) end
   return msg
 end
@@ -606,6 +608,141 @@ function Client:watcher(key, opts)
     progress_notify = opts.progress_notify, idle_timeout = opts.idle_timeout,
     reconnect = opts.reconnect ~= false, buf = {}, i = 1,
   }, Watch)
+end
+
+-- -------------------------------------------- leases, maintenance, cluster ---
+-- These messages go through etcd.pbl (Lua).  Lease IDs are Lua integers;
+-- cluster, member and alarm member IDs unsigned decimal text.
+
+local function pbl() return require "etcd.pbl" end
+
+local function lcall(self, method, reqtype, resptype, req, failover)
+  return self:_call(method, reqtype, resptype, req or {}, failover, pbl())
+end
+
+--- lease_grant(ttl [, id]) -> {header, ID, TTL, error} | nil, err
+function Client:lease_grant(ttl, id)
+  if math.type(ttl) ~= "integer" then error("bad argument #1 to 'lease_grant' (integer TTL expected)", 2) end
+  local r, e = lcall(self, "Lease/LeaseGrant", "LeaseGrantRequest", "LeaseGrantResponse", { TTL = ttl, ID = id })
+  if r and r.error ~= "" then return nil, err("lease", "etcd LeaseGrant: " .. r.error) end
+  return r, e
+end
+
+--- lease_revoke(id) -> {header} | nil, err (kind "notfound" for an unknown lease)
+function Client:lease_revoke(id)
+  return lcall(self, "Lease/LeaseRevoke", "LeaseRevokeRequest", "LeaseRevokeResponse", { ID = id })
+end
+
+--- lease_ttl(id [, {keys = true}]) -> {header, ID, TTL, grantedTTL, keys} | nil, err
+-- (TTL -1 when the lease does not exist or expired)
+function Client:lease_ttl(id, opts)
+  return lcall(self, "Lease/LeaseTimeToLive", "LeaseTimeToLiveRequest", "LeaseTimeToLiveResponse",
+    { ID = id, keys = opts and opts.keys or nil }, FAILOVER_READ)
+end
+
+--- leases() -> {header, leases = {{ID}, ...}} | nil, err
+function Client:leases()
+  return lcall(self, "Lease/LeaseLeases", "LeaseLeasesRequest", "LeaseLeasesResponse", {}, FAILOVER_READ)
+end
+
+--- lease_keepalive_once(id) -> {header, ID, TTL} | nil, err (TTL 0: the lease is gone)
+function Client:lease_keepalive_once(id)
+  local P = pbl()
+  local body = P.encode("LeaseKeepAliveRequest", { ID = id }, true)
+  local resp, e = self:_try(function(ep)
+    return http.request(self:_opts(ep, "/etcdserverpb.Lease/LeaseKeepAlive", body, { timeout = self.timeout }))
+  end, FAILOVER)
+  if not resp then return nil, e end
+  local gerr = grpc_error("LeaseKeepAlive", resp.headers, resp.trailers)
+  if gerr then return nil, gerr end
+  local b = resp.body
+  if #b < 5 then return nil, err("protocol", "etcd LeaseKeepAlive: no response message") end
+  local _, n = string.unpack(">BI4", b)
+  local r, derr = P.decode("LeaseKeepAliveResponse", b:sub(6, 5 + n))
+  if not r then return nil, err("protocol", "etcd LeaseKeepAlive: " .. derr) end
+  return r
+end
+
+local Keeper = {}
+Keeper.__index = Keeper
+Keeper.__name = "etcd.keepalive"
+
+--- lease_keepalive(id [, {interval =, on_response = fn(r), on_lost = fn(err)}]) -> keeper:
+-- keeps the lease alive on the loop (every TTL/3 seconds) until keeper:close()
+-- (also <close>); a failed round is retried every second until the lease's
+-- TTL runs out; on_lost is called once when the lease is gone.
+function Client:lease_keepalive(id, opts)
+  opts = opts or {}
+  local k = setmetatable({ id = id, closed = false }, Keeper)
+  local first, e = self:lease_keepalive_once(id)
+  if not first then return nil, e end
+  if first.TTL <= 0 then return nil, err("notfound", ("etcd: lease %016x not found"):format(id)) end
+  k.ttl = first.TTL
+  if opts.on_response then opts.on_response(first) end
+  k.task = ksh.spawn(function()
+    local deadline = loop.now() + k.ttl
+    while not k.closed do
+      loop.sleep(opts.interval or math.max(k.ttl / 3, 0.5))
+      if k.closed then break end
+      local r, e2 = self:lease_keepalive_once(id)
+      if r and r.TTL > 0 then
+        deadline = loop.now() + r.TTL
+        if opts.on_response then opts.on_response(r) end
+      elseif (r and r.TTL <= 0) or loop.now() > deadline then
+        k.lost = e2 or err("notfound", ("etcd: lease %016x expired or revoked"):format(id))
+        k.closed = true
+        if opts.on_lost then opts.on_lost(k.lost) end
+        return
+      end
+    end
+  end)
+  return k
+end
+
+function Keeper:close()
+  if not self.closed then
+    self.closed = true
+    if self.task then self.task:cancel() end
+  end
+end
+Keeper.__close = Keeper.close
+
+--- status() -> StatusResponse of the current endpoint | nil, err
+function Client:status(endpoint)
+  local c = self
+  if endpoint then c = setmetatable({ endpoints = { endpoint }, cur = 1 }, { __index = self }) end
+  return lcall(c, "Maintenance/Status", "StatusRequest", "StatusResponse", {}, FAILOVER_READ)
+end
+
+--- hashkv([revision [, endpoint]]) -> {header, hash, compact_revision, hash_revision} | nil, err
+function Client:hashkv(rev, endpoint)
+  local c = self
+  if endpoint then c = setmetatable({ endpoints = { endpoint }, cur = 1 }, { __index = self }) end
+  return lcall(c, "Maintenance/HashKV", "HashKVRequest", "HashKVResponse", { revision = rev }, FAILOVER_READ)
+end
+
+--- defrag([endpoint]) -> {header} | nil, err
+function Client:defrag(endpoint)
+  local c = self
+  if endpoint then c = setmetatable({ endpoints = { endpoint }, cur = 1 }, { __index = self }) end
+  return lcall(c, "Maintenance/Defragment", "DefragmentRequest", "DefragmentResponse", {})
+end
+
+local ALARM_ACTION = { get = 0, activate = 1, deactivate = 2 }
+--- alarms() -> {header, alarms = {{memberID, alarm}}}; alarm_disarm(member, alarm)
+function Client:alarms()
+  return lcall(self, "Maintenance/Alarm", "AlarmRequest", "AlarmResponse", { action = ALARM_ACTION.get }, FAILOVER_READ)
+end
+
+function Client:alarm_disarm(member, alarm)
+  return lcall(self, "Maintenance/Alarm", "AlarmRequest", "AlarmResponse",
+    { action = ALARM_ACTION.deactivate, memberID = member, alarm = alarm })
+end
+
+--- members() -> {header, members = {{ID, name, peerURLs, clientURLs, isLearner}}} | nil, err
+function Client:members(opts)
+  return lcall(self, "Cluster/MemberList", "MemberListRequest", "MemberListResponse",
+    { linearizable = not (opts and opts.serializable) }, FAILOVER_READ)
 end
 
 return M
