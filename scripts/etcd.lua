@@ -73,8 +73,18 @@ local COMMANDS = {
             ["prev-kv"] = { "bool", false }, ["progress-notify"] = { "bool", false } },
   compaction = { physical = { "bool", false } },
   version = {},
+  lease = { keys = { "bool", false }, once = { "bool", false } },
+  member = { consistency = { "string", "l" } },
+  endpoint = { cluster = { "bool", false }, rev = { "int", 0 } },
+  alarm = {},
+  defrag = { cluster = { "bool", false } },
+  lock = { ttl = { "int", 10 } },
+  elect = { listen = { "bool", false, short = "l" } },
+  snapshot = {},
 }
-local ORDER = { "get", "put", "del", "txn", "compaction", "watch", "version" }
+-- in etcdctl's order (cobra's prefix matching picks a unique prefix)
+local ORDER = { "get", "put", "del", "txn", "compaction", "alarm", "defrag", "endpoint", "watch", "version", "lease",
+                "member", "snapshot", "lock", "elect" }
 
 -- Go's time.ParseDuration, for the common forms (1.5s, 300ms, 2m, 1h30m)
 local UNITS = { ns = 1e-9, us = 1e-6, ["µs"] = 1e-6, ms = 1e-3, s = 1, m = 60, h = 3600 }
@@ -258,6 +268,7 @@ local function connect(o)
     e = e:match("^%s*(.-)%s*$")
     eps[#eps + 1] = e
   end
+  o._raw_endpoints = eps
   for _, name in ipairs { "cert", "key", "cacert" } do
     if o[name] == "" and o._changed[name] then fail(EXIT_BAD_ARGS, "empty string is passed to --%s option", name) end
   end
@@ -512,6 +523,233 @@ end
 
 function run.version()
   out(("etcdctl version: %s\nAPI version: %s\n"):format(VERSION, API))
+end
+
+-- ----------------------------------------------- leases and maintenance ---
+
+local function lease_id(arg)
+  local id = arg:match("^[+-]?%x+$") and #arg <= 17 and tonumber(arg, 16)
+  if not id or math.type(id) ~= "integer" then
+    fail(EXIT_BAD_ARGS, "bad lease ID arg (strconv.ParseInt: parsing %s: invalid syntax), expecting ID in Hex", ctl.quote(arg))
+  end
+  return id
+end
+
+local function sub_of(args, cmd, list)
+  local sub = args[1]
+  if not sub then
+    io.stderr:write(("usage: kscript etcd %s %s\n"):format(cmd, table.concat(list, "|")))
+    fail(EXIT_BAD_ARGS, "%s needs a subcommand (%s)", cmd, table.concat(list, ", "))
+  end
+  local found
+  for _, n in ipairs(list) do
+    if n == sub then found = n; break end
+  end
+  if not found then
+    local cands = {}
+    for _, n in ipairs(list) do if n:sub(1, #sub) == sub then cands[#cands + 1] = n end end
+    if #cands == 1 then found = cands[1] end
+  end
+  if not found then fail(EXIT_ERROR, 'unknown command "%s" for "etcdctl %s"', sub, cmd) end
+  return found, { table.unpack(args, 2) }
+end
+
+local function show(o, what, r, extra)
+  extra = extra or {}
+  extra.hex = o.hex
+  display(o, what, r, extra)
+end
+
+function run.lease(o, args)
+  local sub, rest = sub_of(args, "lease", { "grant", "revoke", "timetolive", "list", "keep-alive" })
+  if sub == "grant" then
+    if #rest ~= 1 then fail(EXIT_BAD_ARGS, "lease grant command needs TTL argument") end
+    local ttl = rest[1]:match("^[+-]?%d+$") and math.tointeger(tonumber(rest[1]))
+    if not ttl then fail(EXIT_BAD_ARGS, "bad TTL (strconv.ParseInt: parsing %s: invalid syntax)", ctl.quote(rest[1])) end
+    local c = connect(o)
+    local r, e = c:lease_grant(ttl)
+    if not r then
+      if type(e) == "table" and e.grpc_message then fail(EXIT_ERROR, "failed to grant lease (%s)", e.grpc_message) end
+      world(e)
+    end
+    show(o, "grant", r)
+  elseif sub == "revoke" then
+    if #rest ~= 1 then fail(EXIT_BAD_ARGS, "lease revoke command needs 1 argument") end
+    local id = lease_id(rest[1])
+    local r, e = connect(o):lease_revoke(id)
+    if not r then
+      if type(e) == "table" and e.grpc_message then fail(EXIT_ERROR, "failed to revoke lease (%s)", e.grpc_message) end
+      world(e)
+    end
+    show(o, "revoke", r, { id = id })
+  elseif sub == "timetolive" then
+    if #rest ~= 1 then fail(EXIT_BAD_ARGS, "lease timetolive command needs lease ID as argument") end
+    local id = lease_id(rest[1])
+    local r, e = connect(o):lease_ttl(id, { keys = o.keys })
+    if not r then
+      if type(e) == "table" and e.grpc_message then fail(EXIT_BAD_CONN, "%s", e.grpc_message) end
+      world(e)
+    end
+    show(o, "timetolive", r, { keys = o.keys })
+  elseif sub == "list" then
+    local r, e = connect(o):leases()
+    if not r then
+      if type(e) == "table" and e.grpc_message then fail(EXIT_BAD_CONN, "%s", e.grpc_message) end
+      world(e)
+    end
+    show(o, "leases", r)
+  else
+    if #rest ~= 1 then fail(EXIT_BAD_ARGS, "lease keep-alive command needs lease ID as argument") end
+    local id = lease_id(rest[1])
+    local c = connect(o)
+    if o.once then
+      local r, e = c:lease_keepalive_once(id)
+      if not r then world(e) end
+      if r.TTL <= 0 then fail(EXIT_BAD_CONN, "etcdserver: requested lease not found") end
+      show(o, "keepalive", r)
+      return
+    end
+    local done = false
+    local k, e = c:lease_keepalive(id, {
+      on_response = function(r) show(o, "keepalive", r); io.stdout:flush() end,
+      on_lost = function() done = true end,
+    })
+    if not k then
+      if type(e) == "table" and e.kind == "notfound" then fail(EXIT_BAD_CONN, "etcdclient: requested lease not found") end
+      world(e)
+    end
+    k.task:wait()
+    if o["write-out"] == "simple" then out(("lease %016x expired or revoked.\n"):format(id)) end
+    return done and 0 or 0
+  end
+end
+
+function run.member(o, args)
+  local sub = sub_of(args, "member", { "list" })
+  if sub == "list" then
+    if o.consistency ~= "l" and o.consistency ~= "s" then
+      fail(EXIT_BAD_FEATURE, "unknown consistency flag %q", o.consistency)
+    end
+    local r = call(connect(o):members { serializable = o.consistency == "s" })
+    show(o, "members", r)
+  end
+end
+
+-- the endpoints a maintenance command visits: the flag's, or with --cluster the members' client URLs
+local function each_endpoint(o)
+  connect(o)
+  if not o.cluster then return o._raw_endpoints end
+  local r, e = client:members()
+  if not r then
+    fail(EXIT_ERROR, "failed to fetch endpoints from etcd cluster member list: %s",
+      type(e) == "table" and (e.grpc_message or e.message) or tostring(e))
+  end
+  local eps = {}
+  for _, m in ipairs(r.members) do for _, u in ipairs(m.clientURLs) do eps[#eps + 1] = u end end
+  return eps
+end
+
+local function client_for(o, ep)
+  local list = etcd.split_endpoints({ ep }, o.cacert ~= "" or o.cert ~= "")
+  return etcd.connect {
+    endpoints = list, cacert = o.cacert ~= "" and o.cacert or nil, cert = o.cert ~= "" and o.cert or nil,
+    key = o.key ~= "" and o.key or nil, insecure = o["insecure-skip-tls-verify"] or nil,
+    timeout = o["command-timeout"], connect_timeout = o["dial-timeout"],
+  }
+end
+
+local function errtext(e)
+  if type(e) ~= "table" then return tostring(e) end
+  if e.grpc_message and e.grpc_message ~= "" then return e.grpc_message end
+  if CONN[e.kind] then return "context deadline exceeded" end
+  return e.message
+end
+
+function run.endpoint(o, args)
+  local sub = sub_of(args, "endpoint", { "health", "status", "hashkv" })
+  local eps = each_endpoint(o)
+  if sub == "health" then
+    local list, bad = {}, false
+    local tasks = {}
+    for i, ep in ipairs(eps) do
+      tasks[i] = spawn(function()
+        local c = client_for(o, ep)
+        local t0 = now()
+        local r, e = c:get("health")
+        local h = { ep = ep, health = false, took = ctl.go_duration(now() - t0), error = "" }
+        if r or (type(e) == "table" and e.grpc_message == "etcdserver: permission denied") then
+          h.health = true
+          local a, ae = c:alarms()
+          if a and #a.alarms > 0 then
+            h.health, h.error = false, "Active Alarm(s): "
+            for _, al in ipairs(a.alarms) do
+              h.error = h.error .. (({ [1] = "NOSPACE ", [2] = "CORRUPT " })[al.alarm] or "UNKNOWN ")
+            end
+          elseif not a then
+            h.health, h.error = false, "Unable to fetch the alarm list"
+            local _ = ae
+          end
+        else
+          h.error = errtext(e)
+        end
+        return h
+      end)
+    end
+    for i, t in ipairs(tasks) do
+      list[i] = t:wait()
+      if list[i].error ~= "" then bad = true end
+    end
+    show(o, "health", list, { err = function(s) io.stderr:write(s) end })
+    if bad then fail(EXIT_ERROR, "unhealthy cluster") end
+  elseif sub == "status" or sub == "hashkv" then
+    local list, failed = {}, nil
+    for _, ep in ipairs(eps) do
+      local c = client_for(o, ep)
+      local r, e
+      if sub == "status" then r, e = c:status() else r, e = c:hashkv(o.rev > 0 and o.rev or nil) end
+      if r then list[#list + 1] = { ep = ep, resp = r }
+      else
+        failed = errtext(e)
+        io.stderr:write(("Failed to get the %s of endpoint %s (%s)\n"):format(sub == "status" and "status" or "hash",
+          ep, failed))
+      end
+    end
+    show(o, sub, list)
+    if failed then
+      if sub == "status" then return EXIT_ERROR end
+      fail(EXIT_ERROR, "%s", failed)
+    end
+  end
+end
+
+function run.alarm(o, args)
+  local sub, rest = sub_of(args, "alarm", { "disarm", "list" })
+  if #rest ~= 0 then fail(EXIT_BAD_ARGS, "alarm %s command accepts no arguments", sub) end
+  local c = connect(o)
+  if sub == "list" then
+    show(o, "alarm", call(c:alarms()))
+  else
+    local list = call(c:alarms())
+    local r = list
+    for _, a in ipairs(list.alarms) do r = call(c:alarm_disarm(a.memberID, a.alarm)) end
+    show(o, "alarm", #list.alarms > 0 and { header = r.header, alarms = list.alarms } or list)
+  end
+end
+
+function run.defrag(o)
+  local failures = 0
+  for _, ep in ipairs(each_endpoint(o)) do
+    local c = client_for(o, ep)
+    local t0 = now()
+    local r, e = c:defrag()
+    local took = ctl.go_duration(now() - t0)
+    if r then out(("Finished defragmenting etcd member[%s]. took %s\n"):format(ep, took))
+    else
+      io.stderr:write(("Failed to defragment etcd member[%s]. took %s. (%s)\n"):format(ep, took, errtext(e)))
+      failures = failures + 1
+    end
+  end
+  if failures > 0 then return EXIT_ERROR end
 end
 
 -- ------------------------------------------------------------------ txn ---
@@ -795,7 +1033,7 @@ local function main()
   end
   local w = o["write-out"]
   if not PRINTERS[w] and w ~= "table" then fail(EXIT_BAD_FEATURE, "unsupported output format") end
-  run[cmd](o, pos, after_dash, dash)
+  return run[cmd](o, pos, after_dash, dash)
 end
 
 local ok, e = pcall(main)

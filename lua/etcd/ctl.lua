@@ -362,4 +362,295 @@ function protobuf.put(out, r) out(pb.encode("PutResponse", strip(r))) end
 function protobuf.del(out, r) out(pb.encode("DeleteRangeResponse", strip(r))) end
 function protobuf.txn(out, r) out(pb.encode("TxnResponse", txn_pb(r))) end
 
+-- ------------------------------------------- leases, members, endpoints ---
+-- (the response tables of lua/etcd.lua's lease_*, members, status, hashkv,
+-- alarms; IDs of members unsigned decimal text, lease IDs integers)
+
+local function hdr_fields(h) -- Go's embedded *ResponseHeader: its fields inline
+  local s = json.header(h or {})
+  return s:sub(2, -2)
+end
+
+local function join(a, b) if a == "" then return b end return a .. "," .. b end
+
+function simple.grant(out, r) out(("lease %016x granted with TTL(%ds)\n"):format(r.ID, r.TTL)) end
+function json.grant(out, r)
+  out("{" .. join(hdr_fields(r.header), ('"ID":%d,"TTL":%d,"Error":%s'):format(r.ID, r.TTL, M.jstr(r.error or ""))) .. "}\n")
+end
+function fields.grant(out, r, o)
+  fhdr(out, r.header, o)
+  if o.hex then out(('"ID" : %016x\n'):format(r.ID)) else out(('"ID" : %d\n'):format(r.ID)) end
+  out(('"TTL" : %d\n'):format(r.TTL))
+end
+
+function simple.revoke(out, r, o) out(("lease %016x revoked\n"):format(o.id)) end
+function json.revoke(out, r) out('{"header":' .. json.header(r.header or {}) .. "}\n") end
+function fields.revoke(out, r, o) fhdr(out, r.header, o) end
+
+function simple.keepalive(out, r) out(("lease %016x keepalived with TTL(%d)\n"):format(r.ID, r.TTL)) end
+function json.keepalive(out, r)
+  out("{" .. join(hdr_fields(r.header), ('"ID":%d,"TTL":%d'):format(r.ID, r.TTL)) .. "}\n")
+end
+fields.keepalive = function(out, r, o)
+  fhdr(out, r.header, o)
+  if o.hex then out(('"ID" : %016x\n'):format(r.ID)) else out(('"ID" : %d\n'):format(r.ID)) end
+  out(('"TTL" : %d\n'):format(r.TTL))
+end
+
+function simple.timetolive(out, r, o)
+  if r.grantedTTL == 0 and r.TTL == -1 then
+    out(("lease %016x already expired\n"):format(r.ID))
+    return
+  end
+  local txt = ("lease %016x granted with TTL(%ds), remaining(%ds)"):format(r.ID, r.grantedTTL, r.TTL)
+  if o.keys then txt = txt .. (", attached keys([%s])"):format(table.concat(r.keys or {}, " ")) end
+  out(txt .. "\n")
+end
+function json.timetolive(out, r)
+  local keys = "null"
+  if r.keys and #r.keys > 0 then
+    local t = {}
+    for i, k in ipairs(r.keys) do t[i] = '"' .. b64encode(k) .. '"' end
+    keys = "[" .. table.concat(t, ",") .. "]"
+  end
+  out("{" .. join(hdr_fields(r.header), ('"id":%d,"ttl":%d,"granted-ttl":%d,"keys":%s'):format(r.ID, r.TTL,
+    r.grantedTTL, keys)) .. "}\n")
+end
+function fields.timetolive(out, r, o)
+  fhdr(out, r.header, o)
+  if o.hex then out(('"ID" : %016x\n'):format(r.ID)) else out(('"ID" : %d\n'):format(r.ID)) end
+  out(('"TTL" : %d\n"GrantedTTL" : %d\n'):format(r.TTL, r.grantedTTL))
+  for _, k in ipairs(r.keys or {}) do out(('"Key" : %s\n'):format(M.quote(k))) end
+end
+
+function simple.leases(out, r)
+  out(("found %d leases\n"):format(#r.leases))
+  for _, l in ipairs(r.leases) do out(("%016x\n"):format(l.ID)) end
+end
+function json.leases(out, r)
+  local t = {}
+  for i, l in ipairs(r.leases) do t[i] = ('{"id":%d}'):format(l.ID) end
+  out("{" .. join(hdr_fields(r.header), '"leases":[' .. table.concat(t, ",") .. "]") .. "}\n")
+end
+function fields.leases(out, r, o)
+  fhdr(out, r.header, o)
+  for _, l in ipairs(r.leases) do
+    if o.hex then out(('"ID" : %016x\n'):format(l.ID)) else out(('"ID" : %d\n'):format(l.ID)) end
+  end
+end
+
+--- jstr(s): s as a Go encoding/json string (HTML-escaped)
+function M.jstr(s)
+  local j = package.loaded.json or require "json"
+  return j.encode(s)
+end
+
+local function jstrs(list)
+  local t = {}
+  for i, v in ipairs(list) do t[i] = M.jstr(v) end
+  return "[" .. table.concat(t, ",") .. "]"
+end
+
+local function hex_of(id) return ("%x"):format(u64(id)) end
+M.hex_id = hex_of
+
+function simple.members(out, r)
+  for _, m in ipairs(r.members) do
+    out(("%s, %s, %s, %s, %s, %s\n"):format(hex_of(m.ID), m.name == "" and "unstarted" or "started", m.name,
+      table.concat(m.peerURLs, ","), table.concat(m.clientURLs, ","), tostring(m.isLearner)))
+  end
+end
+function json.members(out, r, o)
+  local h = r.header or {}
+  if o.hex then
+    local t = {}
+    for i, m in ipairs(r.members) do
+      t[i] = ('{"ID":"%s","name":"%s","peerURLs":%s,"clientURLs":%s}'):format(hex_of(m.ID), m.name,
+        #m.peerURLs > 0 and jstrs(m.peerURLs) or "null", #m.clientURLs > 0 and jstrs(m.clientURLs) or "null")
+    end
+    out(('{"header":{"cluster_id":"%s","member_id":"%s","raft_term":%d}%s}\n'):format(hex_of(h.cluster_id),
+      hex_of(h.member_id), h.raft_term or 0, #t > 0 and ',"members":[' .. table.concat(t, ",") .. "]" or ""))
+    return
+  end
+  local t = {}
+  for i, m in ipairs(r.members) do
+    local p = {}
+    jnum(p, "ID", m.ID)
+    if m.name ~= "" then p[#p + 1] = '"name":' .. M.jstr(m.name) end
+    if #m.peerURLs > 0 then p[#p + 1] = '"peerURLs":' .. jstrs(m.peerURLs) end
+    if #m.clientURLs > 0 then p[#p + 1] = '"clientURLs":' .. jstrs(m.clientURLs) end
+    if m.isLearner then p[#p + 1] = '"isLearner":true' end
+    t[i] = "{" .. table.concat(p, ",") .. "}"
+  end
+  local p = {}
+  jhdr(p, r.header)
+  if #t > 0 then p[#p + 1] = '"members":[' .. table.concat(t, ",") .. "]" end
+  out("{" .. table.concat(p, ",") .. "}\n")
+end
+function fields.members(out, r, o)
+  fhdr(out, r.header, o)
+  for _, m in ipairs(r.members) do
+    if o.hex then out(('"ID" : %s\n'):format(hex_of(m.ID))) else out(('"ID" : %s\n'):format(m.ID)) end
+    out(('"Name" : %s\n'):format(M.quote(m.name)))
+    for _, u in ipairs(m.peerURLs) do out(('"PeerURL" : %s\n'):format(M.quote(u))) end
+    for _, u in ipairs(m.clientURLs) do out(('"ClientURL" : %s\n'):format(M.quote(u))) end
+    out(('"IsLearner" : %s\n\n'):format(tostring(m.isLearner)))
+  end
+end
+
+-- github.com/dustin/go-humanize Bytes: SI units, one decimal under 10
+function M.humanize_bytes(n)
+  if n < 10 then return ("%d B"):format(n) end
+  local sizes = { "B", "kB", "MB", "GB", "TB", "PB", "EB" }
+  local e = math.floor(math.log(n) / math.log(1000))
+  local val = math.floor(n / 1000 ^ e * 10 + 0.5) / 10
+  local f = val < 10 and "%.1f %s" or "%.0f %s"
+  return f:format(val, sizes[e + 1])
+end
+
+local function status_row(st)
+  local r = st.resp
+  local h = r.header or {}
+  local notinuse = r.dbSize > 0 and math.floor(100 - (r.dbSizeInUse * 100 // r.dbSize)) or 0
+  local dg = r.downgradeInfo or {}
+  return { st.ep, hex_of(h.member_id), r.version, r.storageVersion, M.humanize_bytes(r.dbSize),
+    M.humanize_bytes(r.dbSizeInUse), ("%d%%"):format(notinuse), M.humanize_bytes(r.dbSizeQuota),
+    tostring(r.leader == h.member_id), tostring(r.isLearner), tostring(r.raftTerm), tostring(r.raftIndex),
+    tostring(r.raftAppliedIndex), table.concat(r.errors, ", "), dg.targetVersion or "", tostring(dg.enabled == true) }
+end
+
+function simple.status(out, list)
+  for _, st in ipairs(list) do out(table.concat(status_row(st), ", ") .. "\n") end
+end
+function json.status(out, list)
+  local t = {}
+  for i, st in ipairs(list) do
+    local r = st.resp
+    local p = {}
+    jhdr(p, r.header)
+    if r.version ~= "" then p[#p + 1] = '"version":' .. M.jstr(r.version) end
+    jnum(p, "dbSize", r.dbSize); jnum(p, "leader", r.leader); jnum(p, "raftIndex", r.raftIndex)
+    jnum(p, "raftTerm", r.raftTerm); jnum(p, "raftAppliedIndex", r.raftAppliedIndex)
+    if #r.errors > 0 then p[#p + 1] = '"errors":' .. jstrs(r.errors) end
+    jnum(p, "dbSizeInUse", r.dbSizeInUse)
+    if r.isLearner then p[#p + 1] = '"isLearner":true' end
+    if r.storageVersion ~= "" then p[#p + 1] = '"storageVersion":' .. M.jstr(r.storageVersion) end
+    jnum(p, "dbSizeQuota", r.dbSizeQuota)
+    if r.downgradeInfo then
+      local d = {}
+      if r.downgradeInfo.enabled then d[1] = '"enabled":true' end
+      if r.downgradeInfo.targetVersion ~= "" then d[#d + 1] = '"targetVersion":' .. M.jstr(r.downgradeInfo.targetVersion) end
+      p[#p + 1] = '"downgradeInfo":{' .. table.concat(d, ",") .. "}"
+    end
+    t[i] = ('{"Endpoint":%s,"Status":{%s}}'):format(M.jstr(st.ep), table.concat(p, ","))
+  end
+  out("[" .. table.concat(t, ",") .. "]\n")
+end
+function fields.status(out, list, o)
+  for _, st in ipairs(list) do
+    local r = st.resp
+    fhdr(out, r.header, o)
+    out(('"Version" : %s\n"StorageVersion" : %s\n"DBSize" : %d\n"DBSizeInUse" : %d\n"DBSizeQuota" : %d\n')
+      :format(M.quote(r.version), M.quote(r.storageVersion), r.dbSize, r.dbSizeInUse, r.dbSizeQuota))
+    out(('"Leader" : %s\n"IsLearner" : %s\n"RaftIndex" : %d\n"RaftAppliedIndex" : %d\n"Errors" : [%s]\n')
+      :format(r.leader, tostring(r.isLearner), r.raftIndex, r.raftAppliedIndex, table.concat(r.errors, " ")))
+    local dg = r.downgradeInfo or {}
+    out(('"Endpoint" : %s\n"DowngradeTargetVersion" : %s\n"DowngradeEnabled" : %s\n\n')
+      :format(M.quote(st.ep), M.quote(dg.targetVersion or ""), tostring(dg.enabled == true)))
+  end
+end
+
+function simple.hashkv(out, list)
+  for _, h in ipairs(list) do out(("%s, %d, %d\n"):format(h.ep, h.resp.hash, h.resp.hash_revision)) end
+end
+function json.hashkv(out, list)
+  local t = {}
+  for i, h in ipairs(list) do
+    local p = {}
+    jhdr(p, h.resp.header); jnum(p, "hash", h.resp.hash); jnum(p, "compact_revision", h.resp.compact_revision)
+    jnum(p, "hash_revision", h.resp.hash_revision)
+    t[i] = ('{"Endpoint":%s,"HashKV":{%s}}'):format(M.jstr(h.ep), table.concat(p, ","))
+  end
+  out("[" .. table.concat(t, ",") .. "]\n")
+end
+function fields.hashkv(out, list, o)
+  for _, h in ipairs(list) do
+    fhdr(out, h.resp.header, o)
+    out(('"Endpoint" : %s\n"Hash" : %d\n"HashRevision" : %d\n\n'):format(M.quote(h.ep), h.resp.hash, h.resp.hash_revision))
+  end
+end
+
+function simple.health(out, list, o)
+  for _, h in ipairs(list) do
+    if h.error == "" then
+      out(("%s is healthy: successfully committed proposal: took = %s\n"):format(h.ep, h.took))
+    else
+      o.err(("%s is unhealthy: failed to commit proposal: %s\n"):format(h.ep, h.error))
+    end
+  end
+end
+function json.health(out, list)
+  local t = {}
+  for i, h in ipairs(list) do
+    t[i] = ('{"endpoint":%s,"health":%s,"took":%s%s}'):format(M.jstr(h.ep), tostring(h.health), M.jstr(h.took),
+      h.error ~= "" and ',"error":' .. M.jstr(h.error) or "")
+  end
+  out("[" .. table.concat(t, ",") .. "]\n")
+end
+function fields.health(out, list)
+  for _, h in ipairs(list) do
+    out(('"Endpoint" : %s\n"Health" : %s\n"Took" : %s\n"Error" : %s\n\n'):format(M.quote(h.ep), tostring(h.health),
+      h.took, h.error))
+  end
+end
+
+local ALARMS = { [0] = "NONE", [1] = "NOSPACE", [2] = "CORRUPT" }
+function simple.alarm(out, r)
+  for _, a in ipairs(r.alarms) do
+    out(("memberID:%s alarm:%s \n"):format(a.memberID, ALARMS[a.alarm] or tostring(a.alarm)))
+  end
+end
+function json.alarm(out, r)
+  local t = {}
+  for i, a in ipairs(r.alarms) do
+    local p = {}
+    jnum(p, "memberID", a.memberID); jnum(p, "alarm", a.alarm)
+    t[i] = "{" .. table.concat(p, ",") .. "}"
+  end
+  local p = {}
+  jhdr(p, r.header)
+  if #t > 0 then p[#p + 1] = '"alarms":[' .. table.concat(t, ",") .. "]" end
+  out("{" .. table.concat(p, ",") .. "}\n")
+end
+function fields.alarm(out, r, o)
+  fhdr(out, r.header, o)
+  for _, a in ipairs(r.alarms) do
+    if o.hex then out(('"MemberID" : %s\n'):format(hex_of(a.memberID))) else out(('"MemberID" : %s\n'):format(a.memberID)) end
+    out(('"AlarmType" : %s\n\n'):format(ALARMS[a.alarm] or tostring(a.alarm)))
+  end
+end
+
+--- go_duration(seconds) -> Go's time.Duration.String() (1.234567ms, 2.5s, 1m3s)
+function M.go_duration(secs)
+  local ns = math.floor(secs * 1e9 + 0.5)
+  if ns == 0 then return "0s" end
+  local function frac(v, unit, digits)
+    local whole, rest = v // unit, v % unit
+    local s = tostring(whole)
+    if rest > 0 then
+      local f = ("%0" .. digits .. "d"):format(rest):gsub("0+$", "")
+      s = s .. "." .. f
+    end
+    return s
+  end
+  if ns < 1000 then return ns .. "ns" end
+  if ns < 1000000 then return frac(ns, 1000, 3) .. "µs" end
+  if ns < 1000000000 then return frac(ns, 1000000, 6) .. "ms" end
+  local h, m = ns // 3600000000000, (ns // 60000000000) % 60
+  local sec = frac(ns % 60000000000, 1000000000, 9) .. "s"
+  if h > 0 then return h .. "h" .. m .. "m" .. sec end
+  if m > 0 then return m .. "m" .. sec end
+  return sec
+end
+
 return M
