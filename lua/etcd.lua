@@ -745,4 +745,15 @@ function Client:members(opts)
     { linearizable = not (opts and opts.serializable) }, FAILOVER_READ)
 end
 
+-- sessions, locks, elections: lua/etcd/concurrency.lua (etcdctl's recipes)
+local function conc() return require "etcd.concurrency" end
+--- session([{ttl}]) -> session | nil, err
+function Client:session(opts) return conc().session(self, opts) end
+--- lock(name [, {ttl, session}]) -> lock (l:unlock()) | nil, err
+function Client:lock(name, opts) return conc().lock(self, name, opts) end
+--- campaign(name, value [, {ttl, session}]) -> leader (e:proclaim(v), e:resign()) | nil, err
+function Client:campaign(name, value, opts) return conc().campaign(self, name, value, opts) end
+--- observe(name) -> iterator of {header, kvs = {leader}}
+function Client:observe(name) return conc().observe(self, name) end
+
 return M

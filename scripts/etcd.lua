@@ -752,6 +752,76 @@ function run.defrag(o)
   if failures > 0 then return EXIT_ERROR end
 end
 
+-- --------------------------------------------------------- lock, elect ---
+
+-- run fn; on an interruption (Ctrl-C, SIGTERM) run cleanup first, then let it end the command
+local function until_signal(fn, cleanup)
+  local r = table.pack(pcall(fn))
+  if not r[1] then
+    cleanup()
+    error(r[2], 0)
+  end
+  return table.unpack(r, 2, r.n)
+end
+
+function run.lock(o, args)
+  if #args == 0 then fail(EXIT_BAD_ARGS, "lock takes a lock name argument and an optional command to execute") end
+  local c = connect(o)
+  local name = args[1]
+  local l, e = c:lock(name, { ttl = o.ttl })
+  if not l then fail(EXIT_ERROR, "%s", errtext(e)) end
+  if #args > 1 then
+    local function q(x) return "'" .. x:gsub("'", "'\\''") .. "'" end
+    local words = {}
+    for i = 2, #args do words[#words + 1] = q(args[i]) end
+    local okx, how, code = until_signal(function()
+      return os.execute(("env ETCD_LOCK_KEY=%s ETCD_LOCK_REV=%d %s"):format(q(l.key), l.header.revision,
+        table.concat(words, " ")))
+    end, function() l:unlock() end)
+    l:unlock()
+    if not okx then
+      if how == "exit" then fail(code, "exit status %d", code) end
+      fail(EXIT_ERROR, "signal: %s", tostring(code))
+    end
+    return
+  end
+  local r = call(c:get(l.key))
+  if #r.kvs == 0 then l:unlock(); fail(EXIT_ERROR, "lock lost on init") end
+  show(o, "get", r)
+  io.stdout:flush()
+  until_signal(function()
+    while not l.session:done() do sleep(0.2) end
+  end, function() l:unlock() end)
+  fail(EXIT_ERROR, "session expired")
+end
+
+function run.elect(o, args)
+  if #args ~= 1 and #args ~= 2 then
+    fail(EXIT_BAD_ARGS, "elect takes one election name argument and an optional proposal argument")
+  end
+  local c = connect(o)
+  if #args == 1 then
+    if not o.listen then fail(EXIT_BAD_ARGS, "no proposal argument but -l not set") end
+    local ok, e = pcall(function()
+      for r in c:observe(args[1]) do
+        show(o, "get", r)
+        io.stdout:flush()
+      end
+    end)
+    if not ok and ksh.is_interrupt(e) then error(e, 0) end
+    fail(EXIT_ERROR, "elect: observer lost")
+  end
+  if o.listen then fail(EXIT_BAD_ARGS, "proposal given but -l is set") end
+  local el, e = c:campaign(args[1], args[2])
+  if not el then fail(EXIT_ERROR, "%s", errtext(e)) end
+  show(o, "get", call(c:get(el.key)))
+  io.stdout:flush()
+  until_signal(function()
+    while not el.session:done() do sleep(0.2) end
+  end, function() el:resign() end)
+  fail(EXIT_ERROR, "elect: session expired")
+end
+
 -- ------------------------------------------------------------------ txn ---
 
 -- Go's Argify: "double quoted" (Go escapes), 'single quoted', or bare words
