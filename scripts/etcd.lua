@@ -752,6 +752,22 @@ function run.defrag(o)
   if failures > 0 then return EXIT_ERROR end
 end
 
+function run.snapshot(o, args)
+  local sub, rest = sub_of(args, "snapshot", { "save" })
+  if sub == "save" then
+    if #rest ~= 1 then fail(EXIT_BAD_ARGS, "snapshot save expects one argument <filename>") end
+    local c = connect(o)
+    if #o._raw_endpoints ~= 1 then
+      fail(EXIT_INTERRUPTED, "snapshot must be requested to one selected node, not multiple [%s]",
+        table.concat(o._raw_endpoints, " "))
+    end
+    local r, e = c:snapshot(rest[1])
+    if not r then fail(EXIT_INTERRUPTED, "%s", type(e) == "table" and (e.grpc_message or e.message) or tostring(e)) end
+    out(("Snapshot saved at %s\n"):format(rest[1]))
+    if r.version then out(("Server version %s\n"):format(r.version)) end
+  end
+end
+
 -- --------------------------------------------------------- lock, elect ---
 
 -- run fn; on an interruption (Ctrl-C, SIGTERM) run cleanup first, then let it end the command
