@@ -3,6 +3,7 @@
 --
 --   local c = etcd.connect{endpoints = "https://a:2379,https://b:2379" | {...},
 --                          cacert =, cert =, key =, timeout = 30}
+--   (api = 2: the v2 keys API over HTTP, lua/etcd/v2.lua)
 --     (defaults: ETCDCTL_ENDPOINTS, ETCDCTL_CACERT, ETCDCTL_CERT, ETCDCTL_KEY)
 --   c:get(key, {prefix, from_key, range_end, keys_only, count_only, limit,
 --               revision, sort_order, sort_target, serializable})
@@ -137,6 +138,17 @@ function M.connect(opts)
     else
       eps = split_endpoints("127.0.0.1:2379", cacert or cert)
     end
+  end
+  if opts.api ~= nil and opts.api ~= 2 and opts.api ~= 3 and opts.api ~= "2" and opts.api ~= "3" then
+    error(("bad argument #1 to 'connect' (api: 2 or 3 expected, got %s)"):format(tostring(opts.api)), 2)
+  end
+  if opts.api == 2 or opts.api == "2" then
+    if cacert == nil then cacert = opts.ca_file or os.getenv("ETCDCTL_CA_FILE") end
+    if cert == nil then cert = opts.cert_file or os.getenv("ETCDCTL_CERT_FILE") end
+    if key == nil then key = opts.key_file or os.getenv("ETCDCTL_KEY_FILE") end
+    return require("etcd.v2").new({ cacert = cacert ~= "" and cacert or nil, cert = cert ~= "" and cert or nil,
+      key = key ~= "" and key or nil, insecure = opts.insecure, username = opts.username, password = opts.password,
+      timeout = opts.timeout, connect_timeout = opts.connect_timeout }, eps)
   end
   return setmetatable({
     endpoints = eps, cur = 1, cacert = cacert, cert = cert, key = key, insecure = opts.insecure,

@@ -1,5 +1,8 @@
 -- etcd: etcdctl (v3 API, as etcdctl 3.6) in kscript
 -- usage: kscript etcd [global flags] COMMAND [flags] [args]
+--        ETCDCTL_API=2 kscript etcd ... (or --api 2): etcdctl 3.4's v2 commands
+--        (ls, get, set, mk, mkdir, setdir, update, updatedir, rm, rmdir, watch,
+--        exec-watch; see lua/etcd/ctl2.lua)
 --   get KEY [RANGE_END]  --prefix --from-key --keys-only --print-value-only
 --                        --count-only --limit N --rev N --sort-by --order
 --                        --consistency l|s --min/max-create-rev --min/max-mod-rev
@@ -1103,9 +1106,18 @@ end
 -- ----------------------------------------------------------------- main ---
 
 local function main()
+  -- --api N (kscript's) or ETCDCTL_API=N: 2 is etcdctl 3.4's v2 command set (lua/etcd/ctl2.lua)
   local api = os.getenv("ETCDCTL_API")
+  for i = 1, #argv do
+    local w = argv[i]
+    if w == "--" or (not w:match("^%-") and COMMANDS[w]) then break end
+    local v = w:match("^%-%-api=(.*)$")
+    if v then api = v; table.remove(argv, i); break end
+    if w == "--api" and argv[i + 1] then api = argv[i + 1]; table.remove(argv, i); table.remove(argv, i); break end
+  end
+  if api == "2" then return require("etcd.ctl2").run(argv) end
   if api and api ~= "" and api ~= "3" then
-    fail(EXIT_ERROR, "kscript etcd: ETCDCTL_API=%s is not supported yet (v3 only)", api)
+    fail(EXIT_ERROR, "kscript etcd: unknown API version %s (2 or 3)", api)
   end
   local cmd, vals, changed, pos, after_dash, dash = parse(argv)
   if not cmd then
