@@ -8,8 +8,8 @@
 --   rm [-r] [--dir] [--with-value V] [--with-index N] KEY   rmdir KEY
 --   watch [--forever] [--after-index N] [-r] KEY
 --   exec-watch [--after-index N] [-r] KEY -- CMD ARGS...
--- Flags go before the arguments (`ls -r /`; in `ls / -r` "-r" is a second
--- argument, as etcdctl 3.4 reads it).  Global: --endpoints (ETCDCTL_ENDPOINTS), --ca-file --cert-file --key-file
+-- A command's flags may follow its arguments (urfave/cli moves them), global
+-- ones go before the command.  Global: --endpoints (ETCDCTL_ENDPOINTS), --ca-file --cert-file --key-file
 -- (ETCDCTL_CA_FILE, ...), --username/-u user[:password] (ETCDCTL_USERNAME),
 -- --password, -o/--output simple|extended|json, --timeout, --total-timeout,
 -- --no-sync (kscript never re-reads the endpoints from /v2/members).
@@ -23,8 +23,8 @@ local M = {}
 local EXIT_ERROR, EXIT_BAD_CONN, EXIT_SERVER, EXIT_BAD_ARGS = 1, 2, 4, 1 -- (etcdctl 3.4 exits 1 on bad arguments in v2)
 
 local Fail = {}
-local function fail(code, msg)
-  error(setmetatable({ code = code, message = msg }, Fail), 0)
+local function fail(code, msg, raw)
+  error(setmetatable({ code = code, message = msg, raw = raw }, Fail), 0)
 end
 
 local GLOBAL = {
@@ -58,54 +58,86 @@ local function duration(s)
   return total
 end
 
--- urfave/cli v1: global flags before the command, the command's flags after
--- it and before its first argument (later words are arguments); "--" ends them
-local function parse(argv)
-  local g, cmd, o, args = {}, nil, {}, {}
-  local dash = false
-  local i = 1
-  while i <= #argv do
-    local w = argv[i]
-    if dash then
-      args[#args + 1] = w
-    elseif w == "--" then
-      dash = true
-      if cmd == "exec-watch" then args[#args + 1] = w end
-    elseif cmd and #args > 0 and cmd ~= "exec-watch" then
-      args[#args + 1] = w -- urfave/cli: after the first argument, everything is an argument
-    elseif w:match("^%-%-?[%w-]") and w ~= "-" then
-      local name, v = w:match("^%-%-?([^=]+)=(.*)$")
-      name = name or w:match("^%-%-?(.+)$")
-      local specs = cmd and COMMANDS[cmd] or GLOBAL
-      local ty = specs[name]
-      if type(ty) == "string" and specs[ty] then name, ty = ty, specs[ty] end
-      if not ty then
-        fail(cmd and EXIT_ERROR or EXIT_ERROR, ("flag provided but not defined: -%s"):format(name))
-      end
-      if ty ~= "bool" and v == nil then
-        i = i + 1
-        v = argv[i]
-        if v == nil then fail(EXIT_ERROR, ("flag needs an argument: -%s"):format(name)) end
-      end
-      local t = cmd and o or g
-      if ty == "bool" then t[name] = v == nil or v == "true" or v == "1"
-      elseif ty == "int" then
-        local n = math.tointeger(tonumber(v))
-        if not n then fail(EXIT_ERROR, ("invalid value %q for flag -%s: parse error"):format(v, name)) end
-        t[name] = n
-      elseif ty == "duration" then
-        local d = duration(v)
-        if not d then fail(EXIT_ERROR, ("invalid value %q for flag -%s: parse error"):format(v, name)) end
-        t[name] = d
-      else t[name] = v end
-    elseif not cmd then
-      cmd = w
-      if not COMMANDS[cmd] then fail(EXIT_ERROR, ("unknown command %q"):format(cmd)) end
-    else
-      args[#args + 1] = w
+-- urfave/cli 1.22 as etcdctl 3.4 vendors it: the global flags are parsed
+-- up to the command (Go's flag package: up to the first non-flag); the
+-- command's own flags are first moved to the front wherever they stand
+-- (reorderArgs: a defined flag, and the next word when it does not start
+-- with "-" and the flag has no "="), up to a "--", then parsed the same way.
+local function resolve(specs, name)
+  local ty = specs[name]
+  if type(ty) == "string" and specs[ty] then return ty, specs[ty] end
+  return name, ty
+end
+
+local function set_flag(t, name, ty, v)
+  if ty == "bool" then t[name] = v == nil or v == "true" or v == "1"
+  elseif ty == "int" then
+    local n = math.tointeger(tonumber(v))
+    if not n then fail(EXIT_ERROR, ("invalid value %q for flag -%s: parse error"):format(v, name), true) end
+    t[name] = n
+  elseif ty == "duration" then
+    local d = duration(v)
+    if not d then fail(EXIT_ERROR, ("invalid value %q for flag -%s: parse error"):format(v, name), true) end
+    t[name] = d
+  else t[name] = v end
+end
+
+-- Go's flag.Parse over words from i: returns the index of the first argument
+local function goflags(words, i, specs, t)
+  while i <= #words do
+    local w = words[i]
+    if w == "--" then return i + 1 end
+    if w == "-" or w:sub(1, 1) ~= "-" then return i end
+    local name, v = w:match("^%-%-?([^=]+)=(.*)$")
+    name = name or w:match("^%-%-?(.+)$")
+    local ty
+    name, ty = resolve(specs, name)
+    if not ty then fail(EXIT_ERROR, "flag provided but not defined: -" .. name, true) end
+    if ty ~= "bool" and v == nil then
+      i = i + 1
+      v = words[i]
+      if v == nil then fail(EXIT_ERROR, "flag needs an argument: -" .. name, true) end
     end
+    set_flag(t, name, ty, v)
     i = i + 1
   end
+  return i
+end
+
+local function parse(argv)
+  local g, o = {}, {}
+  local i = goflags(argv, 1, GLOBAL, g)
+  local cmd = argv[i]
+  if not cmd then return g, nil, o, {} end
+  if not COMMANDS[cmd] then fail(3, ("No help topic for '%s'"):format(cmd), true) end
+  local specs = COMMANDS[cmd]
+  local flags, rest = {}, {}
+  local want_value = false
+  for j = i + 1, #argv do
+    local w = argv[j]
+    if w == "--" then
+      for k = j, #argv do rest[#rest + 1] = argv[k] end
+      break
+    elseif want_value and w:sub(1, 1) ~= "-" then
+      want_value = false
+      flags[#flags + 1] = w
+    else
+      local name = w:match("^%-%-?([^=]+)")
+      local _, ty = resolve(specs, name or "")
+      if name and ty then
+        flags[#flags + 1] = w
+        want_value = not w:find("=", 1, true)
+      else
+        rest[#rest + 1] = w
+      end
+    end
+  end
+  local words = {}
+  for _, w in ipairs(flags) do words[#words + 1] = w end
+  for _, w in ipairs(rest) do words[#words + 1] = w end
+  local k = goflags(words, 1, specs, o)
+  local args = {}
+  for j = k, #words do args[#args + 1] = words[j] end
   return g, cmd, o, args
 end
 
@@ -351,7 +383,7 @@ function M.run(argv)
   io.stdout:flush()
   if ok then return res end
   if getmetatable(res) == Fail then
-    io.stderr:write("Error:  " .. res.message .. "\n")
+    io.stderr:write((res.raw and "" or "Error:  ") .. res.message .. "\n")
     return res.code
   end
   error(res, 0)
