@@ -14,7 +14,7 @@
 local loop = require "ksh.loop"
 
 local M = {}
-local err = loop.error
+local err = require("ksh").error
 
 local Session = {}
 Session.__index = Session

@@ -27,7 +27,7 @@ local json = require "json"
 local loop = require "ksh.loop"
 
 local M = {}
-local err = loop.error
+local err = require("ksh").error
 
 local KINDS = { [100] = "notfound", [101] = "conflict", [102] = "notfile", [104] = "notdir", [105] = "exists",
                 [107] = "rootonly", [108] = "notempty", [110] = "unauthorized", [401] = "cleared" }
