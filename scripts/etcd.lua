@@ -423,7 +423,8 @@ local function stream_get(c, o, req)
     if not ok then sc:close(); world(e) end
     if n > 0 then out("]") end
   end
-  out(((hdr or n > 0) and "," or "") .. '"count":' .. count .. "}\n")
+  -- count is omitted when 0 (omitempty), as etcdctl's encoding/json does
+  out((count > 0 and ((hdr or n > 0) and "," or "") .. '"count":' .. count or "") .. "}\n")
 end
 
 function run.get(o, args)
