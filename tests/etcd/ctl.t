@@ -153,6 +153,7 @@ run_server() { # version label, A and B set
   done
   same "get with a range end" "" get /kubernetes /kubernetes/network/subnets/10.2.67.0-24
   same "get a missing key" "" get /no/such/key -w json
+  same "get --prefix -w json with no keys (no count)" "" get /no/such/ --prefix -w json
 
   # put and del variants
   same "put --prev-kv" "" put /kubernetes/network/config changed --prev-kv
