@@ -13,6 +13,11 @@
 --                        section ended by an empty line (-i prints prompts)
 --   watch KEY [RANGE_END] [-- CMD ARGS...]  --prefix --rev --prev-kv --progress-notify
 --   compaction REV       --physical
+--   lease grant TTL | revoke ID | timetolive ID [--keys] | list | keep-alive [--once] ID
+--   lock NAME [-- CMD ARGS...]  --ttl N (exits with CMD's status)
+--   elect NAME PROPOSAL | elect -l NAME
+--   endpoint health|status|hashkv [--cluster] [--rev N]
+--   member list   alarm list|disarm   defrag [--cluster]   snapshot save FILE
 --   version
 -- Global flags: --endpoints --cacert --cert --key --insecure-skip-tls-verify
 --   --insecure-transport --dial-timeout --command-timeout -w/--write-out
@@ -22,7 +27,7 @@
 -- "Error: ..." line.  Differences: a flag and its ETCDCTL_ variable may both
 -- be set (the flag wins, -v says so); `get --prefix` streams in bounded
 -- memory (json: a count-only Range first gives the header and count, the
--- keys are read at its revision).
+-- keys are read at its revision).  More in share/etcd.md.
 local etcd = require "etcd"
 local ctl = require "etcd.ctl"
 local pb = require "ksh.etcdpb"
@@ -1107,6 +1112,13 @@ end
 -- ----------------------------------------------------------------- main ---
 
 local function main()
+  for _, w in ipairs(argv) do
+    if w == "-h" or w == "--help" then
+      out((require "ksh.cmd").usage("etcd") .. "\n")
+      return 0
+    end
+    if w == "--" or not w:match("^%-") then break end
+  end
   -- --api N (kscript's) or ETCDCTL_API=N: 2 is etcdctl 3.4's v2 command set (lua/etcd/ctl2.lua)
   local api = os.getenv("ETCDCTL_API")
   for i = 1, #argv do
