@@ -3,7 +3,8 @@
 --
 --   local c = etcd.connect{endpoints = "https://a:2379,https://b:2379" | {...},
 --                          cacert =, cert =, key =, timeout = 30}
---   (api = 2: the v2 keys API over HTTP, lua/etcd/v2.lua)
+--   (api = 2: the v2 keys API over HTTP, lua/etcd/v2.lua; user =, password =:
+--   authenticate on the first call, again once when the token expires)
 --     (defaults: ETCDCTL_ENDPOINTS, ETCDCTL_CACERT, ETCDCTL_CERT, ETCDCTL_KEY)
 --   c:get(key, {prefix, from_key, range_end, keys_only, count_only, limit,
 --               revision, sort_order, sort_target, serializable})
@@ -150,9 +151,16 @@ function M.connect(opts)
       key = key ~= "" and key or nil, insecure = opts.insecure, username = opts.username, password = opts.password,
       timeout = opts.timeout, connect_timeout = opts.connect_timeout }, eps)
   end
+  local auth
+  if opts.user ~= nil then
+    if type(opts.user) ~= "string" or type(opts.password) ~= "string" then
+      error("bad argument #1 to 'connect' (user and password: strings expected)", 2)
+    end
+    auth = { user = opts.user, password = opts.password }
+  end
   return setmetatable({
     endpoints = eps, cur = 1, cacert = cacert, cert = cert, key = key, insecure = opts.insecure,
-    timeout = opts.timeout or 30, connect_timeout = opts.connect_timeout or 5,
+    timeout = opts.timeout or 30, connect_timeout = opts.connect_timeout or 5, auth = auth,
   }, Client)
 end
 
@@ -161,8 +169,13 @@ function Client:__tostring()
 end
 
 function Client:_opts(ep, path, body, extra)
+  local headers = GRPC_HEADERS
+  if self.token then
+    -- gRPC metadata "token": never logged (-v prints methods and URLs only)
+    headers = { ["content-type"] = "application/grpc", te = "trailers", token = self.token }
+  end
   local o = {
-    url = ep .. path, method = "POST", headers = GRPC_HEADERS, body = body,
+    url = ep .. path, method = "POST", headers = headers, body = body,
     cacert = self.cacert, cert = self.cert, key = self.key, insecure = self.insecure,
     connect_timeout = self.connect_timeout,
   }
@@ -174,6 +187,13 @@ end
 -- Run fn(endpoint) on each endpoint from the current one until one answers;
 -- a connection failure moves on to the next.  Returns fn's result.
 function Client:_try(fn, failover)
+  if self.auth and not self.token and not self._authing then
+    local ok, e = self:authenticate()
+    if not ok then
+      if type(e) == "table" then e.authenticating = true end
+      return nil, e
+    end
+  end
   local n = #self.endpoints
   local tried = {}
   local last
@@ -216,6 +236,15 @@ function Client:_call(method, reqtype, resptype, req, failover, codec)
   end, failover or FAILOVER)
   if not resp then return nil, e end
   local gerr = grpc_error(method, resp.headers, resp.trailers)
+  if gerr and self.auth and not self._retried and (gerr.grpc_message == "etcdserver: invalid auth token"
+      or gerr.grpc_message == "etcdserver: revision of auth store is old") then
+    -- the token expired (or the auth store moved on): authenticate again and retry once, as clientv3 does
+    self.token = nil
+    self._retried = true
+    local r, e2 = self:_call(method, reqtype, resptype, req, failover, codec)
+    self._retried = nil
+    return r, e2
+  end
   if gerr then return nil, gerr end
   local b = resp.body
   local flag, n = 0, 0
@@ -842,6 +871,50 @@ function Client:snapshot(path)
     return nil, err("io", ("could not rename %s to %s (%s)"):format(part, path, rerr))
   end
   return { path = path, size = size, version = version }
+end
+
+--- authenticate([user, password]) -> true | nil, err: get a token (connect's
+-- user and password by default); later calls send it
+function Client:authenticate(user, password)
+  if user then self.auth = { user = user, password = password } end
+  local a = self.auth
+  if not a then error("etcd authenticate: no user (connect{user =, password =})", 2) end
+  self._authing = true
+  local r, e = lcall(self, "Auth/Authenticate", "AuthenticateRequest", "AuthenticateResponse",
+    { name = a.user, password = a.password })
+  self._authing = nil
+  if not r then return nil, e end
+  self.token = r.token ~= "" and r.token or nil
+  return true
+end
+
+--- auth_status() -> {enabled, authRevision}; auth_enable(); auth_disable()
+function Client:auth_status()
+  return lcall(self, "Auth/AuthStatus", "AuthStatusRequest", "AuthStatusResponse", {})
+end
+function Client:auth_enable()
+  return lcall(self, "Auth/AuthEnable", "AuthEnableRequest", "AuthEnableResponse", {})
+end
+function Client:auth_disable()
+  return lcall(self, "Auth/AuthDisable", "AuthDisableRequest", "AuthDisableResponse", {})
+end
+--- user_add(name, password | nil for no password), users(), user_grant_role(user, role), role_add(name), roles()
+function Client:user_add(name, password)
+  return lcall(self, "Auth/UserAdd", "AuthUserAddRequest", "AuthUserAddResponse",
+    { name = name, password = password or "", options = { no_password = password == nil } })
+end
+function Client:users()
+  return lcall(self, "Auth/UserList", "AuthUserListRequest", "AuthUserListResponse", {})
+end
+function Client:user_grant_role(user, role)
+  return lcall(self, "Auth/UserGrantRole", "AuthUserGrantRoleRequest", "AuthUserGrantRoleResponse",
+    { user = user, role = role })
+end
+function Client:role_add(name)
+  return lcall(self, "Auth/RoleAdd", "AuthRoleAddRequest", "AuthRoleAddResponse", { name = name })
+end
+function Client:roles()
+  return lcall(self, "Auth/RoleList", "AuthRoleListRequest", "AuthRoleListResponse", {})
 end
 
 return M

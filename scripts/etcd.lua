@@ -18,6 +18,7 @@
 --   elect NAME PROPOSAL | elect -l NAME
 --   endpoint health|status|hashkv [--cluster] [--rev N]
 --   member list   alarm list|disarm   defrag [--cluster]   snapshot save FILE
+--   auth enable|disable|status   user add NAME[:PASSWORD] | list   role add NAME | list
 --   version
 -- Global flags: --endpoints --cacert --cert --key --insecure-skip-tls-verify
 --   --insecure-transport --dial-timeout --command-timeout -w/--write-out
@@ -89,10 +90,13 @@ local COMMANDS = {
   lock = { ttl = { "int", 10 } },
   elect = { listen = { "bool", false, short = "l" } },
   snapshot = {},
+  auth = {},
+  user = { ["new-user-password"] = { "string", "" }, interactive = { "bool", true } },
+  role = {},
 }
 -- in etcdctl's order (cobra's prefix matching picks a unique prefix)
 local ORDER = { "get", "put", "del", "txn", "compaction", "alarm", "defrag", "endpoint", "watch", "version", "lease",
-                "member", "snapshot", "lock", "elect" }
+                "member", "snapshot", "lock", "elect", "auth", "user", "role" }
 
 -- Go's time.ParseDuration, for the common forms (1.5s, 300ms, 2m, 1h30m)
 local UNITS = { ns = 1e-9, us = 1e-6, ["µs"] = 1e-6, ms = 1e-3, s = 1, m = 60, h = 3600 }
@@ -283,8 +287,16 @@ local function connect(o)
   local tls = o.cacert ~= "" or o.cert ~= "" or o.insecure_tls
   local list, why = etcd.split_endpoints(eps, tls ~= false and (o.cacert ~= "" or o.cert ~= ""))
   if not list then fail(EXIT_BAD_ARGS, "endpoints: %s", why) end
-  if o.user ~= "" then fail(EXIT_ERROR, "kscript etcd: --user is not supported yet") end
+  local user, password
+  if o.user ~= "" then
+    if o.password ~= "" then user, password = o.user, o.password
+    else
+      user, password = o.user:match("^([^:]*):(.*)$")
+      if not user then fail(EXIT_ERROR, "kscript etcd: --user %s needs :password or --password (no prompt)", o.user) end
+    end
+  end
   client = etcd.connect {
+    user = user, password = password,
     endpoints = list, cacert = o.cacert ~= "" and o.cacert or nil, cert = o.cert ~= "" and o.cert or nil,
     key = o.key ~= "" and o.key or nil, insecure = o["insecure-skip-tls-verify"] or nil,
     timeout = o["command-timeout"], connect_timeout = o["dial-timeout"],
@@ -293,16 +305,27 @@ local function connect(o)
   return client
 end
 
+-- gRPC's code names, as Go's status error prints them
+local GRPC_CODES = { [1] = "Canceled", [2] = "Unknown", [3] = "InvalidArgument", [4] = "DeadlineExceeded",
+  [5] = "NotFound", [6] = "AlreadyExists", [7] = "PermissionDenied", [8] = "ResourceExhausted",
+  [9] = "FailedPrecondition", [10] = "Aborted", [11] = "OutOfRange", [12] = "Unimplemented", [13] = "Internal",
+  [14] = "Unavailable", [15] = "DataLoss", [16] = "Unauthenticated" }
+
+-- clientv3's error text for a gRPC error: etcd's own errors by their message,
+-- others as "rpc error: code = X desc = Y"
+local function grpc_text(e)
+  local m = e.grpc_message
+  if m:match("^etcdserver: ") or m:match("^mvcc: ") or m:match("^etcdclient: ") then return m end
+  return ("rpc error: code = %s desc = %s"):format(GRPC_CODES[e.grpc_status] or tostring(e.grpc_status), m)
+end
+
 -- a failure of the world -> etcdctl's error text
 local CONN = { refused = true, connect = true, dns = true, timeout = true, closed = true, tls = true, unavailable = true }
 local function world(e)
   if type(e) ~= "table" then fail(EXIT_ERROR, "%s", tostring(e)) end
-  if e.grpc_message and e.grpc_message ~= "" then
-    if e.grpc_message:match("^etcdserver: ") or e.grpc_message:match("^mvcc: ") then
-      fail(EXIT_ERROR, "%s", e.grpc_message)
-    end
-    fail(EXIT_ERROR, "rpc error: code = %s desc = %s", e.kind, e.grpc_message)
-  end
+  -- etcdctl authenticates while it makes its client: a refusal there exits 2
+  if e.authenticating and e.grpc_message then fail(EXIT_BAD_CONN, "%s", e.grpc_message) end
+  if e.grpc_message and e.grpc_message ~= "" then fail(EXIT_ERROR, "%s", grpc_text(e)) end
   if CONN[e.kind] then
     -- etcdctl retries until its deadline and says only that; kscript says why first
     io.stderr:write("kscript etcd: " .. tostring(e.message) .. "\n")
@@ -669,7 +692,7 @@ end
 
 local function errtext(e)
   if type(e) ~= "table" then return tostring(e) end
-  if e.grpc_message and e.grpc_message ~= "" then return e.grpc_message end
+  if e.grpc_message and e.grpc_message ~= "" then return grpc_text(e) end
   if CONN[e.kind] then return "context deadline exceeded" end
   return e.message
 end
@@ -774,6 +797,85 @@ function run.snapshot(o, args)
     if not r then fail(EXIT_INTERRUPTED, "%s", type(e) == "table" and (e.grpc_message or e.message) or tostring(e)) end
     out(("Snapshot saved at %s\n"):format(rest[1]))
     if r.version then out(("Server version %s\n"):format(r.version)) end
+  end
+end
+
+-- ------------------------------------------------------ auth, user, role ---
+
+local function auth_call(r, e)
+  if not r then
+    if type(e) == "table" and e.authenticating and e.grpc_message then fail(EXIT_BAD_CONN, "%s", e.grpc_message) end
+    fail(EXIT_ERROR, "%s", errtext(e))
+  end
+  return r
+end
+
+function run.auth(o, args)
+  local sub, rest = sub_of(args, "auth", { "enable", "disable", "status" })
+  if #rest ~= 0 then fail(EXIT_BAD_ARGS, "auth %s command does not accept any arguments", sub) end
+  local c = connect(o)
+  if sub == "enable" then
+    while true do
+      local r, e = c:auth_enable()
+      if r then break end
+      if type(e) == "table" and e.grpc_message == "etcdserver: root user does not have root role" then
+        auth_call(c:role_add("root"))
+        auth_call(c:user_grant_role("root", "root"))
+      else
+        auth_call(r, e)
+      end
+    end
+    out("Authentication Enabled\n")
+  elseif sub == "disable" then
+    auth_call(c:auth_disable())
+    out("Authentication Disabled\n")
+  else
+    local r = auth_call(c:auth_status())
+    local w = o["write-out"]
+    if w == "simple" then
+      out(("Authentication Status: %s\nAuthRevision: %d\n"):format(tostring(r.enabled), r.authRevision))
+    elseif w == "json" then
+      local p = {}
+      local h = ctl.json.header(r.header or {})
+      p[1] = '"header":' .. h
+      if r.enabled then p[#p + 1] = '"enabled":true' end
+      if r.authRevision ~= 0 then p[#p + 1] = ('"authRevision":%d'):format(r.authRevision) end
+      out("{" .. table.concat(p, ",") .. "}\n")
+    else
+      fail(EXIT_BAD_FEATURE, "%s not supported as output format", w)
+    end
+  end
+end
+
+function run.user(o, args)
+  local sub, rest = sub_of(args, "user", { "add", "list" })
+  local c = connect(o)
+  if sub == "add" then
+    if #rest ~= 1 then fail(EXIT_BAD_ARGS, "user add command requires user name as its argument") end
+    local name, pass = rest[1]:match("^([^:]*):(.*)$")
+    if not name then
+      name = rest[1]
+      pass = o["new-user-password"]
+      if pass == "" then fail(EXIT_BAD_ARGS, "kscript etcd: user add NAME:PASSWORD or --new-user-password (no prompt)") end
+    end
+    auth_call(c:user_add(name, pass))
+    out(("User %s created\n"):format(name))
+  else
+    local r = auth_call(c:users())
+    for _, u in ipairs(r.users) do out(u .. "\n") end
+  end
+end
+
+function run.role(o, args)
+  local sub, rest = sub_of(args, "role", { "add", "list" })
+  local c = connect(o)
+  if sub == "add" then
+    if #rest ~= 1 then fail(EXIT_BAD_ARGS, "role add command requires role name as its argument") end
+    auth_call(c:role_add(rest[1]))
+    out(("Role %s created\n"):format(rest[1]))
+  else
+    local r = auth_call(c:roles())
+    for _, u in ipairs(r.roles) do out(u .. "\n") end
   end
 end
 

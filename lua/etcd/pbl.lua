@@ -54,6 +54,22 @@ S.SnapshotResponse = { F(1, "header", "msg", "ResponseHeader"), F(2, "remaining_
                        F(4, "version", "bytes") }
 S.AuthenticateRequest = { F(1, "name", "bytes"), F(2, "password", "bytes") }
 S.AuthenticateResponse = { F(1, "header", "msg", "ResponseHeader"), F(2, "token", "bytes") }
+S.AuthEnableRequest = {}
+S.AuthEnableResponse = { F(1, "header", "msg", "ResponseHeader") }
+S.AuthDisableRequest = {}
+S.AuthDisableResponse = { F(1, "header", "msg", "ResponseHeader") }
+S.UserAddOptions = { F(1, "no_password", "bool") }
+S.AuthUserAddRequest = { F(1, "name", "bytes"), F(2, "password", "bytes"), F(3, "options", "msg", "UserAddOptions"),
+                         F(4, "hashedPassword", "bytes") }
+S.AuthUserAddResponse = { F(1, "header", "msg", "ResponseHeader") }
+S.AuthUserListRequest = {}
+S.AuthUserListResponse = { F(1, "header", "msg", "ResponseHeader"), F(2, "users", "bytes", nil, true) }
+S.AuthRoleAddRequest = { F(1, "name", "bytes") }
+S.AuthRoleAddResponse = { F(1, "header", "msg", "ResponseHeader") }
+S.AuthRoleListRequest = {}
+S.AuthRoleListResponse = { F(1, "header", "msg", "ResponseHeader"), F(2, "roles", "bytes", nil, true) }
+S.AuthUserGrantRoleRequest = { F(1, "user", "bytes"), F(2, "role", "bytes") }
+S.AuthUserGrantRoleResponse = { F(1, "header", "msg", "ResponseHeader") }
 S.AuthStatusRequest = {}
 S.AuthStatusResponse = { F(1, "header", "msg", "ResponseHeader"), F(2, "enabled", "bool"), F(3, "authRevision", "int") }
 
