@@ -201,6 +201,12 @@ function Client:_try(fn, failover)
     local idx = (self.cur - 1 + i) % n + 1
     local ep = self.endpoints[idx]
     local res, e = fn(ep)
+    if not res and failover == FAILOVER_READ and type(e) == "table" and e.kind == "closed"
+        and e.message:find("HTTP/2 framing layer", 1, true) then
+      -- a read whose HTTP/2 stream was reset (etcd 3.4 answering an unknown
+      -- method on a fresh connection, say): once more on the same endpoint
+      res, e = fn(ep)
+    end
     if res then
       self.cur = idx
       return res
@@ -890,7 +896,7 @@ end
 
 --- auth_status() -> {enabled, authRevision}; auth_enable(); auth_disable()
 function Client:auth_status()
-  return lcall(self, "Auth/AuthStatus", "AuthStatusRequest", "AuthStatusResponse", {})
+  return lcall(self, "Auth/AuthStatus", "AuthStatusRequest", "AuthStatusResponse", {}, FAILOVER_READ)
 end
 function Client:auth_enable()
   return lcall(self, "Auth/AuthEnable", "AuthEnableRequest", "AuthEnableResponse", {})
@@ -904,7 +910,7 @@ function Client:user_add(name, password)
     { name = name, password = password or "", options = { no_password = password == nil } })
 end
 function Client:users()
-  return lcall(self, "Auth/UserList", "AuthUserListRequest", "AuthUserListResponse", {})
+  return lcall(self, "Auth/UserList", "AuthUserListRequest", "AuthUserListResponse", {}, FAILOVER_READ)
 end
 function Client:user_grant_role(user, role)
   return lcall(self, "Auth/UserGrantRole", "AuthUserGrantRoleRequest", "AuthUserGrantRoleResponse",
@@ -914,7 +920,7 @@ function Client:role_add(name)
   return lcall(self, "Auth/RoleAdd", "AuthRoleAddRequest", "AuthRoleAddResponse", { name = name })
 end
 function Client:roles()
-  return lcall(self, "Auth/RoleList", "AuthRoleListRequest", "AuthRoleListResponse", {})
+  return lcall(self, "Auth/RoleList", "AuthRoleListRequest", "AuthRoleListResponse", {}, FAILOVER_READ)
 end
 
 return M
