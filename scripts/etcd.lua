@@ -6,6 +6,7 @@
 --   get KEY [RANGE_END]  --prefix --from-key --keys-only --print-value-only
 --                        --count-only --limit N --rev N --sort-by --order
 --                        --consistency l|s --min/max-create-rev --min/max-mod-rev
+--                        --decode (kscript's: with -w json, keys and values as text)
 --   put KEY [VALUE]      (VALUE from stdin when absent) --lease ID --prev-kv
 --                        --ignore-value --ignore-lease
 --   del KEY [RANGE_END]  --prefix --from-key --prev-kv --range
@@ -72,6 +73,7 @@ local COMMANDS = {
     ["keys-only"] = { "bool", false }, ["count-only"] = { "bool", false }, ["print-value-only"] = { "bool", false },
     ["min-create-rev"] = { "int", 0 }, ["max-create-rev"] = { "int", 0 },
     ["min-mod-rev"] = { "int", 0 }, ["max-mod-rev"] = { "int", 0 },
+    decode = { "bool", false }, -- kscript's: -w json with keys and values as text
   },
   put = { lease = { "string", "0" }, ["prev-kv"] = { "bool", false }, ["ignore-value"] = { "bool", false },
           ["ignore-lease"] = { "bool", false } },
@@ -456,6 +458,10 @@ local function stream_get(c, o, req)
 end
 
 function run.get(o, args)
+  if o.decode then
+    if o["write-out"] ~= "json" then fail(EXIT_BAD_ARGS, "--decode is only for `--write-out=json`") end
+    ctl.json.set_decode(true)
+  end
   local req = get_op(o, args)
   local c = connect(o)
   if streamable(o, req) and not o["count-only"] then

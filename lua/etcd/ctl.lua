@@ -152,9 +152,19 @@ local function jnum(parts, name, v)
   if v ~= nil and v ~= 0 and v ~= "0" then parts[#parts + 1] = ('"%s":%s'):format(name, tostring(v)) end
 end
 
+-- kscript's -w json --decode: keys and values as JSON text instead of base64
+local decode_text = false
+local function jtext(v) return (require "json").encode(v) end
+
 local function jbytes(parts, name, v)
-  if v ~= nil and v ~= "" then parts[#parts + 1] = ('"%s":"%s"'):format(name, b64.encode(v)) end
+  if v ~= nil and v ~= "" then
+    if decode_text then parts[#parts + 1] = ('"%s":%s'):format(name, jtext(v))
+    else parts[#parts + 1] = ('"%s":"%s"'):format(name, b64.encode(v)) end
+  end
 end
+
+--- json.set_decode(on): key and value bytes as text (kscript's --decode)
+function json.set_decode(on) decode_text = on and true or false end
 
 function json.header(h)
   if not h then return nil end
@@ -169,7 +179,8 @@ local b64encode = b64.encode
 
 function json.kv(kv)
   local key, value, cr, mr, ver, lease = kv.key, kv.value, kv.create_revision, kv.mod_revision, kv.version, kv.lease
-  if key ~= "" and value and value ~= "" and cr ~= 0 and mr ~= 0 and ver ~= 0 and (lease == 0 or lease == nil) then
+  if not decode_text and key ~= "" and value and value ~= "" and cr ~= 0 and mr ~= 0 and ver ~= 0
+      and (lease == 0 or lease == nil) then
     return KV_FAST:format(b64encode(key), cr, mr, ver, b64encode(value)) -- the common case, in one format
   end
   local p = {}

@@ -245,6 +245,20 @@ run_server() { # version label, A and B set
   same_a "defrag" "$TOOK" defrag
   same_a "alarm disarm (none)" "" alarm disarm
 
+  # kscript's -w json --decode: the same document with keys and values as text
+  kscript etcd --endpoints "$A" get /kubernetes --prefix -w json --decode >"$t/d.json" 2>&1
+  "$ETCDCTL" --endpoints "$A" get /kubernetes --prefix -w json >"$t/b.json" 2>/dev/null # (A: the lease cases ran on A only)
+  python3 - "$t/d.json" "$t/b.json" <<'PY'
+import base64, json, sys
+d, b = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+for kv in b["kvs"]:
+    for f in ("key", "value"):
+        if f in kv:
+            kv[f] = base64.b64decode(kv[f]).decode()
+sys.exit(0 if d == b and len(d["kvs"]) > 0 else 1)
+PY
+  ok $? "$V get -w json --decode: etcdctl's document with keys and values as text"
+
   # flags and usage errors
   same "unknown command" "" frobnicate
   same "unknown output format" "" get / -w yaml
