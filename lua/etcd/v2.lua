@@ -15,7 +15,7 @@
 -- modifiedIndex, ttl, expiration}, prevNode, index (X-Etcd-Index)}.
 -- Errors: err.kind from the v2 error code (100 notfound, 101 conflict,
 -- 102 notfile, 104 notdir, 105 exists, 107 rootonly, 108 notempty,
--- 110 unauthorized, 401 cleared, 5xx/others "etcd"), err.code, err.cause,
+-- 110 unauthorized, 401 cleared, 3xx internal, others invalid), err.code, err.cause,
 -- err.index, err.etcd_message; tostring(err) as etcdctl prints it:
 -- "100: Key not found (/x) [7]".
 -- A watch whose index was cleared (the server keeps 1000 events) re-reads
@@ -85,7 +85,7 @@ local function v2_error(method, key, e)
     if type(j) == "table" and j.errorCode then
       local code = j.errorCode
       local text = ("%d: %s (%s) [%d]"):format(code, j.message or "", j.cause or "", j.index or 0)
-      return err(KINDS[code] or "etcd", text, { code = code, cause = j.cause, index = j.index,
+      return err(KINDS[code] or (code >= 300 and code < 400 and "internal" or "invalid"), text, { code = code, cause = j.cause, index = j.index,
         etcd_message = j.message, status = e.status, body = e.body })
     end
   end
