@@ -68,11 +68,28 @@ local function unknown_command(word, rest)
   return nil
 end
 
+-- An expression line as a chunk that prints its values.  `return f(x)` would
+-- be a tail call, and a tail-called function has no caller line, so an
+-- argument error raised by f (`bad argument #1 to 'get'`) would lose its
+-- `stdin:1:`; the values pass through an identity function instead, which
+-- keeps f's call inside the chunk.  `return x;` (valid, but not an argument
+-- list) keeps the plain form.
+local function load_expr(e)
+  local plain, err = load("return " .. e, "=stdin", "t")
+  if not plain then return nil, err end
+  return load("return (function(...) return ... end)(" .. e .. "\n)", "=stdin", "t") or plain
+end
+
 --- prepare(text) -> "run", fn | "more" | "error", message | "empty"
 function M.prepare(text)
   if text:match("^%s*$") then return "empty" end
   if text:sub(1, 1) == "!" then return command_fn(text:sub(2)) end
-  if text:sub(1, 1) == "=" then text = "return " .. text:sub(2) end
+  if text:sub(1, 1) == "=" then
+    local f, err = load_expr(text:sub(2))
+    if f then return "run", f end
+    if err:match("<eof>$") then return "more" end
+    return "error", err
+  end
   local word, rest = text:match("^%s*([%w_][%w_%-%.]*)%s*(.*)$")
   -- `exit` and `exit N` leave the prompt (unless exit is a Lua global)
   local code = word == "exit" and _G.exit == nil and (rest == "" and "0" or rest:match("^(%d+)%s*$"))
@@ -81,7 +98,7 @@ function M.prepare(text)
   local luaish = rest and (rest:match("^=[^=]") or rest:match("^[%(%.:%[{\"']"))
   local is_cmd = word and not luaish and not word:find(".", 1, true) and cmd.exists(word)
   if is_cmd and rawget(_G, word) == nil then return command_fn(text) end
-  local f = load("return " .. text, "=stdin", "t")
+  local f = load_expr(text)
   local err
   if not f then f, err = load(text, "=stdin", "t") end
   if not luaish and not is_cmd then
