@@ -3,6 +3,8 @@
 #define _POSIX_C_SOURCE 200809L
 #include "http.h"
 
+#include "buf.h"
+
 #include <curl/curl.h>
 #include <ctype.h>
 #include <errno.h>
@@ -10,11 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-typedef struct {
-  char *p;
-  size_t len, cap;
-} sbuf;
 
 struct http_req {
   loop_t *lp;
@@ -26,11 +23,11 @@ struct http_req {
   int framing;
   http_framer framer;
   void *fud;
-  sbuf in;   /* bytes not yet framed */
-  sbuf body; /* the whole body (no framing) */
-  sbuf q;    /* queued records: [u32 len][bytes]... from qhead */
+  buf_t in;   /* bytes not yet framed */
+  buf_t body; /* the whole body (no framing) */
+  buf_t q;    /* queued records: [u32 len][bytes]... from qhead */
   size_t qhead, nrec, max_queue, peak_queue;
-  sbuf cur; /* the record handed out last */
+  buf_t cur; /* the record handed out last */
   int paused;
   char **hl[2];
   size_t nh[2], caph[2];
@@ -47,26 +44,6 @@ struct http_req {
   char httpver[16];
 };
 
-static int sb_add(sbuf *b, const char *d, size_t n) {
-  if (b->len + n + 1 > b->cap) {
-    size_t c = b->cap ? b->cap : 256;
-    while (c < b->len + n + 1) c *= 2;
-    char *p = realloc(b->p, c);
-    if (!p) return -1;
-    b->p = p;
-    b->cap = c;
-  }
-  if (n) memcpy(b->p + b->len, d, n);
-  b->len += n;
-  b->p[b->len] = 0;
-  return 0;
-}
-
-static void sb_free(sbuf *b) {
-  free(b->p);
-  b->p = NULL;
-  b->len = b->cap = 0;
-}
 
 static void set_error(http_req *r, const char *kind, const char *msg) {
   if (r->err_kind) return; /* the first error wins */
@@ -119,7 +96,7 @@ static void notify_soon(http_req *r) {
 int http_emit(http_req *r, const char *data, size_t len) {
   uint32_t n = (uint32_t)len;
   if (len > UINT32_MAX) return -1;
-  if (sb_add(&r->q, (const char *)&n, sizeof n) || sb_add(&r->q, data, len)) return -1;
+  if (buf_add(&r->q, (const char *)&n, sizeof n) || buf_add(&r->q, data, len)) return -1;
   r->nrec++;
   if (r->q.len - r->qhead > r->peak_queue) r->peak_queue = r->q.len - r->qhead;
   return 0;
@@ -133,7 +110,7 @@ int http_next_record(http_req *r, const char **data, size_t *len) {
   uint32_t n;
   memcpy(&n, r->q.p + r->qhead, sizeof n);
   r->cur.len = 0;
-  if (sb_add(&r->cur, r->q.p + r->qhead + sizeof n, n)) return 0;
+  if (buf_add(&r->cur, r->q.p + r->qhead + sizeof n, n)) return 0;
   r->qhead += sizeof n + n;
   r->nrec--;
   if (r->nrec == 0) {
@@ -213,9 +190,9 @@ static int feed(http_req *r, const char *data, size_t n) {
   if (r->in.len == 0 && !r->eof) {
     c = r->framer(r->fud, r, data, n);
     if (c < 0) return -1;
-    if ((size_t)c < n && sb_add(&r->in, data + c, n - (size_t)c)) return -1;
+    if ((size_t)c < n && buf_add(&r->in, data + c, n - (size_t)c)) return -1;
   } else {
-    if (n && sb_add(&r->in, data, n)) return -1;
+    if (n && buf_add(&r->in, data, n)) return -1;
     c = r->framer(r->fud, r, r->in.p ? r->in.p : "", r->in.len);
     if (c < 0) return -1;
     if (c > 0) memmove(r->in.p, r->in.p + c, r->in.len - (size_t)c); /* in.p may be NULL when c == 0 */
@@ -231,7 +208,7 @@ static size_t on_write(char *data, size_t sz, size_t nm, void *ud) {
   size_t n = sz * nm;
   if (r->framing == HTTP_FRAME_NONE || r->status >= 300) {
     /* error bodies are always collected whole */
-    return sb_add(&r->body, data, n) ? 0 : n;
+    return buf_add(&r->body, data, n) ? 0 : n;
   }
   if (r->err_kind) return 0;
   if (r->q.len - r->qhead >= r->max_queue) {
@@ -528,10 +505,10 @@ void http_free(http_req *r) {
     for (size_t i = 0; i < r->nh[t]; i++) free(r->hl[t][i]);
     free(r->hl[t]);
   }
-  sb_free(&r->in);
-  sb_free(&r->body);
-  sb_free(&r->q);
-  sb_free(&r->cur);
+  buf_free(&r->in);
+  buf_free(&r->body);
+  buf_free(&r->q);
+  buf_free(&r->cur);
   free(r->err_msg);
   free(r->method);
   free(r->url);

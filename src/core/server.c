@@ -3,6 +3,8 @@
 #define _GNU_SOURCE
 #include "server.h"
 
+#include "buf.h"
+
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
@@ -24,32 +26,6 @@
 #define HIGH_WATER (256 * 1024)
 #define SRV_MAX_INPUT (1024 * 1024) /* unparsed input kept while a response runs */
 
-typedef struct {
-  char *p;
-  size_t len, cap;
-} buf_t;
-
-static int buf_add(buf_t *b, const char *d, size_t n) {
-  if (b->len + n + 1 > b->cap) {
-    size_t c = b->cap ? b->cap : 512;
-    while (c < b->len + n + 1) c *= 2;
-    char *p = realloc(b->p, c);
-    if (!p) return -1;
-    b->p = p;
-    b->cap = c;
-  }
-  if (n) memcpy(b->p + b->len, d, n);
-  b->len += n;
-  b->p[b->len] = 0;
-  return 0;
-}
-
-static void buf_free(buf_t *b) {
-  free(b->p);
-  memset(b, 0, sizeof *b);
-}
-
-/* drop the first n bytes */
 static void buf_eat(buf_t *b, size_t n) {
   if (n >= b->len) {
     b->len = 0;
