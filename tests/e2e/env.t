@@ -26,7 +26,8 @@ equals() { # description want command...
 required=(KUBECONFIG KSCRIPT_TEST_KUBECTL KSCRIPT_TEST_APISERVER KSCRIPT_TEST_ETCD KSCRIPT_TEST_CA
   KSCRIPT_TEST_ADMIN_CERT KSCRIPT_TEST_ADMIN_KEY KSCRIPT_TEST_LIMITED_CERT KSCRIPT_TEST_LIMITED_KEY
   KSCRIPT_TEST_TOKEN KSCRIPT_TEST_LIMITED_TOKEN KSCRIPT_TEST_BACKEND KSCRIPT_TEST_KUBELET
-  KSCRIPT_TEST_NETNS KSCRIPT_TEST_SUBNET KSCRIPT_ENV_DIR)
+  KSCRIPT_TEST_NETNS KSCRIPT_TEST_SUBNET KSCRIPT_ENV_DIR KSCRIPT_TEST_SCHEDULER KSCRIPT_TEST_KWOK
+  KSCRIPT_TEST_POD_CIDR KSCRIPT_TEST_NODE_GRACE)
 missing=()
 for v in "${required[@]}"; do [ -n "${!v:-}" ] || missing+=("$v"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -35,7 +36,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   exit 1
 fi
 
-echo "1..30"
+PLAN=50
+echo "1..$PLAN"
 K=$KSCRIPT_TEST_KUBECTL
 : "${KSCRIPT_TEST_K8S_VERSION:=v1.37.2}" "${KSCRIPT_TEST_ETCD_VERSION:=v3.6.16}"
 API=$KSCRIPT_TEST_APISERVER
@@ -44,9 +46,9 @@ limited=(--cacert "$KSCRIPT_TEST_CA" --cert "$KSCRIPT_TEST_LIMITED_CERT" --key "
 k() { "$K" --request-timeout=20s "$@"; }
 code() { curl -s -o /dev/null -w '%{http_code}' --max-time 20 "$@"; }
 ETCDCTL() { ETCDCTL_API=3 etcdctl --endpoints="$KSCRIPT_TEST_ETCD" "$@"; }
-in_subnet() { # ip: inside KSCRIPT_TEST_SUBNET (a /24)
-  local net=${KSCRIPT_TEST_SUBNET%.0/24}
-  [[ $1 == "$net".* ]]
+in_subnet() { # ip: inside KSCRIPT_TEST_SUBNET (a /24) or KSCRIPT_TEST_POD_CIDR (a /16)
+  local net=${KSCRIPT_TEST_SUBNET%.0/24} pods=${KSCRIPT_TEST_POD_CIDR%.0.0/16}
+  [[ $1 == "$net".* || $1 == "$pods".* ]]
 }
 poll() { # seconds command...: retry until it succeeds, at most that long
   local end=$((SECONDS + $1)); shift
@@ -127,7 +129,7 @@ equals "kubectl logs reaches the kubelet stand-in" $'kscript log line 2 from def
 
 check "seeded objects exist (deployment, job, services, slices, nodes, pod)" \
   k -n default get deployment/tomcat-deployment job/pi service/php-apache service/tomcat-service \
-  endpointslice/php-apache-1 endpointslice/tomcat-service-1 node/node-1 node/node-2 node/node-3 pod/backend-pod
+  endpointslice/php-apache-1 node/node-1 node/node-2 node/node-3 pod/backend-pod
 
 # --- seeded addresses all lie in the environment's own subnet
 addrs=$(k get nodes -o 'jsonpath={range .items[*]}{.status.addresses[?(@.type=="InternalIP")].address}{"\n"}{end}'
@@ -137,6 +139,8 @@ bad=()
 for a in $addrs; do in_subnet "$a" || bad+=("$a"); done
 if [ -n "$addrs" ] && [ ${#bad[@]} -eq 0 ]; then ok "every seeded address is inside $KSCRIPT_TEST_SUBNET"
 else nok "every seeded address is inside $KSCRIPT_TEST_SUBNET" "outside: ${bad[*]}" "all: $(echo $addrs)"; fi
+equals "pod proxy reaches a kwok pod's IP (routed into the netns)" "kscript-test-backend" \
+  bash -c "curl -sf --max-time 20 ${admin[*]@Q} \"$API/api/v1/namespaces/default/pods/\$($K -n default get pods -l app=tomcat -o 'jsonpath={.items[0].metadata.name}')/proxy/\" | head -1"
 
 # --- 410 Gone, the documented way (tests/env/README): configmaps bypass the watch cache
 cm=gone-$U
@@ -151,5 +155,84 @@ contains "watch configmaps from a compacted resourceVersion gives an ERROR event
   curl -s --max-time 5 "${admin[@]}" "$API/api/v1/namespaces/default/configmaps?watch=1&resourceVersion=$rv0"
 k -n default delete configmap "$cm" >/dev/null 2>&1
 
-[ "$n" = 30 ] || echo "# planned 30 tests, ran $n"
+# --- a cluster that behaves like one: scheduler, every controller, kwok nodes and pods
+equals "kube-scheduler /healthz is ok" "ok" curl -sfk --max-time 10 "$KSCRIPT_TEST_SCHEDULER/healthz"
+equals "kwok /healthz is ok" "ok" curl -sf --max-time 10 "$KSCRIPT_TEST_KWOK/healthz"
+managed=$(k get nodes -l kscript.test/kwok=managed -o 'jsonpath={range .items[*]}{.metadata.name}{" "}{end}')
+equals "the seed's three nodes are Ready (kwok)" "node-1=True node-2=True node-3=True " \
+  k get nodes node-1 node-2 node-3 -o 'jsonpath={range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status}{" "}{end}'
+equals "kwok keeps node-1's InternalIP and kubelet port" "${KSCRIPT_TEST_NODE_IPS%% *}:${KSCRIPT_TEST_KUBELET##*:}" \
+  k get node node-1 -o 'jsonpath={.status.addresses[?(@.type=="InternalIP")].address}:{.status.daemonEndpoints.kubeletEndpoint.Port}'
+check "kwok renews node-1's Lease (kube-node-lease/node-1)" k -n kube-node-lease get lease node-1
+hash=$(k -n default get rs -l app=tomcat -o 'jsonpath={.items[0].metadata.labels.pod-template-hash}' 2>/dev/null)
+equals "tomcat-deployment owns a ReplicaSet tomcat-deployment-<pod-template-hash>" "tomcat-deployment-$hash Deployment/tomcat-deployment" \
+  k -n default get rs -l app=tomcat -o 'jsonpath={.items[0].metadata.name} {.items[0].metadata.ownerReferences[0].kind}/{.items[0].metadata.ownerReferences[0].name}'
+tomcat=$(k -n default get pods -l app=tomcat -o 'jsonpath={range .items[*]}{.metadata.name} {.status.phase} {.spec.nodeName}{"\n"}{end}' 2>&1)
+m=${managed% }
+bad=$(grep -Ev "^tomcat-deployment-$hash-[a-z0-9]{5} Running (${m// /|})\$" <<< "$tomcat")
+if [ -n "$hash" ] && [ "$(wc -l <<< "$tomcat")" = 2 ] && [ -z "$bad" ]; then ok "the seed's tomcat pods: tomcat-deployment-$hash-<5>, Running, on kwok nodes"
+else nok "the seed's tomcat pods: tomcat-deployment-$hash-<5>, Running, on kwok nodes" "managed nodes: $managed" "$tomcat"; fi
+KS=${KSCRIPT:-$(cd "$(dirname "$0")/../.." && pwd)/kscript}
+out=$("$KS" get pods 2>&1)
+if grep -Eq "^tomcat-deployment-$hash-[a-z0-9]{5} +1/1 +Running +0 " <<< "$out" && grep -Eq '^pi-[a-z0-9]{5} +0/1 +Completed ' <<< "$out"
+then ok "kscript get pods shows tomcat-deployment-$hash-<5> Running and pi-<5> Completed"
+else nok "kscript get pods shows tomcat-deployment-$hash-<5> Running and pi-<5> Completed" "$out"; fi
+equals "the seed's job pi is Complete" "True 1" k -n default get job pi -o 'jsonpath={.status.conditions[?(@.type=="Complete")].status} {.status.succeeded}'
+
+ns=kscript-envk-$U
+k create namespace "$ns" >/dev/null 2>&1
+poll 60 k -n "$ns" get serviceaccount default
+ready_is() { [ "$(k -n "$ns" get deployment web -o 'jsonpath={.status.readyReplicas}')" = "$1" ]; }
+if k -n "$ns" create deployment web --image=kscript.test/web:1 --replicas=3 >/dev/null && poll 120 ready_is 3; then
+  ok "a new deployment reaches 3/3 ready replicas"
+else nok "a new deployment reaches 3/3 ready replicas" "$(k -n "$ns" get deploy,rs,pods -o wide 2>&1)"; fi
+web=$(k -n "$ns" get pods -l app=web -o 'jsonpath={range .items[*]}{.status.phase} {.spec.nodeName} {.status.podIP}{"\n"}{end}' 2>&1)
+bad=$(awk -v m=" $managed" '!($1 == "Running" && index(m, " " $2 " ")) { print }' <<< "$web")
+if [ "$(wc -l <<< "$web")" = 3 ] && [ -z "$bad" ] && ! grep -qv "${KSCRIPT_TEST_POD_CIDR%.0.0/16}\." <<< "$(awk '{print $3}' <<< "$web")"; then
+  ok "its pods are Running on kwok nodes with IPs in $KSCRIPT_TEST_POD_CIDR"
+else nok "its pods are Running on kwok nodes with IPs in $KSCRIPT_TEST_POD_CIDR" "$web"; fi
+job_done() { [ "$(k -n "$ns" get job once -o 'jsonpath={.status.conditions[?(@.type=="Complete")].status}')" = True ]; }
+if k -n "$ns" create job once --image=kscript.test/once:1 >/dev/null && poll 120 job_done; then ok "a new Job completes"
+else nok "a new Job completes" "$(k -n "$ns" get job,pods -o wide 2>&1)"; fi
+k -n "$ns" apply -f - >/dev/null 2>&1 <<YAML
+apiVersion: v1
+kind: Pod
+metadata: {name: unbound}
+spec:
+  containers: [{name: c, image: kscript.test/unbound:1}]
+YAML
+bound() { [ -n "$(k -n "$ns" get pod unbound -o 'jsonpath={.spec.nodeName}')" ]; }
+if poll 60 bound; then
+  equals "a pod without a node is bound by kube-scheduler (Scheduled event from default-scheduler)" "default-scheduler" \
+    k -n "$ns" get events --field-selector involvedObject.name=unbound,reason=Scheduled -o 'jsonpath={.items[0].source.component}{.items[0].reportingComponent}'
+else nok "a pod without a node is bound by kube-scheduler (Scheduled event from default-scheduler)" "$(k -n "$ns" get pod unbound -o yaml 2>&1 | tail -20)"; fi
+running() { [ "$(k -n "$ns" get pod unbound -o 'jsonpath={.status.phase}')" = Running ]; }
+if poll 60 running; then ok "kwok runs the bound pod"; else nok "kwok runs the bound pod" "$(k -n "$ns" get pod unbound -o wide 2>&1)"; fi
+deleted() { [[ $(k -n "$ns" get pod unbound 2>&1) == *NotFound* ]]; }
+if k -n "$ns" delete pod unbound --wait=false >/dev/null && poll 60 deleted; then ok "a deleted pod goes away (kwok's pod-delete stage)"
+else nok "a deleted pod goes away (kwok's pod-delete stage)" "$(k -n "$ns" get pod unbound -o wide 2>&1)"; fi
+
+# --- a node whose heartbeat stops: NotReady within the grace period, Ready again after start
+NODE=envt-node-$U
+grace=$KSCRIPT_TEST_NODE_GRACE
+node_ready() { [ "$(k get node "$NODE" -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}')" = "$1" ]; }
+"$(dirname "$0")/../env/node" add "$NODE" 2>/dev/null
+if poll 60 node_ready True; then ok "a new kwok node $NODE becomes Ready"; else nok "a new kwok node $NODE becomes Ready" "$(k get node "$NODE" -o yaml 2>&1 | tail -30)"; fi
+t0=$SECONDS
+"$(dirname "$0")/../env/node" stop "$NODE" 2>/dev/null
+if poll $((grace + 60)) node_ready Unknown; then
+  el=$((SECONDS - t0))
+  if ((el <= grace + 15)); then ok "tests/env/node stop: NotReady (Ready=Unknown) after ${el}s (grace ${grace}s, node-monitor-period 2s)"
+  else nok "tests/env/node stop: NotReady (Ready=Unknown) after ${el}s (grace ${grace}s, node-monitor-period 2s)"; fi
+else nok "tests/env/node stop: NotReady (Ready=Unknown) within $((grace + 60))s" "$(k get node "$NODE" -o yaml 2>&1 | tail -30)"; fi
+tainted() { [[ $(k get node "$NODE" -o 'jsonpath={.spec.taints[*].key}') == *node.kubernetes.io/unreachable* ]]; }
+if poll 30 tainted; then ok "the node-lifecycle controller taints it unreachable"; else nok "the node-lifecycle controller taints it unreachable" "$(k get node "$NODE" -o 'jsonpath={.spec.taints}' 2>&1)"; fi
+"$(dirname "$0")/../env/node" start "$NODE" 2>/dev/null
+untainted() { ! tainted; }
+if poll 60 node_ready True && poll 60 untainted; then ok "tests/env/node start: Ready again, taint removed"
+else nok "tests/env/node start: Ready again, taint removed" "$(k get node "$NODE" -o yaml 2>&1 | tail -30)"; fi
+k delete node "$NODE" --wait=false >/dev/null 2>&1
+k delete namespace "$ns" --wait=false >/dev/null 2>&1
+
+[ "$n" = "$PLAN" ] || { echo "# planned $PLAN tests, ran $n"; exit 1; }
 [ "$failed" = 0 ]
