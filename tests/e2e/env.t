@@ -36,7 +36,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   exit 1
 fi
 
-PLAN=50
+PLAN=51
 echo "1..$PLAN"
 K=$KSCRIPT_TEST_KUBECTL
 : "${KSCRIPT_TEST_K8S_VERSION:=v1.37.2}" "${KSCRIPT_TEST_ETCD_VERSION:=v3.6.16}"
@@ -231,8 +231,12 @@ if poll 30 tainted; then ok "the node-lifecycle controller taints it unreachable
 untainted() { ! tainted; }
 if poll 60 node_ready True && poll 60 untainted; then ok "tests/env/node start: Ready again, taint removed"
 else nok "tests/env/node start: Ready again, taint removed" "$(k get node "$NODE" -o yaml 2>&1 | tail -30)"; fi
+# leave the cluster as the seed made it: later tests compare two reads of all nodes and pods
 k delete node "$NODE" --wait=false >/dev/null 2>&1
 k delete namespace "$ns" --wait=false >/dev/null 2>&1
+node_gone() { [[ $(k get node "$NODE" 2>&1) == *NotFound* ]]; }
+if poll 120 ns_empty && poll 60 node_gone; then ok "the test's namespace and node are gone (pods deleted by kwok)"
+else nok "the test's namespace and node are gone (pods deleted by kwok)" "$(k get ns "$ns" -o yaml 2>&1 | tail -15)"; fi
 
 [ "$n" = "$PLAN" ] || { echo "# planned $PLAN tests, ran $n"; exit 1; }
 [ "$failed" = 0 ]
