@@ -36,7 +36,7 @@ INC_core  := -Isrc/core
 INC_lua   := -Isrc/lua -Isrc/core
 INC_app   := -Isrc/app -Isrc/lua -Isrc/core
 
-.PHONY: all deps test check-san check-layers unit demo install clean bench
+.PHONY: all deps test check-san check-valgrind check-layers unit demo install clean bench
 all: kscript ksh
 
 $(BUILD)/kscript: $(APP_OBJS) $(BIND_OBJS) $(CORE_LIB)
@@ -87,7 +87,7 @@ unit: $(UNIT_BINS)
 # Debian packages the build and the tests need (idempotent; apt only when missing).
 DEB_PKGS := pkg-config gcc make liblua5.4-dev lua5.4 lua-cjson-dev libcurl4-openssl-dev \
             libreadline-dev libyaml-dev etcd-server etcd-client openssl curl iproute2 \
-            python3 clang libclang-rt-14-dev perl nginx-light time \
+            python3 clang libclang-rt-14-dev perl nginx-light time valgrind \
             libhttp-parser-dev libpcre2-dev wrk
 GO_MIN := 1.26
 deps:
@@ -112,6 +112,18 @@ test: deps
 check-san: deps
 	$(MAKE) SANITIZE=address,undefined all unit
 	KSCRIPT_BUILD=build/san tests/run --layers unit,lua
+
+# No leaks or invalid accesses in the core paths: the unit tests (the core
+# library alone) and the Lua tests of the codecs and the task layer, under
+# valgrind (children are not followed: a forked child's heap is the parent's).
+VG := valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect \
+      --child-silent-after-fork=yes --error-exitcode=9
+VG_LUA := tests/lua/json.t tests/lua/yaml.t tests/lua/b64.t tests/lua/tasks.t tests/lua/framer.t
+check-valgrind: deps
+	$(MAKE) all unit
+	@for t in $(UNIT_BINS); do $(VG) $$t >/dev/null || { echo "check-valgrind: $$t" >&2; exit 1; }; done
+	@for t in $(VG_LUA); do $(VG) ./kscript $$t >/dev/null || { echo "check-valgrind: $$t" >&2; exit 1; }; done
+	@echo "check-valgrind: no leaks or errors in $(words $(UNIT_BINS)) unit tests and $(words $(VG_LUA)) Lua tests"
 
 demo: deps all
 	tests/env/demo
