@@ -483,6 +483,9 @@ function Client:watch(res, opts, handler)
   return w:events(), w
 end
 
+--- informer(resource, opts) -> a list+watch cache | nil, err (lua/k8s/informer.lua)
+function Client:informer(res, opts) return require("k8s.informer").new(self, res, opts) end
+
 -- ---------------------------------------------------------------- writes and logs
 -- (lua/k8s/write.lua and lua/k8s/logs.lua: create, replace, patch, apply,
 -- delete, scale, status, bind, evict, retry_on_conflict, wait_for, logs)

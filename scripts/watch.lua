@@ -65,7 +65,7 @@ elseif handler_file then
   local chunk, err = loadfile(handler_file, "t")
   if not chunk then ksh.usage("%s", err) end
   local ok, fn = pcall(chunk)
-  if not ok then error(ksh.error("handler", handler_file .. ": " .. tostring(fn)), 0) end
+  if not ok then error(tostring(fn), 0) end
   if type(fn) ~= "function" then ksh.usage("%s must return a function(ev, cache, k)", handler_file) end
   handler = fn
 end

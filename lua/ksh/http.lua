@@ -141,6 +141,8 @@ function Stream:read()
       return nil
     end
     req:wait()
+    -- (closed by another task while this one waited)
+    if not self.req then return nil, kerror("closed", "read from a closed stream") end
   end
 end
 

@@ -315,6 +315,12 @@ static int l_close(lua_State *L) {
     q->r = NULL; /* closed first, so a failure leaves it consistent */
     http_free(r);
   }
+  /* a task parked in wait() (closed from another task) wakes and sees it closed */
+  if (q->waiter) {
+    task_t *t = q->waiter;
+    q->waiter = NULL;
+    host_wake(t, 0);
+  }
   return 0;
 }
 
