@@ -159,7 +159,9 @@ local ok, err = ksh.try(function()
         if not (o.since_now and ev.initial) then
           local hok, res = xpcall(handler, function(m)
             if ksh.is_interrupt(m) then return m end
-            return { traceback = debug.traceback(tostring(m), 2), err = m }
+            -- (the traceback down to the handler, not the runner's frames)
+            local tb = debug.traceback(tostring(m), 2)
+            return { traceback = tb:match("^(.-)\n\t%[C%]: in function 'xpcall'") or tb, err = m }
           end, ev, cache, k)
           if not hok then
             if ksh.is_interrupt(res) then error(res, 0) end

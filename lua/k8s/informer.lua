@@ -103,7 +103,8 @@ function I:_call(fn, ...)
   if not fn then return end
   local ok, err = xpcall(fn, function(m)
     if loop.is_interrupt(m) then return m end
-    return debug.traceback(tostring(m), 2)
+    local tb = debug.traceback(tostring(m), 2)
+    return tb:match("^(.-)\n\t%[C%]: in function 'xpcall'") or tb
   end, ...)
   if not ok then
     if loop.is_interrupt(err) then error(err, 0) end
