@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# kscript watch against the real API server: without a handler its -o json
-# and -o name output equals `kubectl get -w --output-watch-events` watching
+# kscript watch against the real API server: without a handler its -o json,
+# -o name, -o yaml and table output equals `kubectl get -w --output-watch-events` watching
 # the same changes in the same run; with --on / a HANDLER.lua it runs the
 # handler per event (ev.type, ev.object, ev.old on MODIFIED, cache),
 # `return false` ends it with 0, a handler error goes on (or ends it with 1
@@ -31,6 +31,10 @@ $KS watch configmaps -n "$ns" -o json > "$tmp/ks.json" 2> "$tmp/ks.json.err" & p
 $KC get configmaps -n "$ns" -w --output-watch-events -o json > "$tmp/kc.json" 2> "$tmp/kc.json.err" & pids+=($!); kcj=$!
 $KS watch configmaps -n "$ns" -o name > "$tmp/ks.name" 2> "$tmp/ks.name.err" & pids+=($!); ksn=$!
 $KC get configmaps -n "$ns" -w --output-watch-events -o name > "$tmp/kc.name" 2> "$tmp/kc.name.err" & pids+=($!); kcn=$!
+$KS watch configmaps -n "$ns" -o yaml > "$tmp/ks.yaml" 2>&1 & pids+=($!); ksy=$!
+$KC get configmaps -n "$ns" -w --output-watch-events -o yaml > "$tmp/kc.yaml" 2>&1 & pids+=($!); kcy=$!
+$KS watch configmaps -n "$ns" > "$tmp/ks.table" 2>&1 & pids+=($!); kst=$!
+$KC get configmaps -n "$ns" -w --output-watch-events > "$tmp/kc.table" 2>&1 & pids+=($!); kct=$!
 # a handler that prints what it sees and ends itself on the DELETED of "stop"
 $KS watch configmaps -n "$ns" --on '
   local o = ev.object.metadata
@@ -41,7 +45,8 @@ $KS watch configmaps -n "$ns" --on '
   if ev.type == "DELETED" and o.name == "stop" then return false end' > "$tmp/on.out" 2> "$tmp/on.err" & pids+=($!); kon=$!
 # every watcher has shown the object that existed before it started
 check "every watcher started (the existing object arrived as ADDED)" wait_for 60 eval \
-  'has "$tmp/ks.json" seed && has "$tmp/kc.json" seed && has "$tmp/ks.name" seed && lines "$tmp/kc.name" 1 && has "$tmp/on.out" seed'
+  'has "$tmp/ks.json" seed && has "$tmp/kc.json" seed && has "$tmp/ks.name" seed && lines "$tmp/kc.name" 1 && has "$tmp/on.out" seed &&
+   has "$tmp/ks.yaml" seed && has "$tmp/kc.yaml" seed && has "$tmp/ks.table" seed && has "$tmp/kc.table" seed'
 
 $KC -n "$ns" create configmap one --from-literal=a=1 >/dev/null
 $KC -n "$ns" patch configmap one --type merge -p '{"data":{"a":"2"}}' >/dev/null
@@ -51,14 +56,19 @@ $KC -n "$ns" create configmap stop >/dev/null
 $KC -n "$ns" delete configmap stop >/dev/null
 # 1 existing + 6 changes
 check "kscript and kubectl saw all 7 events" wait_for 60 eval \
-  'lines "$tmp/ks.json" 7 && lines "$tmp/kc.json" 7 && lines "$tmp/ks.name" 7 && lines "$tmp/kc.name" 7'
+  'lines "$tmp/ks.json" 7 && lines "$tmp/kc.json" 7 && lines "$tmp/ks.name" 7 && lines "$tmp/kc.name" 7 &&
+   [ "$(grep -c "^type: " "$tmp/ks.yaml")" = 7 ] && [ "$(grep -c "^type: " "$tmp/kc.yaml")" = 7 ] &&
+   lines "$tmp/ks.table" 8 && lines "$tmp/kc.table" 8'
 check "the handler ended itself with return false" wait_for 60 done_pid $kon
 is "  ... with status 0" "$(status_of $kon)" 0
-kill $ksj $kcj $ksn $kcn 2>/dev/null
-wait $ksj $kcj $ksn $kcn 2>/dev/null
+kill $ksj $kcj $ksn $kcn $ksy $kcy $kst $kct 2>/dev/null
+wait $ksj $kcj $ksn $kcn $ksy $kcy $kst $kct 2>/dev/null
 if cmp -s "$tmp/ks.json" "$tmp/kc.json"; then ok "-o json: the same bytes as kubectl get -w --output-watch-events -o json"
 else nok "-o json: the same bytes as kubectl get -w --output-watch-events -o json" "$(diff "$tmp/ks.json" "$tmp/kc.json" | head -c 1500)"; fi
 is "-o name: the same as kubectl" "$(cat "$tmp/ks.name")" "$(cat "$tmp/kc.name")"
+is "-o yaml: the same as kubectl" "$(cat "$tmp/ks.yaml")" "$(cat "$tmp/kc.yaml")"
+if same_files "$tmp/ks.table" "$tmp/kc.table"; then ok "the table (EVENT column): the same as kubectl (ages normalised only if they ticked)"
+else nok "the table (EVENT column): the same as kubectl" "$(diff "$tmp/ks.table" "$tmp/kc.table")"; fi
 is "-o json: the event types in order" "$(grep -o '^{"type":"[A-Z]*"' "$tmp/ks.json" | cut -d'"' -f4 | tr '\n' ' ')" \
   "ADDED ADDED MODIFIED MODIFIED DELETED ADDED DELETED "
 is "nothing on stderr" "$(cat "$tmp/ks.json.err" "$tmp/ks.name.err")" ""
