@@ -175,6 +175,12 @@ t.is(inf2:get(ns .. "/quiet"), nil, "the label selector applies")
 inf2:stop()
 t.ok(until_(function() return inf2.task.done end, 10), "stop() ends the informer's task")
 
+-- a cluster-scoped resource: keys are bare names
+local nsinf = assert(k:informer("namespaces", {}))
+t.ok(nsinf:wait_synced(60), "an informer on namespaces syncs")
+t.ok(nsinf:get(ns) ~= nil and nsinf:get(nil, ns) ~= nil, "a cluster-scoped object's key is its name")
+nsinf:stop()
+
 -- misuse raises; an unknown resource is nil, err
 t.raises(function() k:informer("configmaps", { indexes = { x = 1 } }) end, "indexes.x", "a bad index raises")
 t.raises(function() k:informer("configmaps", { on_add = 1 }) end, "on_add", "a bad handler raises")
