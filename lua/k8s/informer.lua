@@ -170,14 +170,16 @@ function I:_run()
     local obj = o.transform and o.transform(it) or it
     self:_put(I.key(obj), obj)
   end
-  self.is_synced = true
+  -- (synced once the listed objects went through on_add, as client-go's HasSynced)
   for _, it in ipairs(items) do
+    if self.stopped then return end
     local obj = self.items[I.key(it)]
     if obj then
       self.stats.adds = self.stats.adds + 1
       self:_call(o.on_add, obj, true)
     end
   end
+  self.is_synced = true
   for ev in self.watch:events() do
     if self.stopped then break end
     self:_event(ev)
@@ -216,7 +218,7 @@ function I.new(client, res, opts)
   return self
 end
 
---- synced() -> true once the first list is in the store
+--- synced() -> true once the first list is in the store and went through on_add
 function I:synced() return self.is_synced end
 
 --- wait_synced([timeout]) -> true | nil, err (the informer failed, or timeout seconds passed)
