@@ -138,6 +138,16 @@ is "--timeout 2s: status 0" "$st" 0
 check "  ... ended after about 2 s ($((t1 - t0)) s)" test $((t1 - t0)) -ge 1 -a $((t1 - t0)) -le 20
 check "  ... printed the existing objects first" grep -qx "configmap/seed" "$tmp/t.out"
 
+# ---------------------------------------------------------------- signals
+for sig in TERM INT; do
+  $KS watch configmaps -n "$ns" --field-selector "$fs" --on 'print(ev.object.metadata.name); io.flush()' > "$tmp/sig.out" 2> "$tmp/sig.err" & pids+=($!); sp=$!
+  wait_for 60 has "$tmp/sig.out" seed
+  kill -$sig $sp
+  check "SIG$sig ends a watch that waits for events" wait_for 30 done_pid $sp
+  want=$([ $sig = TERM ] && echo 143 || echo 130)
+  is "  ... status $want, nothing on stderr" "$(status_of $sp) $(cat "$tmp/sig.err")" "$want "
+done
+
 # ---------------------------------------------------------------- bad input
 $KS watch nosuchthings > "$tmp/bad.out" 2> "$tmp/bad.err"; st=$?
 $KC get nosuchthings -w > "$tmp/kbad.out" 2> "$tmp/kbad.err"; kst=$?
