@@ -103,7 +103,12 @@ t.ok(peak > 1 and peak <= 8, "at most max_in_flight (8) requests at once, and mo
 k.max_in_flight = nil
 local gone = assert(k:delete_collection("configmaps", { labelSelector = "", fieldSelector = "" }))
 t.ok(gone.kind == "ConfigMapList" or gone.kind == "Status", "delete_collection answers with the deleted list")
-t.is(#assert(k:list("configmaps")).items, 0, "delete_collection removed them")
+-- (kube-controller-manager puts kube-root-ca.crt back at once: not the test's)
+local left = {}
+for _, o in ipairs(assert(k:list("configmaps")).items) do
+  if o.metadata.name ~= "kube-root-ca.crt" then left[#left + 1] = o.metadata.name end
+end
+t.is(#left, 0, "delete_collection removed them", table.concat(left, " "))
 
 -- retry_on_conflict: a competing writer bumps the object between our read and our write
 assert(k:create(cm("rc", { n = "0" })))
