@@ -634,19 +634,7 @@ Watch.__gc = Watch.close
 -- handler returns false to stop).  opts: prefix, range_end, from_key,
 -- start_revision, prev_kv, progress_notify, idle_timeout, reconnect (true).
 function Client:watch(key, opts, handler)
-  opts = opts or {}
-  if handler then
-    return ksh.spawn(function()
-      local w = self:watcher(key, opts)
-      while true do
-        local ev = w:next()
-        if ev == nil or handler(ev) == false then break end
-      end
-      w:close()
-    end)
-  end
-  local w = self:watcher(key, opts)
-  return function() return w:next() end, nil, nil, w
+  return ksh.events(function() return self:watcher(key, opts) end, handler)
 end
 
 --- watcher(key [, opts]) -> a watch object: w:next(), w:close()

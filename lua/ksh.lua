@@ -92,6 +92,26 @@ function M.wait(...)
   return table.unpack(res, 1, n)
 end
 
+--- events(open [, handler]): the two forms of a watch over a watcher object
+-- (w:next() -> event or nil, w:close()) made by open().  Without a handler: an
+-- iterator, nil, nil, w (for ev in ...).  With one: a task that opens the
+-- watcher and calls handler(ev) for each event until it returns false or the
+-- watcher ends, then closes it.  Used by the etcd v2 and v3 clients.
+function M.events(open, handler)
+  if handler then
+    return M.spawn(function()
+      local w = open()
+      while true do
+        local ev = w:next()
+        if ev == nil or handler(ev) == false then break end
+      end
+      w:close()
+    end)
+  end
+  local w = open()
+  return function() return w:next() end, nil, nil, w
+end
+
 M.sleep = loop.sleep
 M.now = loop.now
 

@@ -44,6 +44,6 @@ the ksh> prompt:
   history                   ~/.ksh_history (KSH_HISTFILE overrides, /dev/null
                             disables); lines with tokens or passwords are
                             never saved
-  exit [N], os.exit(N), Ctrl-D   leave the prompt (with status N)
+  exit [N], Ctrl-D            leave the prompt (with status N; Lua's os exit works too)
   k8s, etcd, json, yaml, base64, http, pp are loaded on first use; the Lua
   API is in share/lua-api.md.]])

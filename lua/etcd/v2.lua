@@ -293,18 +293,7 @@ Watch.__close = Watch.close
 
 --- watch(key [, opts [, handler]]): an iterator, or with a handler a task
 function Client:watch(key, opts, handler)
-  if handler then
-    return ksh.spawn(function()
-      local w = self:watcher(key, opts)
-      while true do
-        local ev = w:next()
-        if ev == nil or handler(ev) == false then break end
-      end
-      w:close()
-    end)
-  end
-  local w = self:watcher(key, opts)
-  return function() return w:next() end, nil, nil, w
+  return ksh.events(function() return self:watcher(key, opts) end, handler)
 end
 
 return M
