@@ -75,7 +75,7 @@ end
 function M.list()
   local seen, out = {}, {}
   local function add(name, where, src)
-    if seen[name] then return end
+    if seen[name] or name:sub(1, 2) == "__" then return end -- __complete: hidden
     seen[name] = true
     local h = header_of(src or "")
     local summary = (h[1] or ""):gsub("^" .. name:gsub("%-", "%%-") .. "%s*:%s*", "")
