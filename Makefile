@@ -36,7 +36,7 @@ INC_core  := -Isrc/core
 INC_lua   := -Isrc/lua -Isrc/core
 INC_app   := -Isrc/app -Isrc/lua -Isrc/core
 
-.PHONY: all deps test check-san check-valgrind check-layers unit demo install clean bench
+.PHONY: all deps test check-san check-valgrind check-layers unit demo install deb clean bench
 all: kscript ksh
 
 $(BUILD)/kscript: $(APP_OBJS) $(BIND_OBJS) $(CORE_LIB)
@@ -88,7 +88,8 @@ unit: $(UNIT_BINS)
 DEB_PKGS := pkg-config gcc make liblua5.4-dev lua5.4 lua-cjson-dev libcurl4-openssl-dev \
             libreadline-dev libyaml-dev etcd-server etcd-client openssl curl iproute2 \
             python3 clang libclang-rt-14-dev perl nginx-light time valgrind \
-            libhttp-parser-dev libpcre2-dev wrk libssl-dev libsodium-dev
+            libhttp-parser-dev libpcre2-dev wrk libssl-dev libsodium-dev \
+            mandoc bash-completion zsh fish man-db dpkg-dev
 GO_MIN := 1.26
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do \
@@ -137,8 +138,14 @@ bench: all
 # never installs it, KSH_LINK=yes always does.
 KSH_LINK ?= auto
 DOCDIR   ?= $(PREFIX)/share/doc/kscript
+MANDIR   ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR  ?= $(PREFIX)/share/zsh/vendor-completions
+FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
+EXAMPLES := $(filter-out scripts/__%,$(wildcard scripts/*.lua))
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(DOCDIR)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(MANDIR)/man1 \
+	  $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(FISHCOMPDIR)
 	install -m 755 kscript $(DESTDIR)$(PREFIX)/bin/kscript
 	@bin=$(DESTDIR)$(PREFIX)/bin; other=; \
 	if [ -e "$$bin/ksh" ] || [ -L "$$bin/ksh" ]; then \
@@ -154,6 +161,38 @@ install: all
 	     else echo "ln -sf kscript $$bin/ksh"; ln -sf kscript "$$bin/ksh"; fi ;; \
 	esac
 	install -m 644 README.md LICENSE $(wildcard share/*.md) $(DESTDIR)$(DOCDIR)/
+	install -m 644 $(EXAMPLES) $(DESTDIR)$(DOCDIR)/examples/
+	install -m 644 share/kscript.1 $(DESTDIR)$(MANDIR)/man1/kscript.1
+	./kscript completion bash > $(DESTDIR)$(BASHCOMPDIR)/kscript
+	./kscript completion zsh > $(DESTDIR)$(ZSHCOMPDIR)/_kscript
+	./kscript completion fish > $(DESTDIR)$(FISHCOMPDIR)/kscript.fish
+
+# A Debian package: the binary (stripped), man page, completions, docs and
+# examples under /usr; Depends from dpkg-shlibdeps over the libraries it
+# links.  No /usr/bin/ksh: that name belongs to the ksh alternative (ksh93,
+# mksh).  tests/pkg/check installs, exercises and purges it.
+DEB_ARCH := $(shell dpkg --print-architecture 2>/dev/null)
+DEB      := build/kscript_$(VERSION)_$(DEB_ARCH).deb
+deb: all
+	rm -rf build/deb && mkdir -p build/deb/root/DEBIAN build/deb/debian
+	$(MAKE) --no-print-directory install DESTDIR=$(CURDIR)/build/deb/root PREFIX=/usr KSH_LINK=no
+	strip --strip-unneeded --remove-section=.comment --remove-section=.note build/deb/root/usr/bin/kscript
+	gzip -9n build/deb/root/usr/share/man/man1/kscript.1
+	cd build/deb/root/usr/share/doc/kscript && mv LICENSE copyright
+	echo "Source: kscript" > build/deb/debian/control
+	cd build/deb && dpkg-shlibdeps -O root/usr/bin/kscript | sed -n 's/^shlibs:Depends=//p' > depends
+	test -s build/deb/depends
+	{ echo "Package: kscript"; echo "Version: $(VERSION)"; echo "Architecture: $(DEB_ARCH)"; \
+	  echo "Maintainer: kscript developers <kscript@localhost>"; \
+	  echo "Installed-Size: $$(du -sk build/deb/root/usr | cut -f1)"; \
+	  echo "Depends: $$(cat build/deb/depends)"; echo "Section: admin"; echo "Priority: optional"; \
+	  echo "Description: Lua-scriptable REST shell for Kubernetes and etcd"; \
+	  echo " One small binary embedding Lua 5.4: the Kubernetes API and etcd (v2, v3)"; \
+	  echo " from scripts and an interactive ksh> prompt; replaces curl against the"; \
+	  echo " API server, kubectl get/-w/proxy, etcdctl and shell pipelines."; \
+	} > build/deb/root/DEBIAN/control
+	dpkg-deb --root-owner-group --build build/deb/root $(DEB)
+	@ls -l $(DEB)
 
 clean:
 	rm -rf build kscript ksh
