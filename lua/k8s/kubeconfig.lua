@@ -163,6 +163,28 @@ function M.parse(text, file)
   return cfg
 end
 
+-- A kubeconfig that holds credentials (a token, a password, a client key)
+-- and that its group or others can read gets kscript's own warning, once
+-- per file and process (kubectl says nothing).
+local function filled(v) return type(v) == "string" and v ~= "" end
+local warned = {}
+local function check_mode(f, cfg)
+  if warned[f] then return end
+  warned[f] = true
+  local secret = false
+  for _, u in pairs(cfg.users) do
+    if type(u) == "table" and (filled(u.token) or filled(u.password) or filled(u["client-key-data"])) then
+      secret = true
+    end
+  end
+  if not secret then return end
+  local kind, _, _, mode = sys.stat(f)
+  if kind == "file" and mode and mode & 0x24 ~= 0 then -- 0044
+    io.stderr:write(("kscript: warning: kubeconfig %s holds credentials and is readable by %s (mode %04o): chmod 600 %s\n")
+      :format(f, mode & 4 ~= 0 and "others" or "its group", mode, f))
+  end
+end
+
 --- load(opts) -> merged config | nil, err
 -- merged = {files = {...}, clusters = {name = ...}, users = ..., contexts = ...,
 --           current_context = NAME, first_file = FILE (where kubectl writes)}
@@ -176,6 +198,7 @@ function M.load(opts)
     if text then
       local cfg, err = M.parse(text, f)
       if not cfg then return nil, err end
+      check_mode(f, cfg)
       merged.files[#merged.files + 1] = f
       for _, field in ipairs { "clusters", "users", "contexts" } do
         for _, name in ipairs(cfg.order[field]) do

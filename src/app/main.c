@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -142,6 +143,10 @@ static int ends_with(const char *s, const char *suf) {
 }
 
 int main(int argc, char **argv) {
+  /* tokens and keys live in this process's memory: no core dump of it
+   * (RLIMIT_CORE is ignored when core_pattern pipes to a program), no
+   * ptrace attach by other users' processes */
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   int verbose = 0, interactive = 0;
   double timeout = 0;
   int script = 0; /* index of the script/command in argv, 0 for none */

@@ -436,6 +436,11 @@ http_req *http_start(loop_t *lp, const http_opts *o, http_notify notify, void *u
   if (o->compressed) curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
   if (o->cacert_pem) blob(e, CURLOPT_CAINFO_BLOB, o->cacert_pem, o->cacert_pem_len);
   else if (o->cacert_file) curl_easy_setopt(e, CURLOPT_CAINFO, o->cacert_file);
+#if LIBCURL_VERSION_NUM >= 0x075700
+  /* a CA file rotated on disk applies to the next new connection: libcurl
+   * 7.87+ would otherwise keep the parsed store for 24 hours */
+  curl_easy_setopt(e, CURLOPT_CA_CACHE_TIMEOUT, 0L);
+#endif
   if (o->cert_pem) {
     blob(e, CURLOPT_SSLCERT_BLOB, o->cert_pem, o->cert_pem_len);
     curl_easy_setopt(e, CURLOPT_SSLCERTTYPE, "PEM");

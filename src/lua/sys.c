@@ -56,7 +56,8 @@ static int sys_stat(lua_State *L) {
   lua_pushstring(L, S_ISREG(st.st_mode) ? "file" : S_ISDIR(st.st_mode) ? "dir" : "other");
   lua_pushinteger(L, (lua_Integer)st.st_size);
   lua_pushinteger(L, (lua_Integer)st.st_mtime);
-  return 3;
+  lua_pushinteger(L, (lua_Integer)(st.st_mode & 07777));
+  return 4;
 }
 
 /* bundled([prefix]) -> { "lua/k8s.lua", "scripts/get.lua", ... } */

@@ -13,6 +13,7 @@
 # Needs `eval "$(tests/env/up)"`; FAILS (never skips) without it.
 set -uo pipefail
 export LC_ALL=C
+umask 077 # kubeconfigs with credentials are private, as kubectl writes them (kscript warns otherwise)
 . "${KSCRIPT_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/k8s.sh" \
   KSCRIPT_TEST_APISERVER KSCRIPT_TEST_CA KSCRIPT_TEST_EXEC_TOKEN KSCRIPT_TEST_TOKEN
 bgpid=
