@@ -417,7 +417,9 @@ function Scan:_open()
     local sc = pb.range_scanner()
     local st, se = http.stream(c:_opts(ep, "/etcdserverpb.KV/Range", body, {
       framer = sc:framer(), max_queue = self.max_queue,
-      timeout = c.scan_timeout,
+      -- a server that sends nothing for the client's timeout (30 s) is
+      -- stuck (paused, half a frame sent): the dump fails, never hangs
+      timeout = c.scan_timeout, idle_timeout = c.scan_idle_timeout or c.timeout,
     }))
     if st then st.scanner = sc end
     return st, se
@@ -844,7 +846,12 @@ function Client:snapshot(path)
   local gerr = grpc_error("Snapshot", st.headers, st:trailers())
   if gerr then return fail(gerr) end
   st:close()
-  f:close()
+  -- a full disk often shows only when the buffered bytes are flushed
+  local cok, cerr = f:close()
+  if not cok then
+    os.remove(part)
+    return nil, err("io", ("could not write snapshot: %s"):format(cerr))
+  end
   if size % 512 ~= 32 then
     os.remove(part)
     return nil, err("protocol", ("sha256 checksum not found [bytes: %d]"):format(size))

@@ -1,6 +1,7 @@
 -- dump-keys: dump every key under a prefix (default /registry) from etcd
 -- usage: kscript dump-keys [PREFIX] [--values] [--count] [--raw] [--page N]
 --          [--endpoints URLS] [--cacert FILE] [--cert FILE] [--key FILE]
+--          [--command-timeout DUR]
 --   Every key under PREFIX, one per line, in etcd's (byte) order, read at one
 --   revision over etcd's native gRPC.  A key holding a newline, a backslash
 --   or bytes that are not printable UTF-8 is written with C escapes (\n, \\,
@@ -11,6 +12,8 @@
 --             PREFIX), then the total
 --   --page N  keys per Range request (default: one Range, decoded as it
 --             streams in, so memory stays bounded)
+--   --command-timeout DUR  fail when the server sends nothing for DUR
+--             (default 30s: a paused or stuck etcd is an error, never a hang)
 --   The endpoints and certificates default to ETCDCTL_ENDPOINTS,
 --   ETCDCTL_CACERT, ETCDCTL_CERT and ETCDCTL_KEY.
 local etcd = require "etcd"
@@ -39,6 +42,10 @@ while i <= #args do
   elseif name == "--cacert" then o.cacert = value_of(name)
   elseif name == "--cert" then o.cert = value_of(name)
   elseif name == "--key" then o.key = value_of(name)
+  elseif name == "--command-timeout" then
+    local v = value_of(name)
+    o.timeout = sys.parse_duration(v)
+    if not o.timeout or o.timeout <= 0 then ksh.usage("dump-keys: --command-timeout needs a duration (10s, 2m), got %q", v) end
   elseif name == "--page" then
     o.page = tonumber(value_of(name))
     if not o.page or o.page < 0 or o.page % 1 ~= 0 then ksh.usage("dump-keys: --page needs a number of keys") end
@@ -56,7 +63,8 @@ if o.endpoints then
   local ok, why = etcd.split_endpoints(o.endpoints)
   if not ok then ksh.usage("dump-keys: --endpoints: %s", why) end
 end
-local c, cerr = etcd.connect { endpoints = o.endpoints, cacert = o.cacert, cert = o.cert, key = o.key }
+local c, cerr = etcd.connect { endpoints = o.endpoints, cacert = o.cacert, cert = o.cert, key = o.key,
+                               timeout = o.timeout }
 if not c then error(cerr, 0) end
 local sc = c:scanner(prefix, { keys_only = not (o.values or o.count), page = o.page })
 local out = io.stdout
