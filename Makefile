@@ -43,7 +43,7 @@ $(BUILD)/kscript: $(APP_OBJS) $(BIND_OBJS) $(CORE_LIB)
 	$(CC) $(ALL_LDFLAGS) -o $@ $(APP_OBJS) $(BIND_OBJS) $(CORE_LIB) $(PKG_LIBS) -lm
 
 kscript: $(BUILD)/kscript
-	$(if $(SANITIZE),@echo "sanitizer build: $(BUILD)/kscript",cp $< $@)
+	$(if $(SANITIZE),@echo "sanitizer build: $(BUILD)/kscript",cp $< $@.tmp && mv -f $@.tmp $@)
 
 ksh: kscript
 	ln -sf kscript ksh
