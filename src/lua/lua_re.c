@@ -80,7 +80,7 @@ static const char *re_unsupported(const char *p, size_t n) {
       if (e == ':') continue;
       /* flags: (?i) (?s) (?m) (?U) (?i-s:...) */
       size_t k = i + 2;
-      while (k < n && strchr("imsU-", p[k])) k++;
+      while (k < n && p[k] && strchr("imsU-", p[k])) k++; /* strchr finds the NUL too */
       if (k > i + 2 && k < n && (p[k] == ')' || p[k] == ':')) continue;
       return "invalid or unsupported Perl syntax";
     }
@@ -88,10 +88,17 @@ static const char *re_unsupported(const char *p, size_t n) {
       /* {n}, {n,}, {n,m}: counts over 1000 are refused */
       size_t k = i + 1;
       long a = -1, b = -1;
-      while (k < n && p[k] >= '0' && p[k] <= '9') a = (a < 0 ? 0 : a) * 10 + (p[k++] - '0');
+      /* counts saturate past the limit: no overflow on a long run of digits */
+      while (k < n && p[k] >= '0' && p[k] <= '9') {
+        if (a < 100000) a = (a < 0 ? 0 : a) * 10 + (p[k] - '0');
+        k++;
+      }
       if (a >= 0 && k < n && p[k] == ',') {
         k++;
-        while (k < n && p[k] >= '0' && p[k] <= '9') b = (b < 0 ? 0 : b) * 10 + (p[k++] - '0');
+        while (k < n && p[k] >= '0' && p[k] <= '9') {
+          if (b < 100000) b = (b < 0 ? 0 : b) * 10 + (p[k] - '0');
+          k++;
+        }
       }
       if (a >= 0 && k < n && p[k] == '}') {
         if (a > 1000 || b > 1000) return "invalid repeat count";

@@ -35,4 +35,12 @@ end
 -- a PCRE syntax error is an error too
 local r, err = re.compile("(a")
 t.ok(r == nil and err:match("^error parsing regexp: "), "unbalanced parenthesis", err)
+-- found by tests/fuzz/re_fuzz.c: a repeat count of 20 digits overflowed (UB),
+-- and a NUL byte after "(?" passed for a flag letter
+for _, p in ipairs { "a{11111111111111111111111}", "a{2,99999999999999999999}" } do
+  r, err = re.compile(p)
+  t.ok(r == nil and err:match("invalid repeat count"), "a huge repeat count is refused: " .. p, err)
+end
+r, err = re.compile("(?\0)")
+t.ok(r == nil and err:match("^error parsing regexp: "), "a NUL byte is not a flag", err)
 t.done()
