@@ -258,7 +258,9 @@ function Client:raw_request(o)
         resp:close()
       end
       local extra = (status == 401) and who(self) or nil
-      return nil, util.status_error(status, body, ho.method .. " " .. ho.url, extra)
+      local e = util.status_error(status, body, ho.method .. " " .. ho.url, extra)
+      e.headers = resp.headers -- Retry-After, Warning, ... (the response's: no credentials)
+      return nil, e
     else
       if o.framing then return resp end
       local ctype = resp.headers["content-type"] or ""

@@ -16,7 +16,7 @@
 -- field_validation ("Strict" | "Warn" | "Ignore"), subresource.
 -- Every write waits for a slot first (client.max_in_flight, default 32), so
 -- any number of tasks may write at once and only that many requests are in
--- flight; a 429 is retried after the server's Retry-After (details.retryAfterSeconds).
+-- flight; a 429 is retried after the server's Retry-After header (else details.retryAfterSeconds).
 -- Failures return nil, err (err.kind "conflict", "exists", "notfound",
 -- "forbidden", "invalid", "badrequest", ...).
 local loop = require "ksh.loop"
@@ -63,9 +63,15 @@ local function release(self)
   end
 end
 
+-- The Retry-After header in seconds, as client-go reads it (checkWait); the
+-- Status body's details.retryAfterSeconds when the header is missing; 1 s.
 local function retry_after(err)
-  local d = type(err) == "table" and err.details
-  local s = type(d) == "table" and tonumber(d.retryAfterSeconds)
+  local h = type(err) == "table" and type(err.headers) == "table" and err.headers["retry-after"]
+  local s = math.tointeger(tonumber(h))
+  if not s or s <= 0 then
+    local d = type(err) == "table" and err.details
+    s = type(d) == "table" and tonumber(d.retryAfterSeconds)
+  end
   if not s or s <= 0 then s = 1 end
   return math.min(s, 60)
 end
