@@ -22,6 +22,8 @@
 --       (w:pending() after w:next(): how many more events came in the same response)
 --   c:watch(key, opts, function(ev) ... end) -> task (return false to stop)
 --   c:compact(revision)
+--   etcd.snapshot(path [, {rev, force}]) -> s | nil, err: a snapshot file read
+--       with no etcd running; s:get(key, opts) as c:get (lua/etcd/snapshot.lua)
 -- Failures of the world return nil, err ({kind =, message =}); iterators raise.
 -- cluster_id and member_id are unsigned decimal strings (exact uint64).
 local http = require "ksh.http"
@@ -920,6 +922,11 @@ function Client:role_add(name)
 end
 function Client:roles()
   return lcall(self, "Auth/RoleList", "AuthRoleListRequest", "AuthRoleListResponse", {}, FAILOVER_READ)
+end
+
+--- snapshot(path [, {rev, force}]) -> a snapshot file read like a server | nil, err (lua/etcd/snapshot.lua)
+function M.snapshot(path, opts)
+  return require("etcd.snapshot").open(path, opts)
 end
 
 return M
