@@ -25,6 +25,10 @@
 --   --insecure-transport --dial-timeout --command-timeout -w/--write-out
 --   simple|json|fields|protobuf --hex; each also from ETCDCTL_<FLAG>
 --   (ETCDCTL_ENDPOINTS, ...).  Both --flag=value and --flag value.
+--   --snapshot FILE [--force] (kscript's): `get` (every flag, every writer)
+--   reads a file of `etcdctl snapshot save` or a member's db with no etcd
+--   running; the header has the file's newest revision and raft term, no
+--   cluster or member ID (see share/etcd.md, "Snapshot files").
 -- Output and exit codes are etcdctl 3.6's; errors end with etcdctl's
 -- "Error: ..." line.  Differences: a flag and its ETCDCTL_ variable may both
 -- be set (the flag wins, -v says so); `get --prefix` streams in bounded
@@ -64,6 +68,8 @@ local GLOBAL = {
   cert = { "string", "" }, key = { "string", "" }, cacert = { "string", "" },
   user = { "string", "" }, password = { "string", "" },
   ["discovery-srv"] = { "string", "", short = "d" }, ["discovery-srv-name"] = { "string", "" },
+  -- kscript's: `get` from a snapshot file (lua/etcd/snapshot.lua); no ETCDCTL_ variable
+  snapshot = { "string", "", noenv = true }, force = { "bool", false, noenv = true },
 }
 
 local COMMANDS = {
@@ -229,7 +235,7 @@ local function flags_of(cmd, vals, changed)
   local verbose = package.loaded.ksh and ksh.verbose
   for name, s in pairs(GLOBAL) do
     local env = "ETCDCTL_" .. name:upper():gsub("%-", "_")
-    local ev = os.getenv(env)
+    local ev = not s.noenv and os.getenv(env) or nil
     if changed[name] then
       o[name] = vals[name]
       if ev and ev ~= "" and verbose then
@@ -277,6 +283,12 @@ end
 local client
 local function connect(o)
   if client then return client end
+  if o.snapshot ~= "" then -- --snapshot FILE: a file read like a server (get only)
+    local e
+    client, e = etcd.snapshot(o.snapshot, { force = o.force })
+    if not client then fail(EXIT_ERROR, "%s", tostring(e)) end
+    return client
+  end
   local eps = {}
   for _, e in ipairs(o.endpoints) do
     e = e:match("^%s*(.-)%s*$")
@@ -438,7 +450,7 @@ local function stream_get(c, o, req)
   local n = 0
   if count > 0 then
     local sc = c:scanner(req.key, { range_end = req.range_end, keys_only = req.keys_only,
-                                    revision = head.header.revision, serializable = req.serializable })
+                                    revision = req.revision or head.header.revision, serializable = req.serializable })
     local kvjson = ctl.json.kv
     local ok, e = pcall(function()
       for rec in sc:records() do
@@ -1252,6 +1264,9 @@ local function main()
   end
   local w = o["write-out"]
   if not PRINTERS[w] and w ~= "table" then fail(EXIT_BAD_FEATURE, "unsupported output format") end
+  if o.snapshot ~= "" and cmd ~= "get" then
+    fail(EXIT_BAD_ARGS, "--snapshot FILE reads a snapshot file: only `get` works on it, not `%s`", cmd)
+  end
   return run[cmd](o, pos, after_dash, dash)
 end
 

@@ -124,18 +124,31 @@ function Snap:scanner(prefix, opts)
   opts = opts or {}
   local o = { range_end = opts.range_end, from_key = opts.from_key, prefix = opts.range_end == nil and not opts.from_key }
   local key, range_end = range_of(prefix or "", o)
-  local h, e = self:_at_rev(opts.revision)
-  if not h then error(e, 0) end
-  local lo, hi = h:span(key, range_end)
-  return setmetatable({ h = h, i = lo, hi = hi, keys_only = opts.keys_only, count = hi - lo,
-                        header = copy_header(self.header), revision = self.header.revision }, Scan)
+  local sc = setmetatable({ snap = self, key = key, range_end = range_end, rev = opts.revision,
+                            keys_only = opts.keys_only, header = copy_header(self.header),
+                            revision = self.header.revision }, Scan)
+  -- as the live scanner, a failure (a compacted revision) is raised by the first read
+  local h = self:_at_rev(opts.revision)
+  if h then sc:_open(h) end
+  return sc
 end
 
---- next_record() -> the next record | nil at the end
+function Scan:_open(h)
+  self.h = h
+  self.i, self.hi = h:span(self.key, self.range_end)
+  self.count = self.hi - self.i
+end
+
+--- next_record() -> the next record | nil at the end; raises
 function Scan:next_record()
-  if not self.h then return nil end
+  if self.done then return nil end
+  if not self.h then
+    local h, e = self.snap:_at_rev(self.rev)
+    if not h then self.done = true; error(e, 0) end
+    self:_open(h)
+  end
   local rec, nxt = self.h:record(self.i, self.hi, self.keys_only)
-  if not rec then self.h = nil; return nil end
+  if not rec then self.done = true; return nil end
   self.i = nxt
   return rec
 end
@@ -159,7 +172,7 @@ function Scan:kvs()
   end, nil, nil, self
 end
 
-function Scan:close() self.h = nil end
+function Scan:close() self.done = true end
 Scan.__close = Scan.close
 
 --- scan(prefix [, opts]) -> iterator over every KeyValue under prefix
