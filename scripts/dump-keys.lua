@@ -1,7 +1,7 @@
 -- dump-keys: dump every key under a prefix (default /registry) from etcd
--- usage: kscript dump-keys [PREFIX] [--values] [--count] [--raw] [--page N]
+-- usage: kscript dump-keys [PREFIX] [--values] [--count] [--raw] [--page N] [--rev N]
 --          [--endpoints URLS] [--cacert FILE] [--cert FILE] [--key FILE]
---          [--command-timeout DUR]
+--          [--command-timeout DUR] [--snapshot FILE [--force]]
 --   Every key under PREFIX, one per line, in etcd's (byte) order, read at one
 --   revision over etcd's native gRPC.  A key holding a newline, a backslash
 --   or bytes that are not printable UTF-8 is written with C escapes (\n, \\,
@@ -14,6 +14,11 @@
 --             streams in, so memory stays bounded)
 --   --command-timeout DUR  fail when the server sends nothing for DUR
 --             (default 30s: a paused or stuck etcd is an error, never a hang)
+--   --rev N   read at revision N (refused below the last compaction)
+--   --snapshot FILE  read a file of `etcdctl snapshot save` (or a stopped
+--             member's member/snap/db) instead of a server: the same output,
+--             no etcd needed; --force reads the db of a running member
+--             (which may be half written)
 --   The endpoints and certificates default to ETCDCTL_ENDPOINTS,
 --   ETCDCTL_CACERT, ETCDCTL_CERT and ETCDCTL_KEY.
 local etcd = require "etcd"
@@ -38,6 +43,11 @@ while i <= #args do
   if a == "--values" then o.values = true
   elseif a == "--count" then o.count = true
   elseif a == "--raw" then o.raw = true
+  elseif a == "--force" then o.force = true
+  elseif name == "--snapshot" then o.snapshot = value_of(name)
+  elseif name == "--rev" then
+    o.rev = math.tointeger(tonumber(value_of(name)))
+    if not o.rev or o.rev < 0 then ksh.usage("dump-keys: --rev needs a revision") end
   elseif name == "--endpoints" then o.endpoints = value_of(name)
   elseif name == "--cacert" then o.cacert = value_of(name)
   elseif name == "--cert" then o.cert = value_of(name)
@@ -63,10 +73,16 @@ if o.endpoints then
   local ok, why = etcd.split_endpoints(o.endpoints)
   if not ok then ksh.usage("dump-keys: --endpoints: %s", why) end
 end
-local c, cerr = etcd.connect { endpoints = o.endpoints, cacert = o.cacert, cert = o.cert, key = o.key,
-                               timeout = o.timeout }
+local c, cerr
+if o.snapshot then
+  if o.endpoints or o.page then ksh.usage("dump-keys: --snapshot reads a file: no --endpoints or --page") end
+  c, cerr = etcd.snapshot(o.snapshot, { rev = o.rev, force = o.force })
+else
+  c, cerr = etcd.connect { endpoints = o.endpoints, cacert = o.cacert, cert = o.cert, key = o.key,
+                           timeout = o.timeout }
+end
 if not c then error(cerr, 0) end
-local sc = c:scanner(prefix, { keys_only = not (o.values or o.count), page = o.page })
+local sc = c:scanner(prefix, { keys_only = not (o.values or o.count), page = o.page, revision = o.rev })
 local out = io.stdout
 out:setvbuf("full", 1 << 16)
 
