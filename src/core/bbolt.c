@@ -123,7 +123,17 @@ static int check_trailer(bbolt_db *db, bbolt_err *e) {
   size_t n = db->maplen - 32;
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned mdlen = 0;
-  if (!EVP_Digest(db->map, n, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32) {
+  EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+  int okd = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+  /* in chunks, each dropped from the resident set once hashed */
+  for (size_t off = 0, step = (size_t)8 << 20; okd && off < n; off += step) {
+    size_t k = n - off < step ? n - off : step;
+    okd = EVP_DigestUpdate(ctx, db->map + off, k);
+    if (db->fd >= 0) madvise((void *)(db->map + off), k, MADV_DONTNEED);
+  }
+  okd = okd && EVP_DigestFinal_ex(ctx, md, &mdlen) && mdlen == 32;
+  EVP_MD_CTX_free(ctx);
+  if (!okd) {
     seterr(e, BBOLT_EIO, BBOLT_NOPAGE, -1, "sha256 failed");
     return -1;
   }
@@ -210,6 +220,14 @@ bbolt_db *bbolt_open_mem(const uint8_t *data, size_t len, bbolt_err *e) {
   db->data = db->map = data;
   db->len = db->maplen = len;
   return finish_open(db, 0, e);
+}
+
+void bbolt_release(bbolt_db *db) {
+  if (db && db->fd >= 0 && db->map) madvise((void *)db->map, db->maplen, MADV_DONTNEED);
+}
+
+void bbolt_random(bbolt_db *db) {
+  if (db && db->fd >= 0 && db->map) madvise((void *)db->map, db->maplen, MADV_RANDOM);
 }
 
 void bbolt_close(bbolt_db *db) {

@@ -67,6 +67,14 @@ bbolt_db *bbolt_open(const char *path, int flags, bbolt_err *e);
 /* Open a database held in memory (data stays the caller's, no lock, no
  * trailer check unless it has one); for tests and fuzzing. */
 bbolt_db *bbolt_open_mem(const uint8_t *data, size_t len, bbolt_err *e);
+/* Drop the mapped pages from this process's resident set (the kernel keeps
+ * them cached; pointers into the map stay valid and read the same bytes
+ * again): keeps the RSS of a pass over a big file bounded.  A no-op for
+ * bbolt_open_mem. */
+void bbolt_release(bbolt_db *db);
+/* Tell the kernel the map is read at random from now on (no read-ahead): a
+ * read of one value then maps its page, not 64 KB around it. */
+void bbolt_random(bbolt_db *db);
 /* Unmap and free db (NULL is fine). */
 void bbolt_close(bbolt_db *db);
 

@@ -8,12 +8,36 @@
 
 #include "pb.h"
 
+/* the keys, copied out of the map so that sorting and key-only output never
+ * touch the file's pages: blocks that never move */
+typedef struct block {
+  struct block *next;
+  size_t used, cap;
+  uint8_t data[];
+} block;
+
 struct etcdsnap {
   bbolt_db *db;
   etcdsnap_info info;
   etcdsnap_kv *kvs;
   size_t n;
+  block *keys;
 };
+
+static const uint8_t *keep_key(etcdsnap *s, const uint8_t *k, size_t n) {
+  block *b = s->keys;
+  if (!b || b->cap - b->used < n) {
+    size_t cap = n > ((size_t)1 << 20) ? n : ((size_t)1 << 20);
+    b = malloc(sizeof *b + cap);
+    if (!b) return NULL;
+    b->next = s->keys, b->used = 0, b->cap = cap;
+    s->keys = b;
+  }
+  uint8_t *p = b->data + b->used;
+  if (n) memcpy(p, k, n);
+  b->used += n;
+  return p;
+}
 
 static uint64_t be64(const uint8_t *p) {
   uint64_t v = 0;
@@ -36,8 +60,7 @@ static void fail(bbolt_err *e, int code, uint64_t page, const char *fmt, ...) {
 /* --- the index: user key -> newest revision, open addressing --- */
 
 typedef struct {
-  const uint8_t *key, *kv;
-  uint32_t klen, kvlen;
+  etcdsnap_kv kv; /* key in the key blocks, value in the map */
   int tomb;
 } entry;
 
@@ -62,7 +85,7 @@ static int idx_grow(index_t *x) {
   uint32_t *sl = calloc(ns, sizeof *sl);
   if (!sl) return -1;
   for (size_t i = 0; i < x->n; i++) {
-    size_t h = (size_t)hash(x->ents[i].key, x->ents[i].klen) & (ns - 1);
+    size_t h = (size_t)hash(x->ents[i].kv.key, x->ents[i].kv.klen) & (ns - 1);
     while (sl[h]) h = (h + 1) & (ns - 1);
     sl[h] = (uint32_t)(i + 1);
   }
@@ -72,13 +95,14 @@ static int idx_grow(index_t *x) {
   return 0;
 }
 
-static int idx_put(index_t *x, const uint8_t *key, uint32_t klen, const uint8_t *kv, uint32_t kvlen, int tomb) {
+static int idx_put(etcdsnap *s, index_t *x, const etcdsnap_kv *kv, int tomb) {
   if ((x->n + 1) * 2 > x->nslots && idx_grow(x)) return -1;
-  size_t h = (size_t)hash(key, klen) & (x->nslots - 1);
+  size_t h = (size_t)hash(kv->key, kv->klen) & (x->nslots - 1);
   while (x->slots[h]) {
     entry *en = &x->ents[x->slots[h] - 1];
-    if (en->klen == klen && memcmp(en->key, key, klen) == 0) {
-      en->kv = kv, en->kvlen = kvlen, en->tomb = tomb;
+    if (en->kv.klen == kv->klen && memcmp(en->kv.key, kv->key, kv->klen) == 0) {
+      const uint8_t *k = en->kv.key;
+      en->kv = *kv, en->kv.key = k, en->tomb = tomb;
       return 0;
     }
     h = (h + 1) & (x->nslots - 1);
@@ -89,7 +113,11 @@ static int idx_put(index_t *x, const uint8_t *key, uint32_t klen, const uint8_t 
     if (!ne || nc > UINT32_MAX - 1) return -1;
     x->ents = ne, x->cap = nc;
   }
-  x->ents[x->n] = (entry){key, kv, klen, kvlen, tomb};
+  const uint8_t *k = keep_key(s, kv->key, kv->klen);
+  if (!k) return -1;
+  x->ents[x->n].kv = *kv;
+  x->ents[x->n].kv.key = k;
+  x->ents[x->n].tomb = tomb;
   x->slots[h] = (uint32_t)(++x->n);
   return 0;
 }
@@ -220,6 +248,7 @@ static etcdsnap *build(bbolt_db *db, int64_t rev, bbolt_err *e) {
 
   bbolt_cursor_init(&c, db, &kb);
   int64_t prev = -1;
+  size_t seen = 0;
   while ((r = bbolt_cursor_next(&c, &it, e)) == 1) {
     int64_t m = rev_of(&it, &tomb);
     if (m < 0 || (it.flags & 1)) {
@@ -234,13 +263,17 @@ static etcdsnap *build(bbolt_db *db, int64_t rev, bbolt_err *e) {
     }
     prev = m;
     in->revisions++;
+    if ((seen += it.vlen + 64) > (size_t)8 << 20) { /* keep the resident set bounded */
+      bbolt_release(db);
+      seen = 0;
+    }
     etcdsnap_kv kv;
     if (parse_kv(it.val, it.vlen, &kv) || kv.klen == 0 || it.vlen > UINT32_MAX) {
       fail(e, BBOLT_CORRUPT, it.page, "page %llu: revision %lld: the KeyValue does not parse", (unsigned long long)it.page,
            (long long)m);
       goto fail;
     }
-    if (idx_put(&x, kv.key, kv.klen, it.val, (uint32_t)it.vlen, tomb)) {
+    if (idx_put(s, &x, &kv, tomb)) {
       fail(e, BBOLT_EIO, BBOLT_NOPAGE, "out of memory");
       goto fail;
     }
@@ -255,12 +288,12 @@ static etcdsnap *build(bbolt_db *db, int64_t rev, bbolt_err *e) {
     fail(e, BBOLT_EIO, BBOLT_NOPAGE, "out of memory");
     goto fail;
   }
-  for (size_t i = 0; i < x.n; i++) {
-    if (x.ents[i].tomb) continue;
-    parse_kv(x.ents[i].kv, x.ents[i].kvlen, &s->kvs[s->n++]); /* parsed once already */
-  }
+  for (size_t i = 0; i < x.n; i++)
+    if (!x.ents[i].tomb) s->kvs[s->n++] = x.ents[i].kv;
   free(x.ents);
   qsort(s->kvs, s->n, sizeof *s->kvs, kvcmp);
+  bbolt_release(db);
+  bbolt_random(db); /* values are read in key order from now on: all over the file */
   return s;
 fail:
   free(x.slots);
@@ -281,10 +314,17 @@ etcdsnap *etcdsnap_open_mem(const uint8_t *data, size_t len, int64_t rev, bbolt_
 
 void etcdsnap_close(etcdsnap *s) {
   if (!s) return;
+  while (s->keys) {
+    block *b = s->keys;
+    s->keys = b->next;
+    free(b);
+  }
   bbolt_close(s->db);
   free(s->kvs);
   free(s);
 }
+
+void etcdsnap_release(etcdsnap *s) { bbolt_release(s->db); }
 
 const etcdsnap_info *etcdsnap_get_info(const etcdsnap *s) { return &s->info; }
 size_t etcdsnap_count(const etcdsnap *s) { return s->n; }

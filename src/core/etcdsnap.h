@@ -53,6 +53,8 @@ etcdsnap *etcdsnap_open(const char *path, int64_t rev, int flags, bbolt_err *e);
 /* The same over bytes in memory (the caller keeps them alive). */
 etcdsnap *etcdsnap_open_mem(const uint8_t *data, size_t len, int64_t rev, bbolt_err *e);
 void etcdsnap_close(etcdsnap *s);
+/* bbolt_release of the file under s: call it now and then in a long pass. */
+void etcdsnap_release(etcdsnap *s);
 const etcdsnap_info *etcdsnap_get_info(const etcdsnap *s);
 
 /* The live keys in byte order: count and i-th. */

@@ -33,6 +33,7 @@ int luaopen_ksh_snapshot(lua_State *L);
 
 typedef struct {
   etcdsnap *s;
+  size_t emitted; /* values put in records since the last release of the map */
 } snap;
 
 static snap *check_open(lua_State *L) {
@@ -60,6 +61,7 @@ static int l_open(lua_State *L) {
   int force = lua_toboolean(L, 3);
   snap *u = lua_newuserdatauv(L, sizeof *u, 1);
   u->s = NULL;
+  u->emitted = 0;
   luaL_setmetatable(L, SNAP_MT);
   bbolt_err e;
   memset(&e, 0, sizeof e);
@@ -235,14 +237,22 @@ static int l_record(lua_State *L) {
   pb_put_raw(&b, (char[]){ETCDSCAN_REC_KVS}, 1);
   for (; i < hi && b.len < (256u << 10); i++) {
     const etcdsnap_kv *kv = etcdsnap_at(u->s, (size_t)i);
-    if (keys_only) put_kv_keys_only(&b, kv);
-    else pb_put_bytes(&b, 2, kv->kv, kv->kvlen);
+    if (keys_only) put_kv_keys_only(&b, kv); /* the keys are in memory: no page of the file read */
+    else {
+      pb_put_bytes(&b, 2, kv->kv, kv->kvlen);
+      u->emitted++;
+    }
   }
   if (b.oom) {
     pb_buf_free(&b);
     return luaL_error(L, "etcd snapshot: out of memory");
   }
   lua_pushlstring(L, b.p, b.len);
+  if (u->emitted > 256) { /* values in key order touch pages all over the file, and each fault maps
+                             * the 64 KB around it: keep the resident set bounded */
+    etcdsnap_release(u->s);
+    u->emitted = 0;
+  }
   pb_buf_free(&b);
   lua_pushinteger(L, i);
   return 2;
