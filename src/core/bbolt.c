@@ -226,6 +226,24 @@ void bbolt_release(bbolt_db *db) {
   if (db && db->fd >= 0 && db->map) madvise((void *)db->map, db->maplen, MADV_DONTNEED);
 }
 
+int bbolt_copy(bbolt_db *db, const uint8_t *p, size_t n, void *out) {
+  if (db->fd < 0) {
+    memcpy(out, p, n);
+    return 0;
+  }
+  off_t off = (off_t)(p - db->map);
+  for (size_t done = 0; done < n;) {
+    ssize_t r = pread(db->fd, (char *)out + done, n - done, off + (off_t)done);
+    if (r <= 0) {
+      if (r < 0 && errno == EINTR) continue;
+      if (r == 0) errno = EIO;
+      return -1;
+    }
+    done += (size_t)r;
+  }
+  return 0;
+}
+
 void bbolt_random(bbolt_db *db) {
   if (db && db->fd >= 0 && db->map) madvise((void *)db->map, db->maplen, MADV_RANDOM);
 }

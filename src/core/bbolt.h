@@ -72,6 +72,9 @@ bbolt_db *bbolt_open_mem(const uint8_t *data, size_t len, bbolt_err *e);
  * again): keeps the RSS of a pass over a big file bounded.  A no-op for
  * bbolt_open_mem. */
 void bbolt_release(bbolt_db *db);
+/* Copy n bytes at p (a pointer into db's map) to out: with pread(2) for a
+ * file, so a read of scattered values maps no pages.  0, or -1 (errno). */
+int bbolt_copy(bbolt_db *db, const uint8_t *p, size_t n, void *out);
 /* Tell the kernel the map is read at random from now on (no read-ahead): a
  * read of one value then maps its page, not 64 KB around it. */
 void bbolt_random(bbolt_db *db);

@@ -326,6 +326,8 @@ void etcdsnap_close(etcdsnap *s) {
 
 void etcdsnap_release(etcdsnap *s) { bbolt_release(s->db); }
 
+int etcdsnap_copy_kv(etcdsnap *s, const etcdsnap_kv *kv, void *out) { return bbolt_copy(s->db, kv->kv, kv->kvlen, out); }
+
 const etcdsnap_info *etcdsnap_get_info(const etcdsnap *s) { return &s->info; }
 size_t etcdsnap_count(const etcdsnap *s) { return s->n; }
 const etcdsnap_kv *etcdsnap_at(const etcdsnap *s, size_t i) { return i < s->n ? &s->kvs[i] : NULL; }

@@ -53,6 +53,9 @@ etcdsnap *etcdsnap_open(const char *path, int64_t rev, int flags, bbolt_err *e);
 /* The same over bytes in memory (the caller keeps them alive). */
 etcdsnap *etcdsnap_open_mem(const uint8_t *data, size_t len, int64_t rev, bbolt_err *e);
 void etcdsnap_close(etcdsnap *s);
+/* Copy kv's stored KeyValue (kv->kvlen bytes) to out without mapping its
+ * pages (bbolt_copy).  0, or -1 with errno set. */
+int etcdsnap_copy_kv(etcdsnap *s, const etcdsnap_kv *kv, void *out);
 /* bbolt_release of the file under s: call it now and then in a long pass. */
 void etcdsnap_release(etcdsnap *s);
 const etcdsnap_info *etcdsnap_get_info(const etcdsnap *s);

@@ -17,6 +17,7 @@
  *       ksh.etcdpb's scanner gives: pb.kvs / pb.lines read it) of the keys
  *       i..hi-1, about 256 KB at most
  *   snap:close() (also __gc, __close): idempotent; a closed snap raises. */
+#include <errno.h>
 #include <lauxlib.h>
 #include <lua.h>
 #include <stdlib.h>
@@ -33,7 +34,6 @@ int luaopen_ksh_snapshot(lua_State *L);
 
 typedef struct {
   etcdsnap *s;
-  size_t emitted; /* values put in records since the last release of the map */
 } snap;
 
 static snap *check_open(lua_State *L) {
@@ -61,7 +61,6 @@ static int l_open(lua_State *L) {
   int force = lua_toboolean(L, 3);
   snap *u = lua_newuserdatauv(L, sizeof *u, 1);
   u->s = NULL;
-  u->emitted = 0;
   luaL_setmetatable(L, SNAP_MT);
   bbolt_err e;
   memset(&e, 0, sizeof e);
@@ -234,25 +233,38 @@ static int l_record(lua_State *L) {
     return 1;
   }
   pb_buf b = {0};
+  char *tmp = NULL;
+  size_t tmpcap = 0;
+  int ioerr = 0;
   pb_put_raw(&b, (char[]){ETCDSCAN_REC_KVS}, 1);
-  for (; i < hi && b.len < (256u << 10); i++) {
+  for (; i < hi && b.len < (256u << 10) && !b.oom; i++) {
     const etcdsnap_kv *kv = etcdsnap_at(u->s, (size_t)i);
-    if (keys_only) put_kv_keys_only(&b, kv); /* the keys are in memory: no page of the file read */
-    else {
-      pb_put_bytes(&b, 2, kv->kv, kv->kvlen);
-      u->emitted++;
+    if (keys_only) {
+      put_kv_keys_only(&b, kv); /* the keys are in memory: no page of the file read */
+      continue;
     }
+    /* the value read with pread, not through the map: values in key order lie all over the file */
+    if (kv->kvlen > tmpcap) {
+      char *t = realloc(tmp, kv->kvlen);
+      if (!t) {
+        b.oom = 1;
+        break;
+      }
+      tmp = t, tmpcap = kv->kvlen;
+    }
+    if (etcdsnap_copy_kv(u->s, kv, tmp)) {
+      ioerr = errno;
+      break;
+    }
+    pb_put_bytes(&b, 2, tmp, kv->kvlen);
   }
-  if (b.oom) {
+  free(tmp);
+  if (b.oom || ioerr) {
     pb_buf_free(&b);
+    if (ioerr) return luaL_error(L, "etcd snapshot: read: %s", strerror(ioerr));
     return luaL_error(L, "etcd snapshot: out of memory");
   }
   lua_pushlstring(L, b.p, b.len);
-  if (u->emitted > 256) { /* values in key order touch pages all over the file, and each fault maps
-                             * the 64 KB around it: keep the resident set bounded */
-    etcdsnap_release(u->s);
-    u->emitted = 0;
-  }
   pb_buf_free(&b);
   lua_pushinteger(L, i);
   return 2;
