@@ -110,6 +110,9 @@ static int pick_meta(bbolt_db *db, bbolt_err *e) {
   if (m->root < 2 || m->root >= m->hwm)
     return CORRUPT(e, mp, "page %llu: root bucket page %llu is outside 2..%llu", (unsigned long long)mp,
                    (unsigned long long)m->root, (unsigned long long)(m->hwm - 1));
+  if (m->freelist != UINT64_MAX && (m->freelist < 2 || m->freelist >= m->hwm)) /* all ones: not synced (etcd) */
+    return CORRUPT(e, mp, "page %llu: freelist page %llu is outside 2..%llu", (unsigned long long)mp,
+                   (unsigned long long)m->freelist, (unsigned long long)(m->hwm - 1));
   db->ps = ps;
   db->hwm = m->hwm;
   db->txid = m->txid;
