@@ -263,7 +263,7 @@ static etcdsnap *build(bbolt_db *db, int64_t rev, bbolt_err *e) {
     }
     prev = m;
     in->revisions++;
-    if ((seen += it.vlen + 64) > (size_t)8 << 20) { /* keep the resident set bounded */
+    if ((seen += it.vlen + 64) > (size_t)2 << 20) { /* keep the resident set bounded */
       bbolt_release(db);
       seen = 0;
     }
