@@ -190,9 +190,10 @@ bbolt_db *bbolt_open(const char *path, int flags, bbolt_err *e) {
     }
   }
   struct stat st;
-  if (fstat(db->fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+  int stok = fstat(db->fd, &st) == 0;
+  if (!stok || !S_ISREG(st.st_mode)) {
     int en = errno;
-    seterr(e, BBOLT_EIO, BBOLT_NOPAGE, -1, "%s: %s", path, S_ISREG(st.st_mode) ? strerror(en) : "not a regular file");
+    seterr(e, BBOLT_EIO, BBOLT_NOPAGE, -1, "%s: %s", path, stok ? "not a regular file" : strerror(en));
     bbolt_close(db);
     return NULL;
   }

@@ -36,6 +36,15 @@ static uint64_t fnv(const uint8_t *p, size_t n) {
   return h;
 }
 
+static void meta_fl(uint8_t *base, uint64_t pg, uint64_t txid, uint64_t root, uint64_t freelist) {
+  uint8_t *p = base + pg * PS;
+  hdr(p, pg, 0x04, 0, 0);
+  uint8_t *m = p + 16;
+  put32(m, 0xED0CDAED), put32(m + 4, 2), put32(m + 8, PS), put32(m + 12, 0);
+  put64(m + 16, root), put64(m + 24, 0), put64(m + 32, freelist), put64(m + 40, NPAGES), put64(m + 48, txid);
+  put64(m + 56, fnv(m, 56));
+}
+
 static void meta(uint64_t pg, uint64_t txid, uint64_t root) {
   uint8_t *p = db + pg * PS;
   hdr(p, pg, 0x04, 0, 0);
@@ -249,6 +258,15 @@ int main(void) {
   cp[16] ^= 1;
   b = bbolt_open_mem(cp, NPAGES * PS, &e);
   ok(!b && e.code == BBOLT_CORRUPT && e.page == 0, "both metas damaged: corrupt (%s)", e.msg);
+  memcpy(cp, db, NPAGES * PS);
+  meta_fl(cp, 0, 4, 3, 2); /* a synced freelist on page 2: fine */
+  b = bbolt_open_mem(cp, NPAGES * PS, &e);
+  ok(b && bbolt_txid(b) == 4, "a meta with a freelist page opens");
+  bbolt_close(b);
+  meta_fl(cp, 0, 4, 3, 40);
+  b = bbolt_open_mem(cp, NPAGES * PS, &e);
+  ok(!b && e.code == BBOLT_CORRUPT && e.page == 0 && strstr(e.msg, "freelist"), "a freelist beyond the high-water mark: %s",
+     e.msg);
   b = bbolt_open_mem(db, 5 * PS, &e);
   ok(!b && e.code == BBOLT_CORRUPT && e.page == 5 && strstr(e.msg, "truncated"), "cut short: %s", e.msg);
   free(cp);
