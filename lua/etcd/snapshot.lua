@@ -16,7 +16,10 @@
 --   s:get(key, opts)    as the live client's c:get: opts prefix, from_key,
 --                       range_end, keys_only, count_only, limit, revision (or
 --                       rev), sort_order, sort_target, min/max_mod_revision,
---                       min/max_create_revision -> {kvs, more, count, header} | nil, err
+--                       min/max_create_revision -> {kvs, more, count, header} | nil, err;
+--                       each kv also has `revisions`: how many revisions of the key the
+--                       file keeps up to the read revision (history since the last compaction)
+--   s.info.revisions    every revision entry read (deleted keys' included), s.info.keys
 --   s:scanner(prefix, opts) / s:scan(prefix, opts): as the live client's (raw
 --                       records for ksh.etcdpb.kvs / lines, or KeyValues)
 --   s:close()           unmaps the file (also on garbage collection)

@@ -102,7 +102,8 @@ static int idx_put(etcdsnap *s, index_t *x, const etcdsnap_kv *kv, int tomb) {
     entry *en = &x->ents[x->slots[h] - 1];
     if (en->kv.klen == kv->klen && memcmp(en->kv.key, kv->key, kv->klen) == 0) {
       const uint8_t *k = en->kv.key;
-      en->kv = *kv, en->kv.key = k, en->tomb = tomb;
+      uint32_t nrev = en->kv.nrev + 1;
+      en->kv = *kv, en->kv.key = k, en->kv.nrev = nrev, en->tomb = tomb;
       return 0;
     }
     h = (h + 1) & (x->nslots - 1);
@@ -117,6 +118,7 @@ static int idx_put(etcdsnap *s, index_t *x, const etcdsnap_kv *kv, int tomb) {
   if (!k) return -1;
   x->ents[x->n].kv = *kv;
   x->ents[x->n].kv.key = k;
+  x->ents[x->n].kv.nrev = 1;
   x->ents[x->n].tomb = tomb;
   x->slots[h] = (uint32_t)(++x->n);
   return 0;

@@ -34,6 +34,7 @@ typedef struct {
   const uint8_t *kv;        /* the stored KeyValue message */
   uint32_t kvlen;
   int64_t create, mod, version, lease;
+  uint32_t nrev;            /* revisions of this key in the file up to the read revision */
 } etcdsnap_kv;
 
 typedef struct etcdsnap etcdsnap;

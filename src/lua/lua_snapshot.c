@@ -9,6 +9,7 @@
  *       scheduled_compact_revision, term, consistent_index, revisions, keys,
  *       txid, page_size, trailer}
  *   snap:query(key, range_end|nil, opts) -> {kvs = {...}, more, count}
+ *       (each kv also has revisions: how many revisions of it the file keeps)
  *       opts: limit, sort_order ("NONE"|"ASCEND"|"DESCEND"), sort_target
  *       ("KEY"|"VERSION"|"CREATE"|"MOD"|"VALUE"), keys_only, count_only,
  *       min/max_mod_revision, min/max_create_revision
@@ -108,7 +109,7 @@ static int l_info(lua_State *L) {
 }
 
 static void push_kv(lua_State *L, const etcdsnap_kv *kv, int keys_only) {
-  lua_createtable(L, 0, 6);
+  lua_createtable(L, 0, 7);
   lua_pushlstring(L, (const char *)kv->key, kv->klen);
   lua_setfield(L, -2, "key");
   lua_pushinteger(L, kv->create);
@@ -122,6 +123,8 @@ static void push_kv(lua_State *L, const etcdsnap_kv *kv, int keys_only) {
   lua_setfield(L, -2, "value");
   lua_pushinteger(L, kv->lease);
   lua_setfield(L, -2, "lease");
+  lua_pushinteger(L, kv->nrev);
+  lua_setfield(L, -2, "revisions");
 }
 
 static int opt_bool(lua_State *L, int t, const char *name) {

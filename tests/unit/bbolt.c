@@ -219,8 +219,8 @@ int main(void) {
   ok(etcdsnap_count(s) == 3, "3 live keys: /a /big /d (the tombstone hides /c)");
   const etcdsnap_kv *a = etcdsnap_at(s, 0);
   ok(a && a->klen == 2 && !memcmp(a->key, "/a", 2) && a->vlen == 2 && !memcmp(a->val, "v2", 2) && a->mod == 4 &&
-         a->version == 2 && a->create == 1,
-     "/a is its newest revision");
+         a->version == 2 && a->create == 1 && a->nrev == 2,
+     "/a is its newest revision, of 2 kept");
   etcdsnap_range q = {.key = "/", .kn = 1, .end = "0", .en = 1, .has_end = 1, .limit = 2};
   const etcdsnap_kv **out;
   size_t nout;
