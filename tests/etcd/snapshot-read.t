@@ -113,12 +113,13 @@ for v in $versions; do
     local o = assert(s:get('/a', {revision = $old}))
     local n = 0
     for kv in s:scan('/registry/configmaps/') do n = n + 1 end
-    print(s.revision, s.compact_revision, r.kvs[1].value, r.kvs[1].version, p.count, e.kind, e2.kind, e3.kind, o.kvs[1].value, n)
+    print(s.revision, s.compact_revision, r.kvs[1].value, r.kvs[1].version, p.count, e.kind, e2.kind, e3.kind, o.kvs[1].value, n, r.kvs[1].revisions)
     s:close()
     print(pcall(s.get, s, '/a'))" 2>&1)
   cnt=$(E get /registry/ --prefix --count-only -w fields | sed -n 's/"Count" : //p')
   ncm=$(E get /registry/configmaps/ --prefix --keys-only | grep -c .)
-  want="$rev	$crev	3	3	$cnt	compacted	compacted	notfound	3	$ncm"
+  # /a: puts 1 and 2 before the compaction (which keeps only 2), 3 after: 2 revisions kept
+  want="$rev	$crev	3	3	$cnt	compacted	compacted	notfound	3	$ncm	2"
   [ "$(echo "$out" | head -1)" = "$want" ] && echo "$out" | tail -1 | grep -q "^false.*closed etcd snapshot"
   ok $? "$V etcd.snapshot: $(echo "$out" | tr '\n' ' ')"
 
