@@ -487,6 +487,14 @@ end
 
 --- informer(resource, opts) -> a list+watch cache | nil, err (lua/k8s/informer.lua)
 function Client:informer(res, opts) return require("k8s.informer").new(self, res, opts) end
+--- leader_election(opts) -> election on a Lease with this client (lua/k8s/leader.lua)
+function Client:leader_election(opts)
+  util.check_arg(1, "leader_election", opts, "table")
+  local o = {}
+  for k, v in pairs(opts) do o[k] = v end
+  o.client = self
+  return require("k8s.leader").new(o, 2)
+end
 
 -- ---------------------------------------------------------------- writes and logs
 -- (lua/k8s/write.lua and lua/k8s/logs.lua: create, replace, patch, apply,
@@ -582,6 +590,10 @@ end
 
 -- Hooks the prompt pulls (the library never requires the front end):
 -- the context shown in ksh:CTX/NS> and argument completers by command name.
+--- leader_election{lease = "ns/name", identity, lease_duration, renew_deadline, retry_period,
+--   on_started, on_stopped, on_new_leader, release_on_cancel, client} -> election (lua/k8s/leader.lua)
+function M.leader_election(opts) return require("k8s.leader").new(opts, 2) end
+
 M._hooks = { prompt_context = prompt_context, complete = { get = complete_get } }
 
 return M
