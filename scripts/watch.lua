@@ -20,12 +20,119 @@
 -- traceback to stderr and the watch goes on (--stop-on-error: status 1).
 -- The watch resumes a dropped connection and relists on 410 (k:watch).
 --   kscript watch pods -A --on 'if ev.type == "DELETED" then print(ev.object.metadata.name) end'
+--
+-- usage: watch etcd KEY [HANDLER.lua] [--prefix] [--rev N] [--prev-kv] [flags]
+--   --on 'LUA' | HANDLER.lua, --timeout DUR, --stop-on-error as above
+--   --endpoints URLS, --cacert F, --cert F, --key F (default: $ETCDCTL_*)
+-- Watches an etcd key (every key under it with --prefix) from now, or from
+-- revision N.  Without a handler it prints as `etcdctl watch` does (PUT or
+-- DELETE, then the key and the value, on lines of their own).  A handler
+-- sees `ev` (ev.type PUT or DELETE, ev.kv = {key, value, mod_revision,
+-- create_revision, version, lease}, ev.prev_kv: the value before, ev.revision),
+-- `cache` (the last kv of every key changed since the watch began, by key)
+-- and `c` (the etcd client).  A compacted --rev ends it with status 1.
+--   kscript watch etcd /registry/pods/ --prefix --on 'print(ev.type, ev.kv.key)'
 local args = require "ksh.args"
 local cli = require "k8s.cli"
 local printers = require "k8s.printers"
 local ksh = require "ksh"
 local json = require "json"
 collectgarbage("generational")
+
+-- the handler: --on CODE, or a positional HANDLER.lua that is a readable
+-- file (removed from rest); names are the handler's three arguments
+local function load_handler(on, rest, names)
+  local file
+  for i = #rest, 2, -1 do
+    local f = rest[i]:match("%.lua$") and io.open(rest[i], "r")
+    if f then
+      f:close()
+      file = table.remove(rest, i)
+      break
+    end
+  end
+  if on and file then ksh.usage("give either --on or a HANDLER.lua, not both") end
+  if on then
+    -- (the locals share line 1 with the code, so error lines are the code's)
+    local chunk, err = load("local " .. names .. " = ... " .. on, "=--on", "t")
+    if not chunk then ksh.usage("--on: %s", err) end
+    return chunk
+  elseif file then
+    local chunk, err = loadfile(file, "t")
+    if not chunk then ksh.usage("%s", err) end
+    local ok, fn = pcall(chunk)
+    if not ok then error(tostring(fn), 0) end
+    if type(fn) ~= "function" then ksh.usage("%s must return a function(%s)", file, names) end
+    return fn
+  end
+end
+
+-- run handler(ev, ...) with the watch's rules: true to go on, false to stop, or the status
+local function call_handler(handler, stop_on_error, ...)
+  local hok, res = xpcall(handler, function(m)
+    if ksh.is_interrupt(m) then return m end
+    -- (the traceback down to the handler, not the runner's frames)
+    local tb = debug.traceback(tostring(m), 2)
+    return { traceback = tb:match("^(.-)\n\t%[C%]: in function 'xpcall'") or tb, err = m }
+  end, ...)
+  if not hok then
+    if ksh.is_interrupt(res) then error(res, 0) end
+    io.stderr:write("kscript: watch: handler error: ", res.traceback, "\n")
+    io.stderr:flush()
+    if stop_on_error then return false, 1 end
+  elseif res == false then
+    return false, 0
+  end
+  return true
+end
+
+-- ---------------------------------------------------------------- watch etcd
+local function watch_etcd(argv)
+  local eo, erest = args.parse(argv, {
+    { nil, "endpoints", value = true }, { nil, "cacert", value = true },
+    { nil, "cert", value = true }, { nil, "key", value = true },
+    { nil, "prefix" }, { nil, "rev", value = true, number = true }, { nil, "prev-kv" },
+    { nil, "on", value = true }, { nil, "timeout", value = true }, { nil, "stop-on-error" },
+  })
+  local handler = load_handler(eo.on, erest, "ev, cache, c")
+  if #erest ~= 1 then ksh.usage("watch etcd: one KEY expected (and at most one HANDLER.lua)") end
+  local timeout = eo.timeout and cli.duration(eo.timeout, "timeout") or nil
+  local etcd = require "etcd"
+  local loop = require "ksh.loop"
+  local c = assert(etcd.connect { endpoints = eo.endpoints, cacert = eo.cacert, cert = eo.cert, key = eo.key })
+  local key = erest[1]
+  local wo = { start_revision = eo.rev, prev_kv = (handler ~= nil or eo.prev_kv) or nil }
+  if eo.prefix then
+    if key == "" then key, wo.range_end = "\0", "\0" else wo.prefix = true end
+  end
+  local w <close> = c:watcher(key, wo)
+  local status, timed_out = 0, false
+  if timeout then
+    local me = loop.current()
+    ksh.after(timeout, function() timed_out = true; loop.cancel(me) end)
+  end
+  local cache = {}
+  local ctl = require "etcd.ctl"
+  local ok, err = ksh.try(function()
+    while true do
+      local ev = w:next()
+      if ev == nil then break end
+      if ev.type == "PUT" or ev.type == "DELETE" then
+        if handler then
+          cache[ev.kv.key] = ev.type == "PUT" and ev.kv or nil
+          local go, st = call_handler(handler, eo.stop_on_error, ev, cache, c)
+          if not go then status = st; break end
+        else
+          ctl.simple.watch(function(s) io.stdout:write(s) end, { events = { ev } }, {})
+          io.stdout:flush()
+        end
+      end
+    end
+  end)
+  if not ok and not (timed_out and type(err) == "table" and err.kind == "cancelled") then error(err, 0) end
+  return status
+end
+if arg[1] == "etcd" then return watch_etcd(table.move(arg, 2, #arg, 1, {})) end
 
 local o, rest = args.parse(arg, cli.flags {
   { "A", "all-namespaces" },
@@ -45,30 +152,7 @@ if output and not ({ json = true, yaml = true, name = true, wide = true })[outpu
 end
 if #rest == 0 then ksh.usage("you must specify the type of resource to watch (kscript api-resources lists them)") end
 
--- the handler: --on CODE, or a positional HANDLER.lua that is a readable file
-local handler, handler_file
-for i = #rest, 2, -1 do
-  local f = rest[i]:match("%.lua$") and io.open(rest[i], "r")
-  if f then
-    f:close()
-    handler_file = table.remove(rest, i)
-    break
-  end
-end
-if o.on and handler_file then ksh.usage("give either --on or a HANDLER.lua, not both") end
-if o.on then
-  -- (the locals share line 1 with the code, so error lines are the code's)
-  local chunk, err = load("local ev, cache, k = ... " .. o.on, "=--on", "t")
-  if not chunk then ksh.usage("--on: %s", err) end
-  handler = chunk
-elseif handler_file then
-  local chunk, err = loadfile(handler_file, "t")
-  if not chunk then ksh.usage("%s", err) end
-  local ok, fn = pcall(chunk)
-  if not ok then error(tostring(fn), 0) end
-  if type(fn) ~= "function" then ksh.usage("%s must return a function(ev, cache, k)", handler_file) end
-  handler = fn
-end
+local handler = load_handler(o.on, rest, "ev, cache, k")
 
 local typ, name = rest[1], rest[2]
 if typ:find("/", 1, true) then
@@ -157,21 +241,9 @@ local ok, err = ksh.try(function()
           if t == "MODIFIED" then ev.old = old end
         end
         if not (o.since_now and ev.initial) then
-          local hok, res = xpcall(handler, function(m)
-            if ksh.is_interrupt(m) then return m end
-            -- (the traceback down to the handler, not the runner's frames)
-            local tb = debug.traceback(tostring(m), 2)
-            return { traceback = tb:match("^(.-)\n\t%[C%]: in function 'xpcall'") or tb, err = m }
-          end, ev, cache, k)
-          if not hok then
-            if ksh.is_interrupt(res) then error(res, 0) end
-            io.stderr:write("kscript: watch: handler error: ", res.traceback, "\n")
-            io.stderr:flush()
-            if o.stop_on_error then
-              status = 1
-              break
-            end
-          elseif res == false then
+          local go, st = call_handler(handler, o.stop_on_error, ev, cache, k)
+          if not go then
+            status = st
             break
           end
         end
