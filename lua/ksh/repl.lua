@@ -46,9 +46,15 @@ function M.split(line)
 end
 
 local function command_fn(line)
+  -- `cmd args &`: the command runs as a background job
+  local bg
+  line, bg = line:gsub("%s*&%s*$", "")
   local words, err = M.split(line)
   if not words then return "error", "ksh: " .. err end
   if #words == 0 then return "empty" end
+  if bg > 0 then
+    return "run", function() require("ksh").spawn(function() return cmd.run(table.unpack(words)) end) end
+  end
   return "run", function() cmd.run(table.unpack(words)) end
 end
 
@@ -91,6 +97,14 @@ function M.prepare(text)
     return "error", err
   end
   local word, rest = text:match("^%s*([%w_][%w_%-%.]*)%s*(.*)$")
+  M._line = text
+  -- jobs, fg N, kill N (unless a Lua global has the name)
+  local jobcmd = word and M.builtins[word] and rawget(_G, word) == nil
+    and (rest == "" or rest:match("^%%?%d+%s*$")) and M.builtins[word]
+  if jobcmd then
+    local n = tonumber(rest:match("%d+"))
+    return "run", function() return jobcmd(n) end
+  end
   -- `exit` and `exit N` leave the prompt (unless exit is a Lua global)
   local code = word == "exit" and _G.exit == nil and (rest == "" and "0" or rest:match("^(%d+)%s*$"))
   if code then return "run", function() os.exit(tonumber(code)) end end
@@ -154,6 +168,7 @@ local function lib_hooks()
 end
 M.context = nil
 function M.prompt()
+  M._settle()
   if M.context == nil then M.context = lib_hooks().prompt_context or false end
   if M.context then
     local ok, s = pcall(M.context)
@@ -162,9 +177,11 @@ function M.prompt()
   return "ksh> "
 end
 
---- start(): the prompt opens (commands now know they run at the prompt).
-function M.start()
+--- start(above): the prompt opens (commands now know they run at the
+-- prompt); above(s, to_stderr) writes text above the line being typed.
+function M.start(above)
   require("ksh").interactive = true
+  M._install_jobs(above)
   if os.getenv("KSH_NO_BANNER") then return end
   io.stderr:write("kscript ", "(Lua 5.4) ", "- 'help' lists commands and explains the prompt, Ctrl-D exits\n")
 end
@@ -248,6 +265,202 @@ function M.complete(line, start, _, text)
     if s ~= out[i - 1] then uniq[#uniq + 1] = s end
   end
   return uniq
+end
+
+-- ---------------------------------------------------------------- jobs
+-- A task started by a statement typed at the prompt (spawn, every, after,
+-- k:watch with a handler, k:informer, `cmd &`) that is still running when
+-- the statement is done becomes a job: `jobs` lists them, `fg N` follows
+-- one's output until it ends (Ctrl-C goes back to the prompt, the job runs
+-- on), `kill N` cancels its tasks (their <close> handlers run).  Tasks a job
+-- starts belong to it.  A job's output goes above the line being typed,
+-- whole lines at a time; while `fg N` follows a job, the others' output is
+-- held and shown when the prompt comes back.  Leaving the prompt ends them
+-- all (the host cancels every task).
+local loop = require "ksh.loop"
+
+M.jobs = {}            -- id -> {id, label, tasks = {task = true}, out = {}, held = {}}
+local owner = setmetatable({}, { __mode = "k" }) -- coroutine -> job
+local pending = {}     -- tasks started by the current statement, not yet a job
+local next_id = 1
+local following        -- the job `fg` follows
+local above_fn         -- C: write above the prompt
+
+local function alive(job)
+  for t in pairs(job.tasks) do
+    if t.done then job.tasks[t] = nil end
+  end
+  return next(job.tasks) ~= nil
+end
+
+local function emit(s, err)
+  if above_fn then above_fn(s, err) else (err and io.stderr or io.stdout):write(s) end
+end
+
+-- text written by a job's task: whole lines go out (or are held)
+local function job_write(job, s, err)
+  local key = err and "err" or "out"
+  local buf = (job.partial[key] or "") .. s
+  local cut = buf:match("^.*()\n")
+  if not cut then job.partial[key] = buf; return end
+  job.partial[key] = buf:sub(cut + 1)
+  local lines = buf:sub(1, cut)
+  if following and following ~= job then
+    local h = job.held
+    h[#h + 1] = { lines, err }
+    if #h > 10000 then table.remove(h, 1); job.dropped = (job.dropped or 0) + 1 end
+  else
+    emit(lines, err)
+  end
+end
+
+local function job_of_current()
+  local co = loop.current()
+  return co and owner[co]
+end
+
+local function flush_job(job)
+  for key, rest in pairs(job.partial) do
+    if rest ~= "" then emit(rest .. "\n", key == "err") end
+    job.partial[key] = ""
+  end
+end
+
+local function release_held()
+  for _, job in pairs(M.jobs) do
+    if #job.held > 0 then
+      if job.dropped then emit(("[%d] (%d older lines dropped)\n"):format(job.id, job.dropped), true) end
+      for _, h in ipairs(job.held) do emit(h[1], h[2]) end
+      job.held, job.dropped = {}, nil
+    end
+  end
+end
+
+--- _settle(): at each prompt: the current statement's live tasks become a
+-- job; ended jobs are reported once
+function M._settle()
+  local live = {}
+  for _, t in ipairs(pending) do if not t.done then live[#live + 1] = t end end
+  pending = {}
+  if #live > 0 then
+    local job = { id = next_id, label = (M._line or "?"):gsub("%s+", " "), tasks = {}, held = {}, partial = {} }
+    next_id = next_id + 1
+    for _, t in ipairs(live) do
+      job.tasks[t] = true
+      owner[t.co] = job
+    end
+    M.jobs[job.id] = job
+    emit(("[%d] %s\n"):format(job.id, job.label))
+  end
+  release_held()
+  local ids = {}
+  for id in pairs(M.jobs) do ids[#ids + 1] = id end
+  table.sort(ids)
+  for _, id in ipairs(ids) do
+    local job = M.jobs[id]
+    if not alive(job) then
+      flush_job(job)
+      M.jobs[id] = nil
+      emit(("[%d]  %-8s %s\n"):format(id, job.killed and "killed" or "done", job.label))
+    end
+  end
+  if next(M.jobs) == nil then next_id = 1 end
+end
+
+local function find_job(n)
+  if n == nil then -- the newest
+    for id in pairs(M.jobs) do if not n or id > n then n = id end end
+  end
+  local job = n and M.jobs[n]
+  if not job or not alive(job) then
+    io.stderr:write(("ksh: %s: no such job\n"):format(n and ("%" .. n) or "current"))
+    return nil
+  end
+  return job
+end
+
+M.builtins = {}
+
+--- jobs: list the running jobs
+function M.builtins.jobs()
+  local ids = {}
+  for id, job in pairs(M.jobs) do if alive(job) then ids[#ids + 1] = id end end
+  table.sort(ids)
+  for _, id in ipairs(ids) do
+    local job, n = M.jobs[id], 0
+    for _ in pairs(job.tasks) do n = n + 1 end
+    io.stdout:write(("[%d]  running  %s%s\n"):format(id, M.jobs[id].label, n > 1 and (" (%d tasks)"):format(n) or ""))
+  end
+end
+
+--- kill N: cancel every task of job N (the newest without N)
+function M.builtins.kill(n)
+  local job = find_job(n)
+  if not job then return end
+  job.killed = true
+  for t in pairs(job.tasks) do t:cancel() end
+  flush_job(job)
+end
+
+--- fg N: follow job N's output until it ends; Ctrl-C stops following
+function M.builtins.fg(n)
+  local job = find_job(n)
+  if not job then return end
+  io.stdout:write(job.label, "\n")
+  following = job
+  local _ <close> = setmetatable({}, { __close = function() following = nil end })
+  local ksh = require "ksh"
+  while alive(job) do
+    local t = next(job.tasks)
+    -- (an interruption still raises: Ctrl-C ends the following)
+    local ok, err = ksh.try(t.wait, t)
+    if not ok and not (type(err) == "table" and err.kind == "cancelled") then
+      io.stderr:write("kscript: error in task: ", tostring(err), "\n")
+    end
+  end
+end
+
+function M._install_jobs(above)
+  above_fn = above
+  local ksh = require "ksh"
+  -- every task started while the prompt runs: the statement's, or a job's
+  local spawn = ksh.spawn
+  ksh.spawn = function(...)
+    local t = spawn(...)
+    local job = job_of_current()
+    if job then
+      job.tasks[t] = true
+      owner[t.co] = job
+    else
+      pending[#pending + 1] = t
+    end
+    return t
+  end
+  _G.spawn = ksh.spawn
+  -- output of jobs: above the prompt, by whole lines
+  local print0 = print
+  _G.print = function(...)
+    local job = job_of_current()
+    if not job then return print0(...) end
+    local n, parts = select("#", ...), {}
+    for i = 1, n do parts[i] = tostring((select(i, ...))) end
+    job_write(job, table.concat(parts, "\t") .. "\n", false)
+  end
+  local methods = getmetatable(io.stdout).__index
+  local write0 = methods.write
+  methods.write = function(f, ...)
+    if f == io.stdout or f == io.stderr then
+      local job = job_of_current()
+      if job then
+        local n, parts = select("#", ...), {}
+        for i = 1, n do parts[i] = tostring((select(i, ...))) end
+        job_write(job, table.concat(parts), f == io.stderr)
+        return f
+      end
+    end
+    return write0(f, ...)
+  end
+  io.write = function(...) return io.output():write(...) end
 end
 
 return M

@@ -251,6 +251,17 @@ static void on_task_error(void *ud, const char *msg) {
   above_prompt(stderr, buf, n < 0 ? 0 : (size_t)n >= sizeof buf ? sizeof buf - 1 : (size_t)n);
 }
 
+/* above(s [, to_stderr]): text from a background job, written above the
+ * line being typed (ksh.repl routes a job's whole lines here). */
+static int l_above(lua_State *L) {
+  size_t len;
+  const char *s = luaL_checklstring(L, 1, &len);
+  FILE *f = lua_toboolean(L, 2) ? stderr : stdout;
+  if (f == stderr) fflush(stdout);
+  above_prompt(f, s, len);
+  return 0;
+}
+
 /* print() that keeps the prompt intact when a background task prints. */
 static int l_print(lua_State *L) {
   int n = lua_gettop(L);
@@ -366,7 +377,8 @@ int repl_run(host_t *h, int verbose) {
   host_trap_exit(h);
   term_take();
 
-  if (call_repl("start", 0, 0) != 0) { /* best effort */
+  lua_pushcfunction(R.L, l_above);
+  if (call_repl("start", 1, 0) != 0) { /* best effort */
   }
   install();
   while (!R.eof) {
