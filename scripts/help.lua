@@ -37,6 +37,9 @@ the ksh> prompt:
   spawn(f), every(5, f)     background tasks: they run while you type and
                             print above the prompt; an error in one is shown
                             and the prompt goes on
+  watch pods &              a command as a background job; tasks a statement
+  jobs, fg N, kill N        leaves running are jobs too: list them, follow
+                            one's output (Ctrl-C: stop following), stop one
   Ctrl-C                    stops the running command or chunk (a second
                             Ctrl-C kills a chunk stuck in C); at an empty
                             prompt it drops the line
