@@ -23,7 +23,8 @@ I.__name = "k8s.informer"
 
 local FIELDS = { namespace = "string", all_namespaces = "boolean", labelSelector = "string",
                  fieldSelector = "string", on_add = "function", on_update = "function",
-                 on_delete = "function", indexes = "table", transform = "function", limit = "number" }
+                 on_delete = "function", indexes = "table", transform = "function", limit = "number",
+                 resync = "number", min_watch_timeout = "number" }
 
 --- key(obj) -> "namespace/name", or "name" for a cluster-scoped object (client-go's MetaNamespaceKeyFunc)
 function I.key(obj)
@@ -98,14 +99,32 @@ function I:_remove(key)
   self.items[key] = nil
 end
 
+-- handlers run one at a time (events and resyncs come from two tasks)
+function I:_lock()
+  while self.busy do
+    self.lock_waiters[#self.lock_waiters + 1] = loop.current()
+    loop.suspend()
+  end
+  self.busy = true
+end
+
+function I:_unlock()
+  self.busy = false
+  local w = table.remove(self.lock_waiters, 1)
+  while w and coroutine.status(w) == "dead" do w = table.remove(self.lock_waiters, 1) end
+  if w then loop.wake(w) end
+end
+
 -- a handler runs to its end; its error is reported and the informer goes on
 function I:_call(fn, ...)
   if not fn then return end
+  self:_lock()
   local ok, err = xpcall(fn, function(m)
     if loop.is_interrupt(m) then return m end
     local tb = debug.traceback(tostring(m), 2)
     return tb:match("^(.-)\n\t%[C%]: in function 'xpcall'") or tb
   end, ...)
+  self:_unlock()
   if not ok then
     if loop.is_interrupt(err) then error(err, 0) end
     self.stats.handler_errors = self.stats.handler_errors + 1
@@ -115,6 +134,7 @@ end
 
 function I:_event(ev)
   local t = ev.type
+  if t == "BOOKMARK" then self.stats.bookmarks = self.stats.bookmarks + 1 end
   if t ~= "ADDED" and t ~= "MODIFIED" and t ~= "DELETED" then return end
   local o = self.opts
   local obj = ev.object
@@ -138,15 +158,37 @@ function I:_event(ev)
   end
 end
 
-local backoff_start, backoff_max = 0.8, 30
+-- resync: every opts.resync seconds, on_update(obj, obj) for every object
+-- held (client-go's resync: the same object as old and new), in key order
+function I:_resync_loop(period)
+  while not self.stopped do
+    loop.sleep(period)
+    if self.stopped then return end
+    self.stats.resyncs = self.stats.resyncs + 1
+    for _, key in ipairs(self:keys()) do
+      local obj = self.items[key]
+      if obj ~= nil then
+        self.stats.resynced = self.stats.resynced + 1
+        self:_call(self.opts.on_update, obj, obj)
+      end
+      if self.stopped then return end
+    end
+  end
+end
+
+function I:_wake_waiters()
+  local w = self.sync_waiters
+  self.sync_waiters = {}
+  for _, co in ipairs(w) do loop.wake(co) end
+end
 
 function I:_run()
   local o = self.opts
   local lopts = { namespace = o.namespace, all_namespaces = o.all_namespaces,
                   labelSelector = o.labelSelector, fieldSelector = o.fieldSelector, limit = o.limit }
-  -- the first list, retried with backoff while the failure is of the world
+  -- the first list, retried with client-go's backoff while the failure is of the world
   local list, err
-  local delay = backoff_start
+  local bo = {}
   while true do
     list, err = self.client:list(self.resource, lopts)
     if list then break end
@@ -155,14 +197,14 @@ function I:_run()
       self.err = err
       return
     end
-    loop.sleep(delay)
-    delay = math.min(delay * 2, backoff_max)
+    loop.sleep(Watch.backoff_step(bo, loop.now()))
   end
   local rv = list.metadata and list.metadata.resourceVersion
   local items = type(list.items) == "table" and list.items or {}
   local wopts = {}
   for k, v in pairs(lopts) do wopts[k] = v end
   wopts.resourceVersion = rv
+  wopts.min_watch_timeout = o.min_watch_timeout or 300
   self.watch = Watch.new(self.client, self.resource, wopts)
   local known = self.watch.known
   for _, it in ipairs(items) do
@@ -180,6 +222,10 @@ function I:_run()
     end
   end
   self.is_synced = true
+  self:_wake_waiters()
+  if o.resync and o.resync > 0 then
+    self.resync_task = require("ksh").spawn(function() self:_resync_loop(o.resync) end)
+  end
   for ev in self.watch:events() do
     if self.stopped then break end
     self:_event(ev)
@@ -208,12 +254,15 @@ function I.new(client, res, opts)
     client = client, resource = entry, resource_name = entry.name, opts = opts,
     items = {}, count = 0, indexes = opts.indexes, indices = indices, index_of = {},
     is_synced = false,
-    stats = { adds = 0, updates = 0, deletes = 0, handler_errors = 0 },
+    stats = { adds = 0, updates = 0, deletes = 0, handler_errors = 0, bookmarks = 0, resyncs = 0, resynced = 0 },
+    lock_waiters = {}, sync_waiters = {},
   }, I)
   self.task = require("ksh").spawn(function()
     local ok, e = require("ksh").try(function() return self:_run() end)
     if not ok and not self.stopped then self.err = e end
     self.done = true
+    if self.resync_task then self.resync_task:cancel() end
+    self:_wake_waiters()
   end)
   return self
 end
@@ -222,17 +271,42 @@ end
 function I:synced() return self.is_synced end
 
 --- wait_synced([timeout]) -> true | nil, err (the informer failed, or timeout seconds passed)
+-- (woken when it syncs or ends, never by polling)
 function I:wait_synced(timeout)
-  local deadline = timeout and loop.now() + timeout
+  local me = loop.current()
+  local timer
+  local timed_out = false
+  if timeout then
+    timer = require("ksh").spawn(function()
+      loop.sleep(timeout)
+      timed_out = true
+      for i, co in ipairs(self.sync_waiters) do
+        if co == me then table.remove(self.sync_waiters, i); loop.wake(me); return end
+      end
+    end)
+  end
+  local _ <close> = setmetatable({}, { __close = function()
+    if timer then timer:cancel() end
+    for i, co in ipairs(self.sync_waiters) do
+      if co == me then table.remove(self.sync_waiters, i); break end
+    end
+  end })
   while not self.is_synced do
     if self.err then return nil, self.err end
     if self.done or self.stopped then return nil, util.error("closed", "informer: stopped before it synced") end
-    if deadline and loop.now() >= deadline then
+    if timed_out then
       return nil, util.error("timeout", ("informer %s: not synced after %gs"):format(self.resource_name, timeout))
     end
-    loop.sleep(0.01)
+    self.sync_waiters[#self.sync_waiters + 1] = me
+    loop.suspend()
   end
   return true
+end
+
+--- last_sync_resource_version() -> the resourceVersion the cache reflects
+-- (the last event's or bookmark's; client-go's LastSyncResourceVersion)
+function I:last_sync_resource_version()
+  return self.watch and self.watch.rv or nil
 end
 
 --- get(key) -> the object held under "namespace/name" (or "name"), or nil
@@ -280,6 +354,8 @@ function I:stop()
   if self.stopped then return end
   self.stopped = true
   if self.watch then self.watch:close() end
+  if self.resync_task then self.resync_task:cancel() end
+  self:_wake_waiters()
   -- (from one of its own handlers the task ends at the next event)
   if self.task and not self.task.done and loop.current() ~= self.task.co then self.task:cancel() end
 end

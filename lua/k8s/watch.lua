@@ -1,7 +1,8 @@
 -- k8s.watch: a watch that never silently loses a change.
 --
 -- It resumes a dropped connection from the last resourceVersion seen (event
--- or bookmark) with backoff (0.8 s doubling to 30 s), and on 410 Gone (an
+-- or bookmark) with client-go's backoff (0.8 s doubling to 30 s, each sleep
+-- up to twice that by jitter, back to 0.8 s after 2 minutes without one), and on 410 Gone (an
 -- HTTP status, or an ERROR event carrying a Status with code 410) it lists
 -- again and delivers the differences against what it had already delivered
 -- (ADDED / MODIFIED / DELETED with ev.relist = true), then watches on.  For
@@ -16,7 +17,17 @@ local W = {}
 W.__index = W
 W.__name = "k8s.watch"
 
-W.backoff_start, W.backoff_max = 0.8, 30
+W.backoff_start, W.backoff_max, W.backoff_reset, W.backoff_jitter = 0.8, 30, 120, 1.0
+
+--- backoff_step(state, now [, rand]) -> seconds to sleep: client-go's reflector
+-- backoff (wait.Backoff with DelayWithReset); state = {backoff =, last =} is updated
+function W.backoff_step(st, now, rand)
+  if st.backoff == nil or (st.last and now - st.last > W.backoff_reset) then st.backoff = W.backoff_start end
+  st.last = now
+  local d = st.backoff * (1 + (rand or math.random()) * W.backoff_jitter)
+  st.backoff = math.min(st.backoff * 2, W.backoff_max)
+  return d
+end
 
 --- new(client, resource, opts) -> watch (nothing is sent before the first event is asked for)
 function W.new(client, res, opts)
@@ -24,7 +35,7 @@ function W.new(client, res, opts)
   if not path then error(e, 0) end
   return setmetatable({
     client = client, path = path, entry = e, opts = opts, known = {},
-    rv = opts.resourceVersion, queue = {}, head = 1, backoff = W.backoff_start,
+    rv = opts.resourceVersion, queue = {}, head = 1, bo = {},
     deadline = opts.timeout and (loop.now() + opts.timeout) or nil,
     track = opts.track ~= false, stats = { reconnects = 0, relists = 0 },
   }, W)
@@ -120,13 +131,20 @@ function W:_relist(why)
   return true
 end
 
-function W:_open()
+function W:_query()
   local ls, fs = self:_selectors()
   local q = { watch = "1", resourceVersion = self.rv, labelSelector = ls, fieldSelector = fs,
               allowWatchBookmarks = self.opts.bookmarks ~= false and "true" or nil }
   if self.deadline then
     q.timeoutSeconds = math.max(1, math.ceil(self.deadline - loop.now()))
+  elseif self.opts.min_watch_timeout then -- (client-go: random in [min, 2 x min])
+    q.timeoutSeconds = math.floor(self.opts.min_watch_timeout * (1 + math.random()))
   end
+  return q
+end
+
+function W:_open()
+  local q = self:_query()
   return self.client:raw_request { path = self.path, query = q, framing = "lines", accept = self.opts.accept or "application/json" }
 end
 
@@ -135,8 +153,7 @@ local retryable = { refused = true, closed = true, truncated = true, timeout = t
 
 function W:_sleep()
   self.stats.reconnects = self.stats.reconnects + 1
-  loop.sleep(self.backoff)
-  self.backoff = math.min(self.backoff * 2, W.backoff_max)
+  loop.sleep(W.backoff_step(self.bo, loop.now()))
 end
 
 function W:_deliver(ev)
@@ -210,7 +227,6 @@ function W:next()
             error(util.status_error(tonumber(code) or 500, obj, "WATCH " .. self.path), 0)
           end
         else
-          self.backoff = W.backoff_start
           local m = meta_of(obj)
           if type(m.resourceVersion) == "string" then self.rv = m.resourceVersion end
           if ev.type ~= "BOOKMARK" or self.opts.bookmarks_events ~= false then

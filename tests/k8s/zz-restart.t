@@ -74,7 +74,8 @@ wait_lines 3 20
 is "and sees a change live" "$(events | sed -n 3p)" "MODIFIED a"
 
 # Stop the apiserver; keep it down until the watcher has failed to reconnect
-# 5 times (0.8, 1.6, 3.2, 6.4 s: it now sleeps 12.8 s), then stop the
+# 5 times (0.8, 1.6, 3.2, 6.4 s, each up to twice that by jitter: it now
+# sleeps 12.8 to 25.6 s), then stop the
 # watcher itself (SIGSTOP) and start the apiserver again; the changes are
 # made while the watcher is stopped, so they all happen before it reconnects
 # whatever the restart costs on a loaded machine.
@@ -108,7 +109,7 @@ after=$(grep -vc '^#' "$tmp/out")
 is "the changes were made before the watcher reconnected (no event since the restart yet)" "$after/$(reconnects)" "$before/5"
 kill -CONT "$wpid"
 
-# it wakes at the end of its 12.8 s backoff at the latest
+# it wakes at the end of its 12.8-25.6 s backoff at the latest
 wait_lines 9 60
 # and the watch goes on after catching up; a repeated event would come
 # before the live ones, so waiting for two live events is enough
