@@ -47,6 +47,7 @@ is_same() { same | grep -q '^same'; }
 wait_same() { local i; for i in $(seq 1 200); do is_same && return 0; sleep 0.05; done; return 1; }
 wait_line() { local i; for i in $(seq 1 200); do grep -q -- "$2" "$1" 2>/dev/null && return 0; sleep 0.05; done; return 1; }
 stop() { kill "$1" 2>/dev/null; wait "$1" 2>/dev/null; }
+trap 'kill $(jobs -p) 2>/dev/null; etcd_cleanup' EXIT
 
 "${E[@]}" put /mirror/a 1 >/dev/null
 "${E[@]}" put /mirror/dir/b "two words" >/dev/null

@@ -27,6 +27,8 @@ W=("$KS" watch etcd --endpoints "$EP")
 wait_line() { local i; for i in $(seq 1 200); do grep -q -- "$2" "$1" 2>/dev/null && return 0; sleep 0.05; done; return 1; }
 done_pid() { local i; for i in $(seq 1 200); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.05; done; return 1; }
 stop() { kill "$1" 2>/dev/null; wait "$1" 2>/dev/null; }
+# (watchers left running if the test ends early are stopped with the servers)
+trap 'kill $(jobs -p) 2>/dev/null; etcd_cleanup' EXIT
 
 # printing, side by side with etcdctl
 "${E[@]}" put /w/seed 0 >/dev/null
