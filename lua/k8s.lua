@@ -592,7 +592,17 @@ end
 -- the context shown in ksh:CTX/NS> and argument completers by command name.
 --- leader_election{lease = "ns/name", identity, lease_duration, renew_deadline, retry_period,
 --   on_started, on_stopped, on_new_leader, release_on_cancel, client} -> election (lua/k8s/leader.lua)
-function M.leader_election(opts) return require("k8s.leader").new(opts, 2) end
+function M.leader_election(opts)
+  if type(opts) == "table" and opts.client == nil then
+    local o = {}
+    for k, v in pairs(opts) do o[k] = v end
+    local c, err = M.connect()
+    if not c then error(err, 2) end
+    o.client = c
+    opts = o
+  end
+  return require("k8s.leader").new(opts, 2)
+end
 
 M._hooks = { prompt_context = prompt_context, complete = { get = complete_get } }
 

@@ -313,7 +313,7 @@ function L.new(opts, level)
   end
   if identity == "" then error("leader_election: identity is empty", level) end
   local client = opts.client
-  if not client then client = assert(require("k8s").connect()) end
+  if not client then error("leader_election: client: a k8s client expected", level) end
   local self = setmetatable({
     client = client, namespace = ns, name = name, identity = identity,
     lease_duration = ld, renew_deadline = rd, retry_period = rp,
