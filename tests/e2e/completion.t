@@ -32,7 +32,7 @@ is "$(kscript __complete get -f '')" ":0" "-f: file completion"
 is "$(kscript __complete help dump)" "$(printf 'dump-keys\n:4')" "help completes command names"
 # a user's command is completed too
 mkdir -p "$d/.config/kscript/scripts"; echo '-- mine: a user command' > "$d/.config/kscript/scripts/mine.lua"
-is "$(kscript __complete mi)" "$(printf 'mine\n:0')" "user commands from ~/.config/kscript/scripts"
+is "$(kscript __complete mine)" "$(printf 'mine\n:0')" "user commands from ~/.config/kscript/scripts"
 
 # bash
 kscript completion bash > "$d/k.bash"
