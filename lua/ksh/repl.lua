@@ -282,6 +282,7 @@ local loop = require "ksh.loop"
 M.jobs = {}            -- id -> {id, label, tasks = {task = true}, out = {}, held = {}}
 local owner = setmetatable({}, { __mode = "k" }) -- coroutine -> job
 local pending = {}     -- tasks started by the current statement, not yet a job
+local prune_at = 1024  -- (done tasks are dropped from pending when it reaches this)
 local next_id = 1
 local following        -- the job `fg` follows
 local above_fn         -- C: write above the prompt
@@ -433,6 +434,12 @@ function M._install_jobs(above)
       owner[t.co] = job
     else
       pending[#pending + 1] = t
+      if #pending >= prune_at then -- (a long statement that starts many short tasks)
+        local live = {}
+        for _, p in ipairs(pending) do if not p.done then live[#live + 1] = p end end
+        pending = live
+        prune_at = math.max(1024, 2 * #live)
+      end
     end
     return t
   end
