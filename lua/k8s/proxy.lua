@@ -301,6 +301,48 @@ local function log_error(self, msg)
   if self.opts.on_error then self.opts.on_error(msg) else io.stderr:write("kscript: proxy: ", msg, "\n") end
 end
 
+-- an upgrade (WebSocket, SPDY: exec, attach, port-forward, watch): the
+-- request goes upstream over a connection of its own; a 101 splices the
+-- client's connection with it until either side ends (src/core/tunnel.c),
+-- any other answer is forwarded as a normal response
+local function tunnel(self, req, r, ho, h)
+  h[#h + 1] = "Connection: Upgrade"
+  h[#h + 1] = "Upgrade: " .. r.headers.upgrade
+  local origin = ho.url:match("^%a+://[^/?#]+")
+  local status, rh, body, _, down = req:upgrade {
+    url = origin, target = ho.url:sub(#origin + 1), method = r.method, headers = h,
+    body = r.body ~= "" and r.body or nil,
+    cacert = ho.cacert, cacert_pem = ho.cacert_pem, cert = ho.cert, cert_pem = ho.cert_pem,
+    key = ho.key, key_pem = ho.key_pem, insecure = ho.insecure, server_name = ho.server_name,
+    proxy = ho.proxy,
+  }
+  if not status then
+    if rh.kind == "closed" and req:closed() then return nil, 499, 0 end
+    local msg = tostring(rh)
+    log_error(self, "Error while proxying request: " .. msg)
+    return plain(req, 500, msg .. "\n"), 500, 0
+  end
+  if status == 101 then return true, 101, down end
+  local out = {}
+  for name, v in pairs(rh) do
+    if not hop[name] and name ~= "date" and name ~= "content-length" then out[#out + 1] = canonical(name) .. ": " .. v end
+  end
+  req:respond(status, out, #body)
+  req:write(body)
+  req:finish()
+  return true, status, #body
+end
+
+-- Connection: Upgrade (a token of the list) with an Upgrade header
+local function wants_upgrade(headers)
+  local c = headers.connection
+  if not c or not headers.upgrade or headers.upgrade == "" then return false end
+  for tok in c:gmatch("[^,%s]+") do
+    if tok:lower() == "upgrade" then return true end
+  end
+  return false
+end
+
 -- forward an accepted request upstream and stream the answer back
 local function forward(self, req, r)
   local client = self.client
@@ -340,6 +382,7 @@ local function forward(self, req, r)
     or r.target:find("^/apis?/[^?]*/watch/") then
     ho.h2c = true
   end
+  if r.upgrade then return tunnel(self, req, r, ho, h) end
   local s <close>, err = http.stream(ho)
   if not s then
     local msg = tostring(err)
@@ -493,6 +536,7 @@ local function handle(self, req)
     end
     r.body = r.body or ""
   end
+  r.upgrade = wants_upgrade(headers) or nil
   local _, status, bytes = forward(self, req, r)
   return finish_log(status, bytes)
 end

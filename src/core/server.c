@@ -615,3 +615,21 @@ void srv_release(srv_conn *c) {
   if (c->close_after) return;
   conn_parse(c);
 }
+
+int srv_takeover(srv_conn *c, char **rest, size_t *restlen) {
+  *rest = NULL;
+  *restlen = 0;
+  if (c->state != C_HELD || c->fd < 0 || c->responded || c->out.len > c->outhead) return -1;
+  if (c->in.len) {
+    *rest = malloc(c->in.len);
+    if (!*rest) return -1;
+    memcpy(*rest, c->in.p, c->in.len);
+    *restlen = c->in.len;
+    c->in.len = 0;
+  }
+  int fd = c->fd;
+  loop_unwatch_fd(c->s->lp, fd);
+  c->fd = -1;
+  c->state = C_DEAD; /* no notice: the caller knows */
+  return fd;
+}

@@ -74,6 +74,14 @@ size_t srv_high_water(void);
  * next request (keep-alive); without it, the connection is closed. */
 void srv_release(srv_conn *c);
 
+/* Take the client's socket away from the server (an upgraded connection):
+ * returns the fd, now the caller's to close, and in *rest (malloc'd, the
+ * caller frees it; NULL when empty) the bytes the client sent after the
+ * request.  c stays held (srv_release frees it) but is closed for the server.
+ * Returns -1 if the client is gone, a response was started, or output is
+ * still queued. */
+int srv_takeover(srv_conn *c, char **rest, size_t *restlen);
+
 /* The reason phrase of a status code ("Not Found"), "" if unknown. */
 const char *srv_reason(int status);
 

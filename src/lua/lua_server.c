@@ -8,6 +8,15 @@
  *   req:respond(status, {"Name: value", ...} [, content_length]) -> true | nil, err
  *   req:write(data) -> true | nil, err   (waits while the client is slow)
  *   req:finish() -> true | nil, err;  req:close();  req:closed() -> boolean
+ *   req:upgrade{url=, target=, method=, headers={"Name: value", ...}, body=,
+ *               cacert=, cacert_pem=, cert=, cert_pem=, key=, key_pem=,
+ *               insecure=, server_name=, proxy=, connect_timeout=}
+ *       -> 101, headers, nil, bytes_up, bytes_down   (after the tunnel ended)
+ *        | status, headers, body                     (not upgraded: respond yourself)
+ *        | nil, err
+ *     sends the request upstream (src/core/tunnel.c); on a 101 the client's
+ *     connection is taken from the server and spliced with the upstream until
+ *     either side ends.  headers: {lowercase name = value}.
  *
  * The user API (k8s.proxy_server, kscript proxy) is lua/k8s/proxy.lua. */
 #include <lauxlib.h>
@@ -18,6 +27,7 @@
 #include "error.h"
 #include "host.h"
 #include "server.h"
+#include "tunnel.h"
 
 int luaopen_ksh_server(lua_State *L);
 
@@ -37,6 +47,8 @@ typedef struct {
   host_t *h;
   task_t *waiter; /* parked in write() */
   task_t *owner;  /* cancelled when the client goes away */
+  tun_t *tun;     /* an upgrade in progress */
+  task_t *tun_waiter;
 } lreq;
 
 /* --- the server --- */
@@ -335,6 +347,11 @@ static int l_closed(lua_State *L) {
 
 static int l_req_close(lua_State *L) {
   lreq *q = luaL_checkudata(L, 1, MT_REQ);
+  if (q->tun) {
+    tun_free(q->tun);
+    q->tun = NULL;
+    q->tun_waiter = NULL;
+  }
   if (q->c) {
     srv_conn *c = q->c;
     q->c = NULL; /* closed first */
@@ -343,6 +360,156 @@ static int l_req_close(lua_State *L) {
     srv_release(c);
   }
   return 0;
+}
+
+/* --- upgrades --- */
+
+static const char *topt_str(lua_State *L, int t, const char *k, size_t *len) {
+  lua_getfield(L, t, k);
+  const char *s = NULL;
+  if (!lua_isnil(L, -1)) {
+    if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "option '%s' must be a string", k);
+    s = lua_tolstring(L, -1, len);
+  }
+  lua_pop(L, 1); /* anchored by the options table */
+  return s;
+}
+
+static void push_tun_headers(lua_State *L, tun_t *t) {
+  size_t n = tun_header_count(t);
+  lua_createtable(L, 0, (int)n);
+  for (size_t i = 0; i < n; i++) {
+    const char *name, *value;
+    tun_header(t, i, &name, &value);
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    for (const char *p = name; *p; p++) luaL_addchar(&b, (char)((*p >= 'A' && *p <= 'Z') ? *p + 32 : *p));
+    luaL_pushresult(&b);
+    lua_pushvalue(L, -1);
+    if (lua_rawget(L, -3) == LUA_TSTRING) { /* repeated: joined as Go's Header.Get would list them */
+      lua_pushfstring(L, "%s, %s", lua_tostring(L, -1), value);
+      lua_remove(L, -2);
+    } else {
+      lua_pop(L, 1);
+      lua_pushstring(L, value);
+    }
+    lua_rawset(L, -3);
+  }
+}
+
+static void tun_done(lreq *q, int nres) {
+  task_t *w = q->tun_waiter;
+  q->tun_waiter = NULL;
+  tun_free(q->tun);
+  q->tun = NULL;
+  if (w) host_wake(w, nres);
+}
+
+static void on_tun(void *ud, tun_t *t, int ev) {
+  lreq *q = ud;
+  if (!q->tun_waiter) return;
+  lua_State *co = host_task_thread(q->tun_waiter);
+  const char *kind;
+  const char *err = tun_error(t, &kind);
+  if (ev == TUN_EV_HEAD) {
+    if (err) {
+      luaL_pushfail(co);
+      error_push(co, kind, "%s", err);
+      tun_done(q, 2);
+      return;
+    }
+    int status = tun_status(t);
+    if (status != 101) {
+      size_t bl;
+      const char *b = tun_body(t, &bl);
+      lua_pushinteger(co, status);
+      push_tun_headers(co, t);
+      lua_pushlstring(co, b, bl);
+      tun_done(q, 3);
+      return;
+    }
+    char *rest = NULL;
+    size_t rl = 0;
+    int fd = q->c ? srv_takeover(q->c, &rest, &rl) : -1;
+    if (fd < 0) {
+      gone(co);
+      tun_done(q, 2);
+      return;
+    }
+    int rc = tun_splice(t, fd, rest, rl);
+    free(rest);
+    if (rc < 0) {
+      luaL_pushfail(co);
+      error_push(co, "error", "cannot splice the upgraded connection");
+      tun_done(q, 2);
+    }
+    return; /* TUN_EV_END follows */
+  }
+  unsigned long long up, down;
+  tun_counts(t, &up, &down);
+  lua_pushinteger(co, 101);
+  push_tun_headers(co, t);
+  lua_pushnil(co);
+  lua_pushinteger(co, (lua_Integer)up);
+  lua_pushinteger(co, (lua_Integer)down);
+  tun_done(q, 5);
+}
+
+static void upgrade_cancel(void *ud) {
+  lreq *q = ud;
+  q->tun_waiter = NULL;
+  tun_free(q->tun); /* closes both sides */
+  q->tun = NULL;
+}
+
+static int l_upgrade(lua_State *L) {
+  lreq *q = check_req(L);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  if (q->tun) return luaL_error(L, "upgrade already in progress");
+  if (srv_is_closed(q->c)) return gone(L);
+  http_opts o;
+  memset(&o, 0, sizeof o);
+  size_t n;
+  o.url = topt_str(L, 2, "url", &n);
+  if (!o.url) return luaL_argerror(L, 2, "url is required");
+  const char *target = topt_str(L, 2, "target", &n);
+  if (!target) target = srv_target(q->c);
+  o.method = topt_str(L, 2, "method", &n);
+  if (!o.method) o.method = srv_method(q->c);
+  o.body = topt_str(L, 2, "body", &o.body_len);
+  o.cacert_file = topt_str(L, 2, "cacert", &n);
+  o.cert_file = topt_str(L, 2, "cert", &n);
+  o.key_file = topt_str(L, 2, "key", &n);
+  o.cacert_pem = topt_str(L, 2, "cacert_pem", &o.cacert_pem_len);
+  o.cert_pem = topt_str(L, 2, "cert_pem", &o.cert_pem_len);
+  o.key_pem = topt_str(L, 2, "key_pem", &o.key_pem_len);
+  o.server_name = topt_str(L, 2, "server_name", &n);
+  o.proxy = topt_str(L, 2, "proxy", &n);
+  lua_getfield(L, 2, "insecure");
+  o.insecure = lua_toboolean(L, -1);
+  lua_getfield(L, 2, "connect_timeout");
+  o.connect_timeout = lua_isnumber(L, -1) ? lua_tonumber(L, -1) : 0;
+  lua_pop(L, 2);
+  lua_getfield(L, 2, "headers");
+  lua_Integer hn = lua_istable(L, -1) ? (lua_Integer)lua_rawlen(L, -1) : 0;
+  const char **hv = lua_newuserdatauv(L, (size_t)(hn + 1) * sizeof *hv, 0);
+  for (lua_Integer i = 1; i <= hn; i++) {
+    lua_rawgeti(L, -2, i);
+    hv[i - 1] = lua_tostring(L, -1); /* anchored by the headers table */
+    lua_pop(L, 1);
+    if (!hv[i - 1]) return luaL_argerror(L, 2, "header lines must be strings");
+    if (strpbrk(hv[i - 1], "\r\n")) return luaL_argerror(L, 2, "header line holds CR or LF");
+  }
+  hv[hn] = NULL;
+  o.headers = hv;
+  const char *err = NULL;
+  q->tun = tun_start(host_loop(L), &o, target, on_tun, q, &err);
+  if (!q->tun)
+    return error_fail(L, strcmp(err, "malformed URL") == 0 ? "url" : "error", "%s %s: %s", o.method, o.url, err);
+  task_t *t = host_task(L);
+  q->tun_waiter = t;
+  lua_settop(L, 2);
+  return host_yield(L, t, upgrade_cancel, q);
 }
 
 static int l_req_tostring(lua_State *L) {
@@ -369,7 +536,8 @@ int luaopen_ksh_server(lua_State *L) {
   lua_pop(L, 1);
   static const luaL_Reg rmeth[] = {{"info", l_info},     {"own", l_own},       {"respond", l_respond},
                                    {"write", l_write},   {"drain", l_drain},   {"finish", l_finish},
-                                   {"closed", l_closed}, {"close", l_req_close}, {NULL, NULL}};
+                                   {"closed", l_closed}, {"close", l_req_close}, {"upgrade", l_upgrade},
+                                   {NULL, NULL}};
   luaL_newmetatable(L, MT_REQ);
   luaL_newlib(L, rmeth);
   lua_setfield(L, -2, "__index");
