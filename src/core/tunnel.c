@@ -72,7 +72,7 @@ static void set_error(tun_t *t, const char *kind, const char *fmt, const char *d
   t->err_kind = kind;
   char m[400];
   snprintf(m, sizeof m, fmt, detail);
-  snprintf(t->err_msg, sizeof t->err_msg, "%s %s: %s", t->method, t->url, m);
+  snprintf(t->err_msg, sizeof t->err_msg, "%s %s%s: %s", t->method, t->url, t->target ? t->target : "", m);
 }
 
 static void notify_cb(void *ud) {
