@@ -118,8 +118,16 @@ static const char *curl_kind(CURLcode rc, const char *msg) {
 }
 
 static void fail_curl(tun_t *t, CURLcode rc) {
-  const char *msg = t->errbuf[0] ? t->errbuf : curl_easy_strerror(rc);
-  set_error(t, curl_kind(rc, msg), "%s", msg);
+  char msg[CURL_ERROR_SIZE + 64];
+  snprintf(msg, sizeof msg, "%s", t->errbuf[0] ? t->errbuf : curl_easy_strerror(rc));
+  const char *kind = curl_kind(rc, msg);
+  long oserr = 0;
+  curl_easy_getinfo(t->easy, CURLINFO_OS_ERRNO, &oserr);
+  if (rc == CURLE_COULDNT_CONNECT && oserr == ECONNREFUSED) { /* as http.c says it */
+    kind = "refused";
+    if (!strstr(msg, "refused")) strncat(msg, ": Connection refused", sizeof msg - strlen(msg) - 1);
+  }
+  set_error(t, kind, "%s", msg);
 }
 
 /* --- the response parser (http-parser) --- */
