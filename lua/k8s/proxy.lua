@@ -449,7 +449,8 @@ local function handle(self, req)
   local headers = header_map(hl)
   local rawpath, query = target:match("^([^?]*)%??(.*)$")
   local r = { method = method, target = target, query = query, headers = headers, body = body,
-              remote = remote, user = self.client.user, context = self.client.context }
+              remote = remote, user = self.client.user, context = self.client.context,
+              upgrade = wants_upgrade(headers) or nil }
   local function finish_log(status, bytes)
     if self.opts.log then
       local lok, lerr = pcall(self.opts.log, r, { status = status, bytes = bytes or 0, duration = loop.now() - t0 })
@@ -536,7 +537,6 @@ local function handle(self, req)
     end
     r.body = r.body or ""
   end
-  r.upgrade = wants_upgrade(headers) or nil
   local _, status, bytes = forward(self, req, r)
   return finish_log(status, bytes)
 end

@@ -194,6 +194,11 @@ a=$(ws status "$port_ksbad" "$path"); b=$(ws status "$port_kcbad" "$path")
 is "an unreachable upstream: the same status as kubectl proxy's" "${a%% *}" "${b%% *}"
 case "$a" in "500 "*"GET https://127.0.0.1:1/api/v1/namespaces/default/configmaps?watch=true"*connect*) ok "... 500 with the error text" ;; *) nok "... 500 with the error text" "$a" ;; esac
 
+# a Lua filter sees req.upgrade and can refuse upgrades alone
+start ksf "$KS" proxy --port=0 --on-request 'if req.upgrade then return 418, "no upgrades here" end'
+is "--on-request sees req.upgrade: its answer" "$(ws status "$port_ksf" "$path")" "418 text/plain; charset=utf-8 b'no upgrades here\\n'"
+is "... and a plain request through it still passes" "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port_ksf/version")" 200
+
 # -------------------------------------- a client that closes: the watch ends upstream
 watches() {
   curl -s "http://127.0.0.1:$kc/metrics" | awk '/^apiserver_longrunning_requests\{/ && /resource="configmaps"/ && /scope="namespace"/ && /verb="WATCH"/ {s += $2} END {print s + 0}'
