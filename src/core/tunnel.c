@@ -655,10 +655,10 @@ tun_t *tun_start(loop_t *lp, const http_opts *o, const char *target, tun_fn fn, 
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
   }
-  if (o->proxy) {
-    curl_easy_setopt(e, CURLOPT_PROXY, o->proxy);
-    curl_easy_setopt(e, CURLOPT_HTTPPROXYTUNNEL, 1L);
-  }
+  if (o->proxy) curl_easy_setopt(e, CURLOPT_PROXY, o->proxy);
+  /* through an HTTP proxy (given, or from the environment) the request that
+   * follows must reach the server itself: always CONNECT */
+  curl_easy_setopt(e, CURLOPT_HTTPPROXYTUNNEL, 1L);
   curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout > 0 ? (long)(o->connect_timeout * 1000) : 30000L);
   curl_multi_setopt(t->multi, CURLMOPT_SOCKETFUNCTION, sock_cb);
   curl_multi_setopt(t->multi, CURLMOPT_SOCKETDATA, t);

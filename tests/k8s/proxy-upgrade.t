@@ -206,7 +206,7 @@ watches() {
 count_is() { [ "$(watches)" -eq "$1" ]; }
 base=$(watches)
 $WS hold "$ks" "/api/v1/namespaces/default/configmaps?watch=true" >"$tmp/hold" 2>&1 & pids+=($!); hold=$!
-wait_for 20 grep -q open "$tmp/hold"
+wait_for 20 grep -qs open "$tmp/hold"
 wait_for 20 count_is $((base + 1)) && ok "the WebSocket watch is open on the API server ($base + 1)" || nok "WebSocket watch counted" "base $base now $(watches)" "$(cat "$tmp/hold")"
 kill "$hold" 2>/dev/null
 wait_for 15 count_is "$base" && ok "the client closing its socket ends the upstream watch (back to $base)" || nok "client close ends the upstream watch" "base $base now $(watches)"
@@ -215,7 +215,7 @@ wait_for 15 count_is "$base" && ok "the client closing its socket ends the upstr
 fds_before=$(ls /proc/$pid_ks/fd | wc -l)
 rv=$($KC get --raw '/api/v1/namespaces/default/configmaps?limit=1' | python3 -c 'import json, sys; print(json.load(sys.stdin)["metadata"]["resourceVersion"])')
 $WS many 20 "$ks" "/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=$rv" kscript-upgrade-2 >"$tmp/many" 2>&1 & pids+=($!); many=$!
-wait_for 20 grep -q started "$tmp/many"
+wait_for 20 grep -qs started "$tmp/many"
 wait_for 30 count_is $((base + 20)) || nok "20 watches open upstream" "base $base now $(watches)"
 $KC create configmap kscript-upgrade-2 --from-literal=a=1 >/dev/null
 wait "$many"
