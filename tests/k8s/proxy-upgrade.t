@@ -48,6 +48,7 @@ cat >"$tmp/ws.py" <<'EOF'
 #   many N PORT PATH NAME         N watch clients in threads: prints how many saw it
 #   hold PORT PATH                handshake, print "open", read until killed
 #   status PORT PATH [NOORIGIN]   handshake only: the status line and body of the answer
+#   drop PORT PATH                send an upgrade request, close 0.5 s later unanswered
 import base64, hashlib, json, os, socket, struct, sys, threading, time
 
 def handshake(port, path, proto=None, origin=True):
@@ -133,6 +134,12 @@ elif mode == "hold":
     print("open" if status == 101 else "status %d" % status, flush=True)
     s.settimeout(None)
     while s.recv(65536): pass
+elif mode == "drop":
+    s = socket.create_connection(("127.0.0.1", int(args[0])))
+    s.sendall(("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+               "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n" % args[1]).encode())
+    time.sleep(0.5)
+    s.close()
 elif mode == "status":
     s, status, lines, hdrs, rest, acc = handshake(args[0], args[1], origin=len(args) < 3)
     s.settimeout(5)
@@ -230,5 +237,16 @@ kill -0 "$pid_ks" && ok "kscript proxy still running" || nok "kscript proxy stil
 fds_bad=$(ls /proc/$pid_ksbad/fd | wc -l)
 for _ in 1 2 3; do ws status "$port_ksbad" "$path" >/dev/null; done
 is "a failed connect leaves no descriptor behind" "$(ls /proc/$pid_ksbad/fd | wc -l)" "$fds_bad"
+
+# a client that leaves while the upstream has not answered (a server that
+# accepts TCP and never speaks TLS): the attempt is dropped, nothing leaks
+python3 -c 'import socket, time; s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(64); print(s.getsockname()[1], flush=True); time.sleep(600)' >"$tmp/mute" & pids+=($!)
+wait_for 10 grep -qs . "$tmp/mute"
+start ksmute "$KS" proxy --port=0 -s "https://127.0.0.1:$(cat "$tmp/mute")" --insecure-skip-tls-verify
+fds_mute=$(ls /proc/$pid_ksmute/fd | wc -l)
+for _ in 1 2 3 4 5; do ws drop "$port_ksmute" "$path"; done
+fds_mute_settled() { [ "$(ls /proc/$pid_ksmute/fd | wc -l)" -le "$fds_mute" ]; }
+wait_for 10 fds_mute_settled && ok "clients leaving before the upstream answered leave no descriptor behind" || nok "fd leak on abandoned upgrades" "before $fds_mute, now $(ls /proc/$pid_ksmute/fd | wc -l)" "$(ls -l /proc/$pid_ksmute/fd)"
+is "... and the proxy still answers" "$(ws status "$port_ks" "$path" noorigin | cut -d' ' -f1)" 403
 
 finish
