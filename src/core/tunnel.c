@@ -594,6 +594,16 @@ out:
   return rc;
 }
 
+/* TLS sessions shared by every tunnel of the process, so the next upgrade to
+ * the same server resumes instead of a full handshake (libcurl keys them by
+ * host, port and TLS configuration, client certificate included).  One
+ * thread: no locking. */
+static CURLSH *ssl_share(void) {
+  static CURLSH *sh;
+  if (!sh && (sh = curl_share_init())) curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+  return sh;
+}
+
 tun_t *tun_start(loop_t *lp, const http_opts *o, const char *target, tun_fn fn, void *ud, const char **err) {
   if (http_global_init() != 0) {
     *err = "cannot initialise libcurl";
@@ -628,6 +638,7 @@ tun_t *tun_start(loop_t *lp, const http_opts *o, const char *target, tun_fn fn, 
     return NULL;
   }
   curl_easy_setopt(e, CURLOPT_CONNECT_ONLY, 1L);
+  if (ssl_share()) curl_easy_setopt(e, CURLOPT_SHARE, ssl_share());
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
