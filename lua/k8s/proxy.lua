@@ -343,8 +343,26 @@ local function wants_upgrade(headers)
   return false
 end
 
+-- names given more than once -> {name = {value, ...}}: they go upstream one
+-- line each, as Go's proxy sends them (Go servers read some as lists:
+-- X-Stream-Protocol-Version of exec and attach, Sec-WebSocket-Protocol)
+local function repeated(list)
+  local seen, rep = {}, nil
+  for i = 1, #list, 2 do
+    local k = list[i]:lower()
+    if seen[k] then
+      rep = rep or {}
+      rep[k] = rep[k] or { seen[k] }
+      table.insert(rep[k], list[i + 1])
+    else
+      seen[k] = list[i + 1]
+    end
+  end
+  return rep
+end
+
 -- forward an accepted request upstream and stream the answer back
-local function forward(self, req, r)
+local function forward(self, req, r, multi)
   local client = self.client
   local ok, cerr = client:_credentials(false)
   if not ok then return plain(req, 500, tostring(cerr) .. "\n") end
@@ -355,7 +373,14 @@ local function forward(self, req, r)
   for name, v in pairs(r.headers) do
     if not hop[name] and name ~= "host" and name ~= "authorization" and name ~= "content-length"
       and name ~= "expect" and not name:match("^impersonate%-") then
-      if name == "x-forwarded-for" then xff = v else h[#h + 1] = canonical(name) .. ": " .. v end
+      local vals = multi and multi[name]
+      if name == "x-forwarded-for" then
+        xff = v
+      elseif vals and table.concat(vals, ", ") == v then -- unchanged by a filter: one line each
+        for _, one in ipairs(vals) do h[#h + 1] = canonical(name) .. ": " .. one end
+      else
+        h[#h + 1] = canonical(name) .. ": " .. v
+      end
     end
   end
   local ip = r.remote:match("^%[?(.-)%]?:%d+$")
@@ -537,7 +562,7 @@ local function handle(self, req)
     end
     r.body = r.body or ""
   end
-  local _, status, bytes = forward(self, req, r)
+  local _, status, bytes = forward(self, req, r, repeated(hl))
   return finish_log(status, bytes)
 end
 

@@ -238,6 +238,63 @@ fds_bad=$(ls /proc/$pid_ksbad/fd | wc -l)
 for _ in 1 2 3; do ws status "$port_ksbad" "$path" >/dev/null; done
 is "a failed connect leaves no descriptor behind" "$(ls /proc/$pid_ksbad/fd | wc -l)" "$fds_bad"
 
+# with the exec filter relaxed, kubectl exec goes through both proxies alike:
+# over WebSocket (v5.channel.k8s.io: the API server answers 101 and reports
+# the test kubelet's refusal on the error channel) and over SPDY (a POST
+# upgrade; the refusal comes back as a non-101 answer)
+start ksx "$KS" proxy --port=0 --reject-paths='^$'
+start kcx $KC proxy --port=0 --reject-paths='^$'
+for proto in websocket spdy; do
+  wsenv=true; [ $proto = spdy ] && wsenv=false
+  a=$(KUBECTL_REMOTE_COMMAND_WEBSOCKETS=$wsenv timeout 30 env -u KUBECONFIG $KC -s "http://127.0.0.1:$port_ksx" exec "$pod" -- echo hi 2>&1 | head -3)
+  b=$(KUBECTL_REMOTE_COMMAND_WEBSOCKETS=$wsenv timeout 30 env -u KUBECONFIG $KC -s "http://127.0.0.1:$port_kcx" exec "$pod" -- echo hi 2>&1 | head -3)
+  if [ "$a" = "$b" ] && [ -n "$a" ]; then ok "kubectl exec over $proto: the same through both proxies ($(head -1 <<<"$a" | cut -c1-60))"
+  else nok "kubectl exec over $proto: the same through both proxies" "kscript: $a" "kubectl: $b"; fi
+done
+
+# what goes upstream, seen by an upstream in the same kscript process that
+# answers with the request it got (ksh.server), behind k8s.proxy_server:
+# the upgrade headers, the credentials, a repeated header one line each (Go
+# reads X-Stream-Protocol-Version as a list: joined, exec over SPDY fails)
+cat >"$tmp/hdr.lua" <<'EOF_LUA'
+local server = require "ksh.server"
+local loop = require "ksh.loop"
+local http = require "ksh.http"
+-- an upstream that answers every request with the header lines it got
+local up = assert(server.listen{port = 0})
+loop.spawn(function()
+  while true do
+    local q = up:accept()
+    if not q then break end
+    local m, target, hl = q:info()
+    local lines = { m .. " " .. target }
+    for i = 1, #hl, 2 do lines[#lines + 1] = hl[i] .. ": " .. hl[i + 1] end
+    local body = table.concat(lines, "\n") .. "\n"
+    q:respond(200, { "Content-Type: text/plain" }, #body)
+    q:write(body)
+    q:finish()
+    q:close()
+  end
+end)
+local k = assert(k8s.connect{server = "http://127.0.0.1:" .. up:port(), token = "T0K"})
+local p = assert(k8s.proxy_server{client = k, port = 0})
+p:start()
+local base = "http://127.0.0.1:" .. p:port()
+local r = assert(http.request{url = base .. "/api/v1/x?a=1", headers = {"Connection: Upgrade", "Upgrade: SPDY/3.1",
+  "X-Stream-Protocol-Version: v5.channel.k8s.io", "X-Stream-Protocol-Version: v4.channel.k8s.io"}})
+print(r.status)
+io.write(r.body)
+local r2 = assert(http.request{url = base .. "/api/v1/y", headers = {"X-Stream-Protocol-Version: a", "X-Stream-Protocol-Version: b"}})
+print(r2.status)
+io.write(r2.body)
+p:close()
+up:close()
+EOF_LUA
+"$KS" "$tmp/hdr.lua" >"$tmp/hdr.out" 2>&1
+want=$'200\nGET /api/v1/x?a=1\nAuthorization: Bearer T0K\nX-Stream-Protocol-Version: v5.channel.k8s.io\nX-Stream-Protocol-Version: v4.channel.k8s.io\nConnection: Upgrade\nUpgrade: SPDY/3.1\n200\nGET /api/v1/y\nAuthorization: Bearer T0K\nX-Stream-Protocol-Version: a\nX-Stream-Protocol-Version: b'
+is "k8s.proxy_server: an upgrade goes upstream with its headers, credentials, repeated headers one line each (a plain request too)" \
+  "$(grep -E '^(200|GET|Authorization|X-Stream|Connection|Upgrade)' "$tmp/hdr.out")" "$want"
+
 # a client that leaves while the upstream has not answered (a server that
 # accepts TCP and never speaks TLS): the attempt is dropped, nothing leaks
 python3 -c 'import socket, time; s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(64); print(s.getsockname()[1], flush=True); time.sleep(600)' >"$tmp/mute" & pids+=($!)
