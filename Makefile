@@ -36,7 +36,7 @@ INC_core  := -Isrc/core
 INC_lua   := -Isrc/lua -Isrc/core
 INC_app   := -Isrc/app -Isrc/lua -Isrc/core
 
-.PHONY: all deps test check-san check-valgrind check-layers unit demo install deb clean bench
+.PHONY: all deps test check-san check-valgrind check-layers unit demo install deb clean bench schema
 all: kscript ksh
 
 $(BUILD)/kscript: $(APP_OBJS) $(BIND_OBJS) $(CORE_LIB)
@@ -128,6 +128,13 @@ check-valgrind: deps
 
 demo: deps all
 	tests/env/demo
+
+# The Kubernetes type schema the protobuf decoder walks (src/core/k8s_schema.inc,
+# committed): regenerated from the Go types of k8s.io/api & co v0.37.2.
+GO ?= $(shell command -v go || echo /usr/local/go/bin/go)
+schema:
+	cd src/gen/k8s-schema && $(GO) run . > ../../core/k8s_schema.inc.tmp
+	mv src/core/k8s_schema.inc.tmp src/core/k8s_schema.inc
 
 bench: all
 	tests/bench/run
