@@ -389,6 +389,10 @@ func write(kinds []kind) {
 		for _, j := range idx {
 			s = append(s, strconv.Itoa(j))
 		}
+		if len(s) == 0 {
+			fmt.Fprintf(w, "  /* %d: no fields */\n", i)
+			continue
+		}
 		fmt.Fprintf(w, "  /* %d */ %s,\n", i, strings.Join(s, ", "))
 	}
 	fmt.Fprintf(w, "};\n\n")
