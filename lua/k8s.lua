@@ -28,7 +28,7 @@ local discovery = require "k8s.discovery"
 local json = util.json
 
 -- The module's fields are its API (what the reference documents: connect,
--- parse_time in share/lua-api.md, proxy_server in share/proxy.md) plus
+-- parse_time, decode, encode in share/lua-api.md, proxy_server in share/proxy.md) plus
 -- _hooks for the prompt; everything else is local, so `k8s.<Tab>` completes
 -- only what a script may use.
 local M = {}
@@ -603,6 +603,11 @@ function M.leader_election(opts)
   end
   return require("k8s.leader").new(opts, 2)
 end
+
+--- decode(value [, kv_or_key [, opts]]) / encode(obj [, opts]): what the API
+-- server stores in etcd (lua/k8s/codec.lua), loaded on first use.
+function M.decode(...) return require("k8s.codec").decode(...) end
+function M.encode(...) return require("k8s.codec").encode(...) end
 
 M._hooks = { prompt_context = prompt_context, complete = { get = complete_get } }
 

@@ -179,8 +179,8 @@ static int enc_zero(enc *e, const k8s_field *f, pb_buf *out) {
     pb_put_key(out, f->num, PB_FIXED64);
     return pb_put_raw(out, b, 8);
   }
-  case K_MSG: {
-    lua_newtable(e->L);
+  case K_MSG: { /* a zero struct: its specials see nil, others {} */
+    lua_pushnil(e->L);
     int rc = enc_value(e, f, lua_gettop(e->L), out);
     lua_pop(e->L, 1);
     return rc;
@@ -427,6 +427,12 @@ static int enc_msg(enc *e, uint32_t t, int idx, pb_buf *out) {
   const k8s_type *ty = k8spb_type(t);
   luaL_checkstack(L, 20, "k8s.encode");
   if (ty->special != S_NONE) return enc_special(e, ty, t, idx, out);
+  if (is_nil(L, idx)) {
+    lua_newtable(L);
+    int rc = enc_msg(e, t, lua_gettop(L), out);
+    lua_pop(L, 1);
+    return rc;
+  }
   if (!lua_istable(L, idx)) return bad(e, "an object expected", ty->name);
   for (uint32_t w = 0; w < ty->nfields; w++) {
     const k8s_field *f = k8spb_field(t, k8spb_wire_index(t, w));
