@@ -22,6 +22,8 @@
 #define NKINDS (sizeof(k8s_kinds) / sizeof(k8s_kinds[0]))
 #define MAX_DEPTH 200
 
+uint32_t k8spb_ntypes(void) { return (uint32_t)NTYPES; }
+
 const k8s_type *k8spb_type(uint32_t t) { return t < NTYPES ? &k8s_types[t] : NULL; }
 
 const k8s_field *k8spb_field(uint32_t t, uint32_t j) { return &k8s_fields[k8s_types[t].first + j]; }
@@ -478,7 +480,7 @@ static int emit_packed(ctx *c, const k8s_field *f, const entry *e, int *firstel)
 typedef struct {
   const char *k;
   size_t klen;
-  const entry *val; /* the value field of the entry, or NULL */
+  int has_val; /* the entry has a value field (valbuf) */
   entry valbuf;
   size_t order;
 } mapent;
@@ -502,7 +504,7 @@ static int emit_map(ctx *c, const k8s_field *f, entries *es, uint32_t j, size_t 
     mapent *me = &m[k];
     me->k = "";
     me->klen = 0;
-    me->val = NULL;
+    me->has_val = 0;
     me->order = k;
     const char *q = e->data, *end = e->data + e->len;
     for (;;) {
@@ -531,7 +533,7 @@ static int emit_map(ctx *c, const k8s_field *f, entries *es, uint32_t j, size_t 
           free(m);
           return fail(c, at, "map value of field %u has wire type %d", f->num, pf.wiretype);
         }
-        me->val = v;
+        me->has_val = 1;
       }
     }
     k++;
@@ -546,7 +548,7 @@ static int emit_map(ctx *c, const k8s_field *f, entries *es, uint32_t j, size_t 
     first = 0;
     k8spb_put_jstring(c->out, m[i].k, m[i].klen);
     putc_(c->out, ':');
-    rc = m[i].val ? emit_elem(c, f, m[i].val) : emit_zero(c, f);
+    rc = m[i].has_val ? emit_elem(c, f, &m[i].valbuf) : emit_zero(c, f);
   }
   putc_(c->out, '}');
   free(m);

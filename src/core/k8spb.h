@@ -56,7 +56,8 @@ typedef struct {
   uint32_t type;
 } k8s_kind;
 
-/* The schema tables (static, never freed). */
+/* The schema tables (static, never freed): the number of types, type t. */
+uint32_t k8spb_ntypes(void);
 const k8s_type *k8spb_type(uint32_t t);
 /* Field j of the type in JSON order, and the index of its j-th field in
  * ascending field number (the order the wire is written in). */
