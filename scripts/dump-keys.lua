@@ -1,5 +1,6 @@
 -- dump-keys: dump every key under a prefix (default /registry) from etcd
 -- usage: kscript dump-keys [PREFIX] [--values] [--count] [--raw] [--page N] [--rev N]
+--          [--decode [-o json|yaml]]
 --          [--endpoints URLS] [--cacert FILE] [--cert FILE] [--key FILE]
 --          [--command-timeout DUR] [--snapshot FILE [--force]]
 --   Every key under PREFIX, one per line, in etcd's (byte) order, read at one
@@ -19,6 +20,13 @@
 --             member's member/snap/db) instead of a server: the same output,
 --             no etcd needed; --force reads the db of a running member
 --             (which may be half written)
+--   --decode  values as Kubernetes' API server returns them (k8s.decode:
+--             protobuf and JSON values, metadata.resourceVersion from the
+--             key's revision): each key's line is followed by the object's
+--             compact JSON; with -o json (indented, a blank line between)
+--             or -o yaml (documents after "---" lines) only the objects.
+--             A value that does not decode is written as it is (escaped)
+--             and the reason goes to stderr.
 --   The endpoints and certificates default to ETCDCTL_ENDPOINTS,
 --   ETCDCTL_CACERT, ETCDCTL_CERT and ETCDCTL_KEY.
 local etcd = require "etcd"
@@ -48,6 +56,11 @@ while i <= #args do
   elseif name == "--rev" then
     o.rev = math.tointeger(tonumber(value_of(name)))
     if not o.rev or o.rev < 0 then ksh.usage("dump-keys: --rev needs a revision") end
+  elseif a == "--decode" then o.decode = true
+  elseif name == "-o" or name == "--output" or a == "-o" or a:match("^%-o.") then
+    if a == "-o" or name then o.output = value_of(a == "-o" and "-o" or name)
+    else o.output = a:sub(3) end
+    if o.output ~= "json" and o.output ~= "yaml" then ksh.usage("dump-keys: -o json or -o yaml") end
   elseif name == "--endpoints" then o.endpoints = value_of(name)
   elseif name == "--cacert" then o.cacert = value_of(name)
   elseif name == "--cert" then o.cert = value_of(name)
@@ -68,6 +81,8 @@ while i <= #args do
   i = i + 1
 end
 prefix = prefix or "/registry"
+if o.output and not o.decode then ksh.usage("dump-keys: -o is for --decode") end
+if o.decode and (o.count or o.raw) then ksh.usage("dump-keys: --decode goes with neither --count nor --raw") end
 
 if o.endpoints then
   local ok, why = etcd.split_endpoints(o.endpoints)
@@ -82,7 +97,7 @@ else
                            timeout = o.timeout }
 end
 if not c then error(cerr, 0) end
-local sc = c:scanner(prefix, { keys_only = not (o.values or o.count), page = o.page, revision = o.rev })
+local sc = c:scanner(prefix, { keys_only = not (o.values or o.count or o.decode), page = o.page, revision = o.rev })
 local out = io.stdout
 out:setvbuf("full", 1 << 16)
 
@@ -123,6 +138,29 @@ if o.count then
     out:write(("%-" .. w .. "s %10d %14d\n"):format((pb.escape(ty)), counts[ty], bytes[ty]))
   end
   out:write(("%-" .. w .. "s %10d %14d\n"):format("TOTAL", total, tbytes))
+elseif o.decode then
+  local codec = require "k8s.codec"
+  local first = true
+  for rec in sc:records() do
+    for _, kv in ipairs(assert(pb.kvs(rec))) do
+      n = n + 1
+      local text, err
+      if o.output then text, err = codec.decode(kv) else text, err = codec.decode_text(kv) end
+      if not text then
+        io.stderr:write("dump-keys: ", tostring(err.message), "\n")
+        if not o.output then out:write(pb.escape(kv.key), "\n", pb.escape(kv.value), "\n") end
+      elseif o.output == "json" then
+        out:write(first and "" or "\n", json.encode(text, { indent = 4 }), "\n")
+        first = false
+      elseif o.output == "yaml" then
+        out:write("---\n", yaml.encode(text))
+      else
+        out:write(pb.escape(kv.key), "\n", text, "\n")
+      end
+    end
+    show()
+  end
+  show(true)
 else
   local lines, values, raw = pb.lines, o.values, o.raw
   for rec in sc:records() do

@@ -6,7 +6,9 @@
 --   get KEY [RANGE_END]  --prefix --from-key --keys-only --print-value-only
 --                        --count-only --limit N --rev N --sort-by --order
 --                        --consistency l|s --min/max-create-rev --min/max-mod-rev
---                        --decode (kscript's: with -w json, keys and values as text)
+--                        --decode (kscript's: values Kubernetes stored as the
+--                        API server's JSON, see k8s.decode; with -w json,
+--                        keys and values as text)
 --   put KEY [VALUE]      (VALUE from stdin when absent) --lease ID --prev-kv
 --                        --ignore-value --ignore-lease
 --   del KEY [RANGE_END]  --prefix --from-key --prev-kv --range
@@ -425,14 +427,29 @@ local function streamable(o, req)
     and (o["write-out"] == "simple" or o["write-out"] == "json")
 end
 
+-- get --decode: a value Kubernetes stored, as the API server's JSON; other
+-- values as they are; one that does not decode as it is, the reason on stderr
+local function k8s_value(kv)
+  local text, err = require("k8s.codec").decode_text(kv)
+  if text then return text end
+  if not (err.kind == "corrupt" and err.offset == 0 and kv.value:sub(1, 3) ~= "k8s") then
+    io.stderr:write("kscript etcd: ", tostring(err.message), "\n")
+  end
+  return kv.value
+end
+
 local function stream_get(c, o, req)
   local w = o["write-out"]
   if w == "simple" then
     local sc = c:scanner(req.key, { range_end = req.range_end, keys_only = req.keys_only, revision = req.revision,
                                     serializable = req.serializable })
-    local lines = pb.lines
+    local lines, dec = pb.lines, ctl.simple.decoder()
     local ok, e = pcall(function()
-      if o["print-value-only"] then
+      if dec then
+        for kv in sc:kvs() do
+          if o["print-value-only"] then out(dec(kv) .. "\n") else out(kv.key .. "\n" .. dec(kv) .. "\n") end
+        end
+      elseif o["print-value-only"] then
         for kv in sc:kvs() do out(kv.value .. "\n") end
       else
         for rec in sc:records() do out((lines(rec, true, true))) end
@@ -471,8 +488,13 @@ end
 
 function run.get(o, args)
   if o.decode then
-    if o["write-out"] ~= "json" then fail(EXIT_BAD_ARGS, "--decode is only for `--write-out=json`") end
-    ctl.json.set_decode(true)
+    if o["write-out"] == "simple" then
+      ctl.simple.set_decode(k8s_value)
+    elseif o["write-out"] ~= "json" then
+      fail(EXIT_BAD_ARGS, "--decode is only for `--write-out=simple` or `--write-out=json`")
+    else
+      ctl.json.set_decode(true)
+    end
   end
   local req = get_op(o, args)
   local c = connect(o)

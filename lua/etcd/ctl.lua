@@ -101,12 +101,19 @@ end
 local simple = {}
 M.simple = simple
 
+-- kscript's get --decode: a function kv -> value text (Kubernetes values
+-- as the API server's JSON), or nil
+local simple_decode
 local function simple_kv(out, kv, o)
   local k, v = kv.key or "", kv.value or ""
+  if simple_decode and kv.value then v = simple_decode(kv) end
   if o.hex then k, v = M.hex(k), M.hex(v) end
   if o.value_only then out(v .. "\n") else out(k .. "\n" .. v .. "\n") end
 end
 simple.kv = simple_kv
+--- set_decode(fn | nil): values printed as fn(kv) returns them; decoder() -> fn
+function simple.set_decode(fn) simple_decode = fn end
+function simple.decoder() return simple_decode end
 
 function simple.get(out, r, o)
   for _, kv in ipairs(r.kvs or {}) do simple_kv(out, kv, o) end
