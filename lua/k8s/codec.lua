@@ -102,8 +102,20 @@ function M.decode_text(value, kv, opts)
     return text
   end
   if v:match("^%s*{") then
-    local obj, jerr = json.decode(v)
+    local obj, jerr = json.decode(v, { order = true })
     if obj == nil then return corrupt(key, "k8s: a JSON value that does not parse: " .. jerr.message, jerr.offset) end
+    if type(obj.apiVersion) == "string" and type(obj.kind) == "string" and pb.has_type(obj.apiVersion, obj.kind) then
+      -- a built-in type stored as JSON (APIServices, CRDs): written as its Go
+      -- struct is, through the schema (fields in declaration order, unknown
+      -- ones dropped as Go's decoder drops them)
+      local bytes, eerr = pb.encode(obj, json.encode)
+      if not bytes then return annotate(eerr, key) end
+      local text, derr = pb.decode_text(bytes, rev)
+      if not text then return annotate(derr, key) end
+      return text
+    end
+    -- custom resources: unstructured, written with sorted keys as the API server does
+    obj = json.decode(v)
     if rev and type(obj.metadata) == "table" then obj.metadata.resourceVersion = rev end
     return json.encode(obj)
   end
