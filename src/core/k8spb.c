@@ -105,48 +105,141 @@ void k8spb_put_jstring(pb_buf *b, const char *str, size_t n) {
   putc_(b, '"');
 }
 
-int k8spb_put_compact(pb_buf *b, const char *str, size_t n) {
-  const unsigned char *s = (const unsigned char *)str;
-  size_t i = 0;
-  while (i < n) {
-    unsigned char c = s[i];
-    if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
-      i++;
-      continue;
+/* a JSON value at s[*i] (after whitespace), compacted into b as
+ * encoding/json's compact writes it; -1 when it is not valid JSON */
+typedef struct {
+  pb_buf *b;
+  const unsigned char *s;
+  size_t n, i;
+  int depth;
+} cjson;
+
+static void cj_ws(cjson *j) {
+  while (j->i < j->n && (j->s[j->i] == ' ' || j->s[j->i] == '\t' || j->s[j->i] == '\n' || j->s[j->i] == '\r')) j->i++;
+}
+
+static int cj_string(cjson *j) {
+  j->i++; /* the opening quote */
+  putc_(j->b, '"');
+  for (;;) {
+    if (j->i >= j->n) return -1;
+    unsigned char c = j->s[j->i];
+    if (c < 0x20) return -1;
+    if (c == '\\') {
+      if (j->i + 1 >= j->n) return -1;
+      unsigned char e = j->s[j->i + 1];
+      if (e == 'u') {
+        if (j->i + 6 > j->n) return -1;
+        for (int k = 2; k < 6; k++) {
+          unsigned char h = j->s[j->i + (size_t)k];
+          if (!((h >= '0' && h <= '9') || (h >= 'a' && h <= 'f') || (h >= 'A' && h <= 'F'))) return -1;
+        }
+        put(j->b, (const char *)j->s + j->i, 6);
+        j->i += 6;
+        continue;
+      }
+      if (!strchr("\"\\/bfnrt", e) || !e) return -1;
+      put(j->b, (const char *)j->s + j->i, 2);
+      j->i += 2;
+    } else if (c == '"') {
+      putc_(j->b, '"');
+      j->i++;
+      return 0;
+    } else if (c == '<' || c == '>' || c == '&') {
+      char u[6] = {'\\', 'u', '0', '0', hexd[c >> 4], hexd[c & 15]};
+      put(j->b, u, 6);
+      j->i++;
+    } else if (c == 0xe2 && j->i + 2 < j->n && j->s[j->i + 1] == 0x80 && (j->s[j->i + 2] == 0xa8 || j->s[j->i + 2] == 0xa9)) {
+      puts_(j->b, j->s[j->i + 2] == 0xa8 ? "\\u2028" : "\\u2029");
+      j->i += 3;
+    } else {
+      putc_(j->b, (char)c);
+      j->i++;
     }
-    if (c != '"') {
-      putc_(b, (char)c);
-      i++;
-      continue;
-    }
-    /* a string: copied, with <>& and U+2028/9 escaped (encoding/json's compact) */
-    putc_(b, '"');
-    i++;
-    for (;;) {
-      if (i >= n) return -1;
-      c = s[i];
-      if (c == '\\') {
-        if (i + 1 >= n) return -1;
-        put(b, (const char *)s + i, 2);
-        i += 2;
-      } else if (c == '"') {
-        putc_(b, '"');
-        i++;
+  }
+}
+
+static int cj_digits(cjson *j) {
+  size_t st = j->i;
+  while (j->i < j->n && j->s[j->i] >= '0' && j->s[j->i] <= '9') j->i++;
+  return j->i > st ? 0 : -1;
+}
+
+static int cj_value(cjson *j) {
+  cj_ws(j);
+  if (j->i >= j->n || ++j->depth > 10000) return -1;
+  unsigned char c = j->s[j->i];
+  int rc = 0;
+  if (c == '{' || c == '[') {
+    unsigned char close = c == '{' ? '}' : ']';
+    putc_(j->b, (char)c);
+    j->i++;
+    cj_ws(j);
+    if (j->i < j->n && j->s[j->i] == close) {
+      j->i++;
+    } else {
+      for (;;) {
+        if (c == '{') {
+          cj_ws(j);
+          if (j->i >= j->n || j->s[j->i] != '"' || cj_string(j)) return -1;
+          cj_ws(j);
+          if (j->i >= j->n || j->s[j->i] != ':') return -1;
+          putc_(j->b, ':');
+          j->i++;
+        }
+        if (cj_value(j)) return -1;
+        cj_ws(j);
+        if (j->i >= j->n) return -1;
+        if (j->s[j->i] == ',') {
+          putc_(j->b, ',');
+          j->i++;
+          continue;
+        }
+        if (j->s[j->i] != close) return -1;
+        j->i++;
         break;
-      } else if (c == '<' || c == '>' || c == '&') {
-        char u[6] = {'\\', 'u', '0', '0', hexd[c >> 4], hexd[c & 15]};
-        put(b, u, 6);
-        i++;
-      } else if (c == 0xe2 && i + 2 < n && s[i + 1] == 0x80 && (s[i + 2] == 0xa8 || s[i + 2] == 0xa9)) {
-        puts_(b, s[i + 2] == 0xa8 ? "\\u2028" : "\\u2029");
-        i += 3;
-      } else {
-        putc_(b, (char)c);
-        i++;
+      }
+    }
+    putc_(j->b, (char)close);
+  } else if (c == '"') {
+    rc = cj_string(j);
+  } else if (c == '-' || (c >= '0' && c <= '9')) {
+    size_t st = j->i;
+    if (c == '-') j->i++;
+    if (j->i < j->n && j->s[j->i] == '0') j->i++;
+    else if (cj_digits(j)) return -1;
+    if (j->i < j->n && j->s[j->i] == '.') {
+      j->i++;
+      if (cj_digits(j)) return -1;
+    }
+    if (j->i < j->n && (j->s[j->i] == 'e' || j->s[j->i] == 'E')) {
+      j->i++;
+      if (j->i < j->n && (j->s[j->i] == '+' || j->s[j->i] == '-')) j->i++;
+      if (cj_digits(j)) return -1;
+    }
+    put(j->b, (const char *)j->s + st, j->i - st);
+  } else {
+    static const char *const lits[] = {"true", "false", "null"};
+    rc = -1;
+    for (int k = 0; k < 3; k++) {
+      size_t l = strlen(lits[k]);
+      if (j->n - j->i >= l && !memcmp(j->s + j->i, lits[k], l)) {
+        put(j->b, lits[k], l);
+        j->i += l;
+        rc = 0;
+        break;
       }
     }
   }
-  return 0;
+  j->depth--;
+  return rc;
+}
+
+int k8spb_put_compact(pb_buf *b, const char *str, size_t n) {
+  cjson j = {b, (const unsigned char *)str, n, 0, 0};
+  if (cj_value(&j)) return -1;
+  cj_ws(&j);
+  return j.i == n ? 0 : -1;
 }
 
 static void put_int(pb_buf *b, int64_t v) {
@@ -774,7 +867,7 @@ static int emit_special(ctx *c, const k8s_type *ty, uint32_t t, const char *p, s
   case S_RAWJSON:
     if (get1(c, p, n, 1, PB_LEN, &f1, &h1)) return -1;
     if (!h1 || !f1.len) puts_(c->out, "null");
-    else if (k8spb_put_compact(c->out, f1.data, f1.len)) return fail(c, f1.data, "raw JSON that does not end");
+    else if (k8spb_put_compact(c->out, f1.data, f1.len)) return fail(c, f1.data, "raw JSON that is not valid JSON");
     return 0;
   default: break;
   }

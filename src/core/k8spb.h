@@ -99,7 +99,8 @@ void k8spb_put_jstring(pb_buf *out, const char *s, size_t n);
 
 /* Append JSON text compacted as encoding/json does for a Marshaler's
  * output (whitespace between tokens dropped, <>& and U+2028/9 escaped in
- * strings).  Returns 0, or -1 when a string does not end. */
+ * strings).  Returns 0, or -1 when the text is not one valid JSON value
+ * (out then holds partial output). */
 int k8spb_put_compact(pb_buf *out, const char *s, size_t n);
 
 /* Go's time.Duration(ns).String(): "1h0m0s", "1.5s", "500ms", "0s". */
