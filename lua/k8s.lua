@@ -279,7 +279,7 @@ function Client:raw_request(o)
     else
       if o.framing then return resp end
       local ctype = resp.headers["content-type"] or ""
-      if ctype:find("application/vnd.kubernetes.protobuf", 1, true) then
+      if o.decode ~= false and ctype:find("application/vnd.kubernetes.protobuf", 1, true) then
         local text, perr = require("k8s.codec").decode_text(resp.body)
         if not text then
           return nil, util.error("protocol", ("%s %s: undecodable protobuf in the response: %s"):format(ho.method, ho.url,

@@ -10,7 +10,8 @@
 #     `dump-keys --decode`;  the Range alone (kscript etcd get --prefix) as
 #     the floor;
 #   - the API server: the same pods listed as JSON by curl (one request) and
-#     kubectl get --raw;
+#     kubectl get --raw; k:list of them over the JSON and the protobuf
+#     transport (k8s.connect{content_type = "protobuf"});
 #   - the decoder alone: every value of the whole etcd (/registry) decoded
 #     ROUNDS times in one process (objects/s, no I/O).
 set -eu
@@ -105,11 +106,20 @@ measure "kscript dump-keys --decode" "$K" dump-keys "$prefix" --decode
 measure "kscript etcd get --prefix (no decode)" "$K" etcd get "$prefix" --prefix
 measure "curl: API server list as JSON" curl -sS --fail "${curl_auth[@]}" -H 'Accept: application/json' "$url"
 measure "kubectl get --raw (list as JSON)" "$KC" get --raw "/api/v1/namespaces/$ns/pods"
+cat > "$tmp/list.lua" <<'LUA'
+local k = assert(k8s.connect { content_type = arg[2] })
+local l = assert(k:list("pods", { namespace = arg[1] }))
+io.write(#l.items, "\n")
+LUA
+measure "kscript k:list pods (JSON transport)" "$K" "$tmp/list.lua" "$ns" json
+measure "kscript k:list pods (protobuf transport)" "$K" "$tmp/list.lua" "$ns" protobuf
+measure "curl: API server list as protobuf" curl -sS --fail "${curl_auth[@]}" -H 'Accept: application/vnd.kubernetes.protobuf' "$url"
 ratio() { awk -v a="${T[$1]}" -v b="${T[$2]}" 'BEGIN { printf "%.2f", (a > 0 ? b / a : 0) }'; }
 echo "ratios (time of the peer / time of kscript; > 1: kscript faster):"
 echo "  curl list / decode_text:       $(ratio "kscript: etcd Range + k8s.decode_text" "curl: API server list as JSON")"
 echo "  kubectl --raw / decode_text:   $(ratio "kscript: etcd Range + k8s.decode_text" "kubectl get --raw (list as JSON)")"
 echo "  curl list / dump-keys --decode: $(ratio "kscript dump-keys --decode" "curl: API server list as JSON")"
+echo "  k:list JSON / k:list protobuf:  $(ratio "kscript k:list pods (protobuf transport)" "kscript k:list pods (JSON transport)")"
 
 echo "== the decoder alone: every value of /registry, decoded in one process"
 "$K" - <<'LUA'
