@@ -86,6 +86,7 @@ int main(void) {
     pb_buf_free(&out);
   }
   ok(all_err && worst > 0, "every truncation is corrupt with an offset within the input (last %zu)", worst);
+  pb_buf_free(&raw);
   pb_buf cut = {v.p, 30, 0, 0};
   ok(k8spb_json(cut.p, cut.len, NULL, &(pb_buf){0}, &err) && err.kind == K8SPB_CORRUPT &&
          strstr(err.message, "at offset "),
