@@ -114,6 +114,19 @@ LUA
 measure "kscript k:list pods (JSON transport)" "$K" "$tmp/list.lua" "$ns" json
 measure "kscript k:list pods (protobuf transport)" "$K" "$tmp/list.lua" "$ns" protobuf
 measure "curl: API server list as protobuf" curl -sS --fail "${curl_auth[@]}" -H 'Accept: application/vnd.kubernetes.protobuf' "$url"
+echo "== k:list of the pods in one process (no start-up), median of 7, alternating transports"
+NS=$ns "$K" - <<'LUA'
+local kj = assert(k8s.connect())
+local kp = assert(k8s.connect { content_type = "protobuf" })
+local ns = os.getenv("NS")
+local tj, tp = {}, {}
+for i = 1, 7 do
+  local t0 = now(); assert(kj:list("pods", { namespace = ns })); tj[i] = now() - t0
+  t0 = now(); assert(kp:list("pods", { namespace = ns })); tp[i] = now() - t0
+end
+table.sort(tj); table.sort(tp)
+print(("  JSON %.3f s   protobuf %.3f s   JSON/protobuf %.2f"):format(tj[4], tp[4], tj[4] / tp[4]))
+LUA
 ratio() { awk -v a="${T[$1]}" -v b="${T[$2]}" 'BEGIN { printf "%.2f", (a > 0 ? b / a : 0) }'; }
 echo "ratios (time of the peer / time of kscript; > 1: kscript faster):"
 echo "  curl list / decode_text:       $(ratio "kscript: etcd Range + k8s.decode_text" "curl: API server list as JSON")"
