@@ -257,12 +257,42 @@ end
 -- ---------------------------------------------------------------- json, streamed
 -- A list prints page by page as it arrives, laid out exactly as kubectl's
 -- List wrapper, so memory stays bounded by a page whatever the list's size.
+-- The items go from the response bytes to the output in C
+-- (json.write_items): no Lua table is built for an object that is only
+-- printed.
+
+-- each_body(entry, fn): GET the list page by page as k:pages does (same
+-- query, an expired continue token goes on from the one the server offers),
+-- fn(body) -> the page's continue token
+local function each_body(e, fn)
+  local p, perr = k:path(e, nil, lopts)
+  if not p then error(perr, 0) end
+  local limit = lopts.limit or 500
+  local cont
+  repeat
+    local q = { labelSelector = lopts.labelSelector, fieldSelector = lopts.fieldSelector,
+                limit = limit > 0 and limit or nil, continue = cont }
+    local body, err = k:raw_request { path = p, query = q, decode = false }
+    if not body then
+      local st = err.status_object
+      local nc = type(st) == "table" and type(st.metadata) == "table" and st.metadata.continue
+      if err.kind == "gone" and cont and type(nc) == "string" and nc ~= "" then
+        q.continue = nc
+        body, err = k:raw_request { path = p, query = q, decode = false }
+      end
+      if not body then error(err, 0) end
+    end
+    cont = fn(body, p)
+  until not cont
+end
+
 if output == "json" and not single then
   local json = require "json"
   local started = false
+  local HEAD = '{\n    "apiVersion": "v1",\n    "items": [\n'
   local function emit(it)
     local s = json.encode(printers.prepare(it, popts), { indent = 4, sort_keys = true })
-    out((started and ",\n" or '{\n    "apiVersion": "v1",\n    "items": [\n') .. "        " .. (s:gsub("\n", "\n        ")))
+    out((started and ",\n" or HEAD) .. "        " .. (s:gsub("\n", "\n        ")))
     started = true
   end
   for _, r in ipairs(requests) do
@@ -270,10 +300,20 @@ if output == "json" and not single then
       local obj, err = get_one(r.entry, r.name, lopts)
       if obj then emit(obj) else report(err) end
     else
+      local e = r.entry
       local ok, err = ksh.try(function()
-        for page in k:pages(r.entry, lopts) do
-          for _, it in ipairs(page.items or {}) do emit(it) end
-        end
+        each_body(e, function(body, path)
+          local n, cont = json.write_items(io.stdout, body, {
+            lead = started and ",\n" or HEAD, kind = e.kind,
+            api_version = e.group == "" and e.version or e.group .. "/" .. e.version,
+            managed_fields = o.show_managed_fields })
+          if not n then
+            if cont.kind ~= "parse" then error(cont, 0) end
+            error(ksh.error("protocol", ("GET %s: invalid JSON in the response: %s"):format(path, tostring(cont))), 0)
+          end
+          started = started or n > 0
+          return cont
+        end)
       end)
       if not ok then report(err) end
     end

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf.h"
+
 /* Longest text gofmt_json_float writes, with its NUL: "-2.2250738585072014e-308". */
 #define GOFMT_FLOAT_MAX 32
 
@@ -103,5 +105,61 @@ typedef struct {
  * then stably by gofmt_yaml_key_cmp, so the same key set always gives the
  * same order whatever order it came in. */
 void gofmt_yaml_sort_keys(gofmt_yaml_key *keys, size_t n);
+
+/* ---- JSON text to Go's JSON text (gofmt_json.c) ---- */
+
+#define GOFMT_J_ESC 1   /* a string or key holds backslash escapes */
+#define GOFMT_J_HIGH 2  /* a string holds bytes >= 0x80 (valid UTF-8) */
+#define GOFMT_J_FLOAT 4 /* a number has a fraction or an exponent */
+
+/* One value of a parsed JSON text: type 'o' object, 'a' array, 's'
+ * string, 'n' number, 't' true, 'f' false, 'z' null.  s/len: the raw text
+ * of a string (between the quotes, escapes as they came) or a number; k/klen:
+ * the raw key of an object member; child/next: the first member, the next
+ * sibling (-1: none); count: the members of an object or array. */
+typedef struct {
+  const char *s, *k;
+  size_t len, klen, count;
+  int child, next;
+  uint8_t type, flags, kflags;
+} gofmt_jnode;
+
+/* A tree of nodes pointing into the parsed text (which must outlive it). */
+typedef struct {
+  gofmt_jnode *nodes;
+  size_t n, cap;
+  const char *end;
+  const char *err, *errpos; /* the failure of the last parse */
+  char *scratch;            /* gofmt_jtext's decoded text */
+  size_t scap;
+  char *held;               /* internal: keys being sorted */
+} gofmt_jdoc;
+
+/* A string member added to an object when it lacks the key. */
+typedef struct {
+  const char *key, *value;
+} gofmt_jextra;
+
+/* How gofmt_jwrite lays out: indent (NULL: compact, as json.Marshal) and
+ * its length; html: escape <, >, & as Go does by default; drop_managed:
+ * leave out metadata.managedFields of the top object. */
+typedef struct {
+  const char *indent;
+  size_t indentlen;
+  int html, drop_managed;
+} gofmt_jwopts;
+
+enum { GOFMT_JNUM_TEXT, GOFMT_JNUM_INT, GOFMT_JNUM_FLOAT };
+
+void gofmt_jdoc_reset(gofmt_jdoc *d);
+void gofmt_jdoc_free(gofmt_jdoc *d);
+int gofmt_jparse(gofmt_jdoc *d, const char **pp, const char *end);
+int gofmt_jget(const gofmt_jdoc *d, int obj, const char *key);
+size_t gofmt_junescape(const char *s, size_t n, char *out);
+const char *gofmt_jtext(gofmt_jdoc *d, const char *s, size_t n, uint8_t flags, size_t *len);
+int gofmt_jnumber(const char *s, size_t n, int isfloat, int64_t *i, double *f);
+int gofmt_jquote(buf_t *b, const char *s, size_t n, int html);
+int gofmt_jwrite(gofmt_jdoc *d, int id, buf_t *b, const gofmt_jwopts *o, int depth,
+                 const gofmt_jextra *extra, size_t nextra);
 
 #endif

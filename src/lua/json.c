@@ -77,6 +77,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "error.h"
 #include "gofmt.h"
 
@@ -92,6 +93,7 @@ int luaopen_json(lua_State *L);
 #define UV_ARRAY_MT lua_upvalueindex(1)
 #define UV_NUMBER_MT lua_upvalueindex(2)
 #define UV_BUFFER_MT lua_upvalueindex(3)
+#define UV_WL_MT lua_upvalueindex(4)
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -1172,6 +1174,189 @@ static int json_encode(lua_State *L) {
   return 1;
 }
 
+/* ---------------------------------------------------------------- lists to output */
+
+typedef struct { /* userdata: freed by __gc if an error unwinds */
+  gofmt_jdoc doc;
+  buf_t out;
+} wl_t;
+
+static int wl_gc(lua_State *L) {
+  wl_t *w = lua_touserdata(L, 1);
+  gofmt_jdoc_free(&w->doc);
+  buf_free(&w->out);
+  return 0;
+}
+
+static const char *opt_string(lua_State *L, int idx, const char *k, const char *dflt) {
+  const char *v = dflt;
+  if (lua_getfield(L, idx, k) != LUA_TNIL) v = luaL_checkstring(L, -1); /* alive in opts */
+  lua_pop(L, 1);
+  return v;
+}
+
+static int wl_flush(lua_State *L, FILE *f, wl_t *w) {
+  if (w->out.len && fwrite(w->out.p, 1, w->out.len, f) != w->out.len)
+    return luaL_fileresult(L, 0, NULL);
+  w->out.len = 0;
+  return 0;
+}
+
+/* json.write_items(file, body, opts) -> count, continue, list_kind | nil, err
+ * Writes the items of the Kubernetes list in the JSON text body to the open
+ * file (io.stdout), each as json.encode(item, {indent = 4, sort_keys = true})
+ * would after json.decode (same numbers, same escaping), item by item,
+ * without Lua tables: memory stays bounded by one item.  opts: depth (of
+ * the items, default 2: inside kubectl's List), lead (written before the
+ * first item, if any), sep (between items, default ",\n"), kind and
+ * api_version (set on items that lack them), managed_fields (keep
+ * metadata.managedFields).  Each item line starts with depth * 4 spaces.
+ * Returns the number of items written, metadata.continue (nil when empty)
+ * and the list's kind.  Invalid JSON: nil, err (kind "parse"). */
+static int json_write_items(lua_State *L) {
+  luaL_Stream *fs = luaL_checkudata(L, 1, LUA_FILEHANDLE);
+  if (!fs->closef) return luaL_error(L, "attempt to use a closed file");
+  size_t len;
+  const char *body = luaL_checklstring(L, 2, &len);
+  luaL_checktype(L, 3, LUA_TTABLE);
+  lua_Integer depth = 2;
+  if (lua_getfield(L, 3, "depth") != LUA_TNIL) depth = luaL_checkinteger(L, -1);
+  lua_pop(L, 1);
+  luaL_argcheck(L, depth >= 0 && depth <= 16, 3, "depth must be 0..16");
+  const char *lead = opt_string(L, 3, "lead", "");
+  const char *sep = opt_string(L, 3, "sep", ",\n");
+  const char *kind = opt_string(L, 3, "kind", NULL);
+  const char *api = opt_string(L, 3, "api_version", NULL);
+  lua_getfield(L, 3, "managed_fields");
+  int keep_managed = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  lua_settop(L, 3);
+  wl_t *w = lua_newuserdatauv(L, sizeof *w, 0); /* 4 */
+  memset(w, 0, sizeof *w);
+  lua_pushvalue(L, UV_WL_MT);
+  lua_setmetatable(L, -2);
+  gofmt_jwopts wo = {"    ", 4, 1, !keep_managed};
+  gofmt_jextra extra[2];
+  size_t nextra = 0;
+  if (api) extra[nextra].key = "apiVersion", extra[nextra++].value = api;
+  if (kind) extra[nextra].key = "kind", extra[nextra++].value = kind;
+  char pad[16 * 4 + 1];
+  memset(pad, ' ', (size_t)depth * 4);
+  pad[depth * 4] = '\0';
+
+  const char *p = body, *end = body + len, *k;
+  lua_pushnil(L); /* 5: continue */
+  lua_pushnil(L); /* 6: the list's kind */
+  lua_Integer count = 0;
+  gofmt_jdoc *d = &w->doc;
+  size_t klen;
+  uint8_t kf;
+#define WL_WS(p) while (*(p) == ' ' || *(p) == '\n' || *(p) == '\r' || *(p) == '\t') (p)++
+  WL_WS(p);
+  if (*p != '{') goto bad;
+  p++;
+  WL_WS(p);
+  if (*p == '}') {
+    p++;
+    goto done;
+  }
+  for (;;) {
+    WL_WS(p);
+    if (*p != '"') goto bad;
+    gofmt_jdoc_reset(d);
+    int kn = gofmt_jparse(d, &p, end);
+    if (kn < 0) goto bad;
+    k = gofmt_jtext(d, d->nodes[kn].s, d->nodes[kn].len, d->nodes[kn].flags, &klen);
+    kf = 0;
+    if (klen == 5 && memcmp(k, "items", 5) == 0) kf = 1;
+    else if (klen == 8 && memcmp(k, "metadata", 8) == 0) kf = 2;
+    else if (klen == 4 && memcmp(k, "kind", 4) == 0) kf = 3;
+    WL_WS(p);
+    if (*p != ':') goto bad;
+    p++;
+    WL_WS(p);
+    if (kf == 1 && *p == '[') { /* the items, one at a time */
+      p++;
+      WL_WS(p);
+      if (*p == ']') {
+        p++;
+      } else {
+        for (;;) {
+          gofmt_jdoc_reset(d);
+          int it = gofmt_jparse(d, &p, end);
+          if (it < 0) goto bad;
+          const char *pre = count == 0 ? lead : sep;
+          if (buf_add(&w->out, pre, strlen(pre)) || buf_add(&w->out, pad, (size_t)depth * 4))
+            return luaL_error(L, "json: out of memory");
+          if (d->nodes[it].type == 'o') {
+            if (gofmt_jwrite(d, it, &w->out, &wo, (int)depth, extra, nextra))
+              return luaL_error(L, "json: out of memory");
+          } else if (gofmt_jwrite(d, it, &w->out, &wo, (int)depth, NULL, 0)) {
+            return luaL_error(L, "json: out of memory");
+          }
+          count++;
+          if (w->out.len >= 65536 && wl_flush(L, fs->f, w)) return 3;
+          WL_WS(p);
+          if (*p == ',') {
+            p++;
+            continue;
+          }
+          if (*p == ']') {
+            p++;
+            break;
+          }
+          goto bad;
+        }
+      }
+    } else {
+      gofmt_jdoc_reset(d);
+      int v = gofmt_jparse(d, &p, end);
+      if (v < 0) goto bad;
+      if (kf == 2) {
+        int c = gofmt_jget(d, v, "continue");
+        if (c >= 0 && d->nodes[c].type == 's') {
+          size_t n;
+          const char *t = gofmt_jtext(d, d->nodes[c].s, d->nodes[c].len, d->nodes[c].flags, &n);
+          if (!t) return luaL_error(L, "json: out of memory");
+          lua_pushlstring(L, t, n);
+          lua_replace(L, 5);
+        }
+      } else if (kf == 3 && d->nodes[v].type == 's') {
+        size_t n;
+        const char *t = gofmt_jtext(d, d->nodes[v].s, d->nodes[v].len, d->nodes[v].flags, &n);
+        if (!t) return luaL_error(L, "json: out of memory");
+        lua_pushlstring(L, t, n);
+        lua_replace(L, 6);
+      }
+    }
+    WL_WS(p);
+    if (*p == ',') {
+      p++;
+      continue;
+    }
+    if (*p == '}') {
+      p++;
+      break;
+    }
+    goto bad;
+  }
+done:
+  WL_WS(p);
+  if (p != end) goto bad;
+  if (wl_flush(L, fs->f, w)) return 3;
+  lua_pushinteger(L, count);
+  if (lua_type(L, 5) == LUA_TSTRING && lua_rawlen(L, 5) > 0) lua_pushvalue(L, 5);
+  else lua_pushnil(L);
+  lua_pushvalue(L, 6);
+  return 3;
+bad:
+  if (wl_flush(L, fs->f, w)) return 3;
+  error_fail(L, "parse", "json: %s at offset %I", d->err ? d->err : "unexpected input",
+             (lua_Integer)((d->errpos ? d->errpos : p) - body));
+  return 2;
+#undef WL_WS
+}
+
 /* ---------------------------------------------------------------- the rest */
 
 /* json.array([t]) -> t marked as an array (a new one without t) */
@@ -1202,7 +1387,7 @@ int luaopen_json(lua_State *L) {
   static const luaL_Reg funcs[] = {
       {"decode", json_decode}, {"decode_at", json_decode_at}, {"encode", json_encode},
       {"array", json_array},   {"isarray", json_isarray},     {"number", json_number},
-      {NULL, NULL}};
+      {"write_items", json_write_items}, {NULL, NULL}};
   static const struct {
     const char *name;
     int op;
@@ -1225,12 +1410,15 @@ int luaopen_json(lua_State *L) {
   luaL_newmetatable(L, "json.buffer");
   lua_pushcfunction(L, ebuf_gc);
   lua_setfield(L, -2, "__gc");
-  /* [M array_mt number_mt buffer_mt] */
+  luaL_newmetatable(L, "json.listwriter");
+  lua_pushcfunction(L, wl_gc);
+  lua_setfield(L, -2, "__gc");
+  /* [M array_mt number_mt buffer_mt wl_mt] */
+  lua_pushvalue(L, -4);
+  lua_setfield(L, -6, "array_mt");
   lua_pushvalue(L, -3);
-  lua_setfield(L, -5, "array_mt");
-  lua_pushvalue(L, -2);
-  lua_setfield(L, -5, "number_mt");
-  luaL_setfuncs(L, funcs, 3);
+  lua_setfield(L, -6, "number_mt");
+  luaL_setfuncs(L, funcs, 4);
   lua_pushlightuserdata(L, NULL);
   lua_setfield(L, -2, "null");
   return 1;
