@@ -323,6 +323,32 @@ if output == "json" and not single then
   return finish()
 end
 
+-- ---------------------------------------------------------------- yaml, streamed
+-- Lists only (no NAME): kubectl's List as yaml, items from the response
+-- bytes in C (yaml.list_writer), page by page as they arrive.
+local any_name = false
+for _, r in ipairs(requests) do any_name = any_name or r.name ~= nil end
+if output == "yaml" and not single and not any_name then
+  local w = require("ksh.yaml").list_writer(io.stdout)
+  for _, r in ipairs(requests) do
+    local e = r.entry
+    local ok, err = ksh.try(function()
+      each_body(e, function(body, path)
+        local n, cont = w:items(body, { kind = e.kind, managed_fields = o.show_managed_fields,
+          api_version = e.group == "" and e.version or e.group .. "/" .. e.version })
+        if not n then
+          if cont.kind ~= "parse" then error(cont, 0) end
+          error(ksh.error("protocol", ("GET %s: invalid JSON in the response: %s"):format(path, tostring(cont))), 0)
+        end
+        return cont
+      end)
+    end)
+    if not ok then report(err) end
+  end
+  w:finish()
+  return finish()
+end
+
 -- ---------------------------------------------------------------- json / yaml / name
 if output == "json" or output == "yaml" or output == "name" or tmpl then
   local items = {}

@@ -162,4 +162,17 @@ int gofmt_jquote(buf_t *b, const char *s, size_t n, int html);
 int gofmt_jwrite(gofmt_jdoc *d, int id, buf_t *b, const gofmt_jwopts *o, int depth,
                  const gofmt_jextra *extra, size_t nextra);
 
+/* Reading a Kubernetes list ({"kind":..., "metadata":{"continue":...},
+ * "items":[...]}) one item at a time: see gofmt_jlist_next. */
+typedef struct {
+  const char *p, *end, *start;
+  int state;
+  const char *cont, *kind; /* raw spans of metadata.continue and kind, or NULL */
+  size_t contlen, kindlen;
+  uint8_t contflags, kindflags;
+} gofmt_jlist;
+
+void gofmt_jlist_init(gofmt_jlist *it, const char *s, size_t len);
+int gofmt_jlist_next(gofmt_jlist *it, gofmt_jdoc *d);
+
 #endif

@@ -13,6 +13,33 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+/* skips, 16 bytes at a time, printable ASCII other than " and \\ (and <,
+ * >, & when html is set); stops at most 16 bytes before end */
+static const unsigned char *jskip(const unsigned char *p, const unsigned char *end, int html) {
+#if defined(__SSE2__)
+  const __m128i sp = _mm_set1_epi8(0x20), q = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\');
+  const __m128i lt = _mm_set1_epi8('<'), gt = _mm_set1_epi8('>'), amp = _mm_set1_epi8('&');
+  while (end - p >= 16) {
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+    __m128i m = _mm_or_si128(_mm_cmplt_epi8(v, sp), _mm_or_si128(_mm_cmpeq_epi8(v, q), _mm_cmpeq_epi8(v, bs)));
+    if (html)
+      m = _mm_or_si128(m, _mm_or_si128(_mm_cmpeq_epi8(v, amp),
+                                       _mm_or_si128(_mm_cmpeq_epi8(v, lt), _mm_cmpeq_epi8(v, gt))));
+    int mask = _mm_movemask_epi8(m);
+    if (mask) return p + __builtin_ctz((unsigned)mask);
+    p += 16;
+  }
+#else
+  (void)end;
+  (void)html;
+#endif
+  return p;
+}
+
 /* ---------------------------------------------------------------- the tree */
 
 /* Empties d for the next value (keeps the allocations). */
@@ -68,6 +95,7 @@ static int jd_string(gofmt_jdoc *d, const char **pp, const char **s, size_t *len
   const unsigned char *end = (const unsigned char *)d->end;
   uint8_t f = 0;
   for (;;) {
+    p = jskip(p, end, 0);
     while (p < end && *p >= 0x20 && *p != '"' && *p != '\\' && *p < 0x80) p++;
     if (p >= end) return jd_fail(d, (const char *)p, "unexpected end of input");
     unsigned c = *p;
@@ -513,6 +541,7 @@ int gofmt_jquote(buf_t *b, const char *str, size_t n, int html) {
   if (out_need(b, n + 2)) return -1;
   b->p[b->len++] = '"';
   for (;;) {
+    p = jskip(p, end, html);
     while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\' &&
            !(html && (*p == '<' || *p == '>' || *p == '&')))
       p++;
@@ -563,10 +592,12 @@ int gofmt_jquote(buf_t *b, const char *str, size_t n, int html) {
 static int jw_string(gofmt_jdoc *d, buf_t *b, const char *s, size_t n, uint8_t flags, int html) {
   if (!(flags & (GOFMT_J_ESC | GOFMT_J_HIGH))) {
     const char *p = s, *e = s + n;
-    if (html)
+    if (html) {
+      p = (const char *)jskip((const unsigned char *)p, (const unsigned char *)e, 1);
       while (p < e && *p != '<' && *p != '>' && *p != '&') p++;
-    else
+    } else {
       p = e;
+    }
     if (p == e) { /* nothing to change */
       if (out_need(b, n + 2)) return -1;
       b->p[b->len++] = '"';
@@ -705,4 +736,134 @@ static int jw_value(gofmt_jdoc *d, int id, buf_t *b, const gofmt_jwopts *o, int 
 int gofmt_jwrite(gofmt_jdoc *d, int id, buf_t *b, const gofmt_jwopts *o, int depth,
                  const gofmt_jextra *extra, size_t nextra) {
   return jw_value(d, id, b, o, depth, 0, extra, nextra);
+}
+
+/* ---------------------------------------------------------------- lists */
+
+/* Starts reading the Kubernetes list in s[0..len) (NUL after it). */
+void gofmt_jlist_init(gofmt_jlist *it, const char *s, size_t len) {
+  memset(it, 0, sizeof *it);
+  it->p = it->start = s;
+  it->end = s + len;
+}
+
+static int jl_fail(gofmt_jlist *it, gofmt_jdoc *d, const char *what) {
+  if (!d->err) {
+    d->err = what;
+    d->errpos = it->p;
+  }
+  it->state = 4;
+  return -2;
+}
+
+/* Reads the list up to its next item, which it parses into d (reset
+ * first): returns the item's node, -1 at the end of the list (the text
+ * checked to its end), -2 on invalid JSON (d->err, d->errpos).  On the way
+ * it notes metadata.continue and kind (raw spans into the text). */
+int gofmt_jlist_next(gofmt_jlist *it, gofmt_jdoc *d) {
+  const char *p = it->p;
+  gofmt_jdoc_reset(d);
+  d->end = it->end;
+  for (;;) {
+    JWS(p);
+    it->p = p;
+    switch (it->state) {
+    case 0: /* before the list */
+      if (*p != '{') return jl_fail(it, d, "a JSON object expected");
+      p++;
+      JWS(p);
+      if (*p == '}') {
+        p++;
+        it->state = 3;
+      } else {
+        it->state = 1;
+      }
+      continue;
+    case 1: { /* at a member */
+      if (*p != '"') return jl_fail(it, d, "object key expected");
+      const char *k;
+      size_t klen;
+      uint8_t kf;
+      if (jd_string(d, &p, &k, &klen, &kf)) return jl_fail(it, d, "invalid key");
+      JWS(p);
+      if (*p != ':') {
+        it->p = p;
+        return jl_fail(it, d, "':' expected");
+      }
+      p++;
+      JWS(p);
+      if (!kf && klen == 5 && memcmp(k, "items", 5) == 0 && *p == '[') {
+        p++;
+        JWS(p);
+        if (*p == ']') {
+          p++;
+          it->state = 5;
+        } else {
+          it->state = 2;
+          it->p = p;
+          int v = jd_value(d, &p, 0);
+          if (v < 0) {
+            it->state = 4;
+            return -2;
+          }
+          it->p = p;
+          return v;
+        }
+        continue;
+      }
+      int v = jd_value(d, &p, 0);
+      if (v < 0) {
+        it->state = 4;
+        return -2;
+      }
+      if (!kf && klen == 8 && memcmp(k, "metadata", 8) == 0) {
+        int c = gofmt_jget(d, v, "continue");
+        if (c >= 0 && d->nodes[c].type == 's') {
+          it->cont = d->nodes[c].s;
+          it->contlen = d->nodes[c].len;
+          it->contflags = d->nodes[c].flags;
+        }
+      } else if (!kf && klen == 4 && memcmp(k, "kind", 4) == 0 && d->nodes[v].type == 's') {
+        it->kind = d->nodes[v].s;
+        it->kindlen = d->nodes[v].len;
+        it->kindflags = d->nodes[v].flags;
+      }
+      gofmt_jdoc_reset(d);
+      it->state = 5;
+      continue;
+    }
+    case 5: /* after a member */
+      if (*p == ',') {
+        p++;
+        it->state = 1;
+      } else if (*p == '}') {
+        p++;
+        it->state = 3;
+      } else {
+        return jl_fail(it, d, "',' or '}' expected");
+      }
+      continue;
+    case 2: { /* after an item */
+      if (*p == ']') {
+        p++;
+        it->state = 5;
+        continue;
+      }
+      if (*p != ',') return jl_fail(it, d, "',' or ']' expected");
+      p++;
+      int v = jd_value(d, &p, 0);
+      if (v < 0) {
+        it->state = 4;
+        return -2;
+      }
+      it->p = p;
+      return v;
+    }
+    case 3: /* after the list: only whitespace */
+      if (p != it->end) return jl_fail(it, d, "unexpected data after the list");
+      return -1;
+    default:
+      return -2;
+    }
+  }
 }

@@ -1244,117 +1244,39 @@ static int json_write_items(lua_State *L) {
   memset(pad, ' ', (size_t)depth * 4);
   pad[depth * 4] = '\0';
 
-  const char *p = body, *end = body + len, *k;
-  lua_pushnil(L); /* 5: continue */
-  lua_pushnil(L); /* 6: the list's kind */
   lua_Integer count = 0;
   gofmt_jdoc *d = &w->doc;
-  size_t klen;
-  uint8_t kf;
-#define WL_WS(p) while (*(p) == ' ' || *(p) == '\n' || *(p) == '\r' || *(p) == '\t') (p)++
-  WL_WS(p);
-  if (*p != '{') goto bad;
-  p++;
-  WL_WS(p);
-  if (*p == '}') {
-    p++;
-    goto done;
+  gofmt_jlist it;
+  gofmt_jlist_init(&it, body, len);
+  int item;
+  while ((item = gofmt_jlist_next(&it, d)) >= 0) {
+    const char *pre = count == 0 ? lead : sep;
+    if (buf_add(&w->out, pre, strlen(pre)) || buf_add(&w->out, pad, (size_t)depth * 4))
+      return luaL_error(L, "json: out of memory");
+    int obj = d->nodes[item].type == 'o';
+    if (gofmt_jwrite(d, item, &w->out, &wo, (int)depth, obj ? extra : NULL, obj ? nextra : 0))
+      return luaL_error(L, "json: out of memory");
+    count++;
+    if (w->out.len >= 65536 && wl_flush(L, fs->f, w)) return 3;
   }
-  for (;;) {
-    WL_WS(p);
-    if (*p != '"') goto bad;
-    gofmt_jdoc_reset(d);
-    int kn = gofmt_jparse(d, &p, end);
-    if (kn < 0) goto bad;
-    k = gofmt_jtext(d, d->nodes[kn].s, d->nodes[kn].len, d->nodes[kn].flags, &klen);
-    kf = 0;
-    if (klen == 5 && memcmp(k, "items", 5) == 0) kf = 1;
-    else if (klen == 8 && memcmp(k, "metadata", 8) == 0) kf = 2;
-    else if (klen == 4 && memcmp(k, "kind", 4) == 0) kf = 3;
-    WL_WS(p);
-    if (*p != ':') goto bad;
-    p++;
-    WL_WS(p);
-    if (kf == 1 && *p == '[') { /* the items, one at a time */
-      p++;
-      WL_WS(p);
-      if (*p == ']') {
-        p++;
-      } else {
-        for (;;) {
-          gofmt_jdoc_reset(d);
-          int it = gofmt_jparse(d, &p, end);
-          if (it < 0) goto bad;
-          const char *pre = count == 0 ? lead : sep;
-          if (buf_add(&w->out, pre, strlen(pre)) || buf_add(&w->out, pad, (size_t)depth * 4))
-            return luaL_error(L, "json: out of memory");
-          if (d->nodes[it].type == 'o') {
-            if (gofmt_jwrite(d, it, &w->out, &wo, (int)depth, extra, nextra))
-              return luaL_error(L, "json: out of memory");
-          } else if (gofmt_jwrite(d, it, &w->out, &wo, (int)depth, NULL, 0)) {
-            return luaL_error(L, "json: out of memory");
-          }
-          count++;
-          if (w->out.len >= 65536 && wl_flush(L, fs->f, w)) return 3;
-          WL_WS(p);
-          if (*p == ',') {
-            p++;
-            continue;
-          }
-          if (*p == ']') {
-            p++;
-            break;
-          }
-          goto bad;
-        }
-      }
-    } else {
-      gofmt_jdoc_reset(d);
-      int v = gofmt_jparse(d, &p, end);
-      if (v < 0) goto bad;
-      if (kf == 2) {
-        int c = gofmt_jget(d, v, "continue");
-        if (c >= 0 && d->nodes[c].type == 's') {
-          size_t n;
-          const char *t = gofmt_jtext(d, d->nodes[c].s, d->nodes[c].len, d->nodes[c].flags, &n);
-          if (!t) return luaL_error(L, "json: out of memory");
-          lua_pushlstring(L, t, n);
-          lua_replace(L, 5);
-        }
-      } else if (kf == 3 && d->nodes[v].type == 's') {
-        size_t n;
-        const char *t = gofmt_jtext(d, d->nodes[v].s, d->nodes[v].len, d->nodes[v].flags, &n);
-        if (!t) return luaL_error(L, "json: out of memory");
-        lua_pushlstring(L, t, n);
-        lua_replace(L, 6);
-      }
-    }
-    WL_WS(p);
-    if (*p == ',') {
-      p++;
-      continue;
-    }
-    if (*p == '}') {
-      p++;
-      break;
-    }
-    goto bad;
-  }
-done:
-  WL_WS(p);
-  if (p != end) goto bad;
   if (wl_flush(L, fs->f, w)) return 3;
+  if (item == -2) {
+    error_fail(L, "parse", "json: %s at offset %I", d->err ? d->err : "unexpected input",
+               (lua_Integer)((d->errpos ? d->errpos : it.p) - body));
+    return 2;
+  }
   lua_pushinteger(L, count);
-  if (lua_type(L, 5) == LUA_TSTRING && lua_rawlen(L, 5) > 0) lua_pushvalue(L, 5);
-  else lua_pushnil(L);
-  lua_pushvalue(L, 6);
+  size_t n;
+  const char *t;
+  if (it.cont && it.contlen && (t = gofmt_jtext(d, it.cont, it.contlen, it.contflags, &n)))
+    lua_pushlstring(L, t, n);
+  else
+    lua_pushnil(L);
+  if (it.kind && (t = gofmt_jtext(d, it.kind, it.kindlen, it.kindflags, &n)))
+    lua_pushlstring(L, t, n);
+  else
+    lua_pushnil(L);
   return 3;
-bad:
-  if (wl_flush(L, fs->f, w)) return 3;
-  error_fail(L, "parse", "json: %s at offset %I", d->err ? d->err : "unexpected input",
-             (lua_Integer)((d->errpos ? d->errpos : p) - body));
-  return 2;
-#undef WL_WS
 }
 
 /* ---------------------------------------------------------------- the rest */

@@ -757,12 +757,296 @@ static int ky_encode(lua_State *L, int all) {
 static int ky_encode_one(lua_State *L) { return ky_encode(L, 0); }
 static int ky_encode_all(lua_State *L) { return ky_encode(L, 1); }
 
+/* ---- lists to output, from JSON bytes (no Lua tables) ---- */
+
+static const char KY_LW_MT[] = "ksh.yaml.listwriter";
+
+typedef struct {
+  ky_emitter_ud u; /* first: ky_write gets &u */
+  gofmt_jdoc doc;
+  FILE *f;
+  int state; /* 0: nothing written, 1: inside items, 2: finished */
+} ky_lw;
+
+static int ky_lw_gc(lua_State *L) {
+  ky_lw *w = luaL_checkudata(L, 1, KY_LW_MT);
+  if (w->u.live) yaml_emitter_delete(&w->u.em), w->u.live = 0;
+  free(w->u.buf);
+  w->u.buf = NULL;
+  gofmt_jdoc_free(&w->doc);
+  return 0;
+}
+
+static ky_lw *ky_lw_check(lua_State *L) {
+  ky_lw *w = luaL_checkudata(L, 1, KY_LW_MT);
+  if (!w->u.live) luaL_error(L, "attempt to use a finished yaml list writer");
+  return w;
+}
+
+/* writes what the emitter has produced so far to the file */
+static void ky_lw_flush(lua_State *L, ky_lw *w) {
+  if (!yaml_emitter_flush(&w->u.em)) luaL_error(L, "yaml: out of memory");
+  if (w->u.len && fwrite(w->u.buf, 1, w->u.len, w->f) != w->u.len) luaL_error(L, "yaml: write failed");
+  w->u.len = 0;
+}
+
+static void ky_plain(ky_enc *e, const char *s) { ky_emit_scalar(e, NULL, s, strlen(s), YAML_PLAIN_SCALAR_STYLE); }
+
+typedef struct {
+  const char *k;
+  size_t n;
+  int node; /* >= 0: a member; < 0: -1 - the extra's index */
+} ky_jkey;
+
+static int ky_jkey_cmp(const void *a, const void *b) {
+  const ky_jkey *x = a, *y = b;
+  size_t n = x->n < y->n ? x->n : y->n;
+  int c = memcmp(x->k, y->k, n);
+  if (c) return c;
+  return x->n < y->n ? -1 : x->n > y->n;
+}
+
+/* by key, then document order */
+static int ky_jkey_order(const void *a, const void *b) {
+  int c = ky_jkey_cmp(a, b);
+  if (c) return c;
+  const ky_jkey *x = a, *y = b;
+  return x->node < y->node ? -1 : x->node > y->node;
+}
+
+static void ky_jvalue(ky_enc *e, gofmt_jdoc *d, int id, int level, const gofmt_jextra *extra, size_t nextra, int drop);
+
+/* an object: the last of duplicate keys, extras only where the key is
+ * missing, in go-yaml's key order */
+static void ky_jobject(ky_enc *e, gofmt_jdoc *d, int id, int level, const gofmt_jextra *extra, size_t nextra,
+                       int drop) {
+  lua_State *L = e->L;
+  yaml_event_t ev;
+  size_t n = d->nodes[id].count + nextra, m = 0, held = 0;
+  luaL_checkstack(L, 4, "yaml: nesting too deep");
+  for (int c = d->nodes[id].child; c >= 0; c = d->nodes[c].next)
+    if (d->nodes[c].kflags & GOFMT_J_ESC) held += d->nodes[c].klen;
+  /* userdata: the key arrays and decoded keys, collected if an error unwinds */
+  char *mem = lua_newuserdatauv(L, n * (sizeof(ky_jkey) + sizeof(gofmt_yaml_key)) + held + 1, 0);
+  ky_jkey *v = (ky_jkey *)(void *)mem;
+  gofmt_yaml_key *keys = (gofmt_yaml_key *)(void *)(mem + n * sizeof(ky_jkey));
+  char *hk = mem + n * (sizeof(ky_jkey) + sizeof(gofmt_yaml_key));
+  for (int c = d->nodes[id].child; c >= 0; c = d->nodes[c].next) {
+    gofmt_jnode *x = &d->nodes[c];
+    v[m].node = c;
+    if (x->kflags & GOFMT_J_ESC) {
+      v[m].n = gofmt_junescape(x->k, x->klen, hk);
+      v[m].k = hk;
+      hk += x->klen;
+    } else {
+      v[m].k = x->k;
+      v[m].n = x->klen;
+    }
+    m++;
+  }
+  /* the last of equal keys: sorted by bytes, document order breaking ties */
+  qsort(v, m, sizeof *v, ky_jkey_order);
+  size_t w = 0;
+  for (size_t i = 0; i < m; i++) {
+    if (i + 1 < m && ky_jkey_cmp(&v[i], &v[i + 1]) == 0) continue;
+    v[w++] = v[i];
+  }
+  m = w;
+  for (size_t i = 0; i < nextra; i++) {
+    ky_jkey t = {extra[i].key, strlen(extra[i].key), -1 - (int)i};
+    int have = 0;
+    for (size_t j = 0; j < m && !have; j++) have = ky_jkey_cmp(&v[j], &t) == 0;
+    if (!have) v[m++] = t;
+  }
+  size_t k = 0;
+  for (size_t i = 0; i < m; i++) {
+    if (drop && level == 1 && v[i].n == 13 && memcmp(v[i].k, "managedFields", 13) == 0) continue;
+    keys[k].s = v[i].k;
+    keys[k].n = v[i].n;
+    keys[k].i = (int)i;
+    k++;
+  }
+  gofmt_yaml_sort_keys(keys, k);
+  ky_emit(e, &ev, yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_MAPPING_STYLE));
+  for (size_t i = 0; i < k; i++) {
+    ky_jkey *x = &v[keys[i].i];
+    ky_emit_string(e, x->k, x->n);
+    if (x->node < 0) {
+      const char *val = extra[-1 - x->node].value;
+      ky_emit_string(e, val, strlen(val));
+    } else {
+      int meta = level == 0 && x->n == 8 && memcmp(x->k, "metadata", 8) == 0;
+      ky_jvalue(e, d, x->node, meta ? 1 : 2, NULL, 0, drop);
+    }
+  }
+  ky_emit(e, &ev, yaml_mapping_end_event_initialize(&ev));
+  lua_pop(L, 1);
+}
+
+/* one value of the tree, as ky_emit_value emits what json.decode makes of it */
+static void ky_jvalue(ky_enc *e, gofmt_jdoc *d, int id, int level, const gofmt_jextra *extra, size_t nextra,
+                      int drop) {
+  const gofmt_jnode *x = &d->nodes[id];
+  yaml_event_t ev;
+  char buf[40];
+  switch (x->type) {
+  case 'o': ky_jobject(e, d, id, level, extra, nextra, drop); break;
+  case 'a':
+    luaL_checkstack(e->L, 4, "yaml: nesting too deep");
+    ky_emit(e, &ev, yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_SEQUENCE_STYLE));
+    for (int c = x->child; c >= 0; c = d->nodes[c].next) ky_jvalue(e, d, c, 2, NULL, 0, drop);
+    ky_emit(e, &ev, yaml_sequence_end_event_initialize(&ev));
+    break;
+  case 's': {
+    size_t n;
+    const char *t = gofmt_jtext(d, x->s, x->len, x->flags, &n);
+    if (!t) luaL_error(e->L, "yaml: out of memory");
+    ky_emit_string(e, t, n);
+    break;
+  }
+  case 'n': {
+    int64_t i;
+    double f;
+    switch (gofmt_jnumber(x->s, x->len, x->flags & GOFMT_J_FLOAT, &i, &f)) {
+    case GOFMT_JNUM_INT: ky_emit_scalar(e, NULL, buf, gofmt_int(buf, i), YAML_PLAIN_SCALAR_STYLE); break;
+    case GOFMT_JNUM_FLOAT: ky_emit_scalar(e, NULL, buf, gofmt_yaml_float(f, buf), YAML_PLAIN_SCALAR_STYLE); break;
+    default: ky_emit_scalar(e, NULL, x->s, x->len, YAML_PLAIN_SCALAR_STYLE);
+    }
+    break;
+  }
+  case 't': ky_plain(e, "true"); break;
+  case 'f': ky_plain(e, "false"); break;
+  default: ky_plain(e, "null"); break;
+  }
+}
+
+/* yaml.list_writer(file) -> w: writes kubectl's `-o yaml` of a List
+ * (apiVersion: v1, items:, kind: List, metadata: resourceVersion: "") to
+ * file, its items fed page by page from JSON response bodies by
+ * w:items(body, opts), ended by w:finish().  The same bytes as
+ * yaml.encode of the decoded list, without Lua tables. */
+static int ky_list_writer(lua_State *L) {
+  luaL_Stream *fs = luaL_checkudata(L, 1, LUA_FILEHANDLE);
+  if (!fs->closef) return luaL_error(L, "attempt to use a closed file");
+  ky_lw *w = lua_newuserdatauv(L, sizeof *w, 1);
+  memset(w, 0, sizeof *w);
+  luaL_setmetatable(L, KY_LW_MT);
+  lua_pushvalue(L, 1);
+  lua_setiuservalue(L, -2, 1); /* keep the file alive */
+  if (!yaml_emitter_initialize(&w->u.em)) return luaL_error(L, "yaml: out of memory");
+  w->u.live = 1;
+  w->f = fs->f;
+  yaml_emitter_set_output(&w->u.em, ky_write, &w->u);
+  yaml_emitter_set_unicode(&w->u.em, 1);
+  yaml_emitter_set_indent(&w->u.em, 2);
+  yaml_emitter_set_width(&w->u.em, 80);
+  return 1;
+}
+
+static void ky_lw_start(ky_enc *e, ky_lw *w) {
+  yaml_event_t ev;
+  if (w->state) return;
+  ky_emit(e, &ev, yaml_stream_start_event_initialize(&ev, YAML_UTF8_ENCODING));
+  ky_emit(e, &ev, yaml_document_start_event_initialize(&ev, NULL, NULL, NULL, 1));
+  ky_emit(e, &ev, yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_MAPPING_STYLE));
+  ky_plain(e, "apiVersion");
+  ky_plain(e, "v1");
+  ky_plain(e, "items");
+  ky_emit(e, &ev, yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_SEQUENCE_STYLE));
+  w->state = 1;
+}
+
+/* w:items(body, opts) -> count, continue | nil, err: the items of the JSON
+ * list body (opts: kind, api_version set on items lacking them,
+ * managed_fields to keep metadata.managedFields); continue is the list's
+ * metadata.continue (nil when empty) */
+static int ky_lw_items(lua_State *L) {
+  ky_lw *w = ky_lw_check(L);
+  size_t len;
+  const char *body = luaL_checklstring(L, 2, &len);
+  if (w->state == 2) return luaL_error(L, "yaml list writer: items after finish");
+  gofmt_jextra extra[2];
+  size_t nextra = 0;
+  int drop = 1;
+  if (!lua_isnoneornil(L, 3)) {
+    luaL_checktype(L, 3, LUA_TTABLE);
+    if (lua_getfield(L, 3, "api_version") != LUA_TNIL) {
+      extra[nextra].key = "apiVersion";
+      extra[nextra++].value = luaL_checkstring(L, -1);
+    }
+    if (lua_getfield(L, 3, "kind") != LUA_TNIL) {
+      extra[nextra].key = "kind";
+      extra[nextra++].value = luaL_checkstring(L, -1);
+    }
+    lua_getfield(L, 3, "managed_fields");
+    drop = !lua_toboolean(L, -1);
+  }
+  lua_settop(L, 3 + 3);
+  lua_pushnil(L); /* 7: continue */
+  ky_enc e = {L, &w->u, 0, 0};
+  ky_lw_start(&e, w);
+  gofmt_jdoc *d = &w->doc;
+  gofmt_jlist it;
+  gofmt_jlist_init(&it, body, len);
+  lua_Integer count = 0;
+  int item;
+  while ((item = gofmt_jlist_next(&it, d)) >= 0) {
+    if (d->nodes[item].type == 'o') ky_jvalue(&e, d, item, 0, extra, nextra, drop);
+    else ky_jvalue(&e, d, item, 2, NULL, 0, drop);
+    count++;
+    if (w->u.len >= 65536) ky_lw_flush(L, w);
+  }
+  if (item == -2) {
+    ky_lw_flush(L, w);
+    error_fail(L, "parse", "json: %s at offset %I", d->err ? d->err : "unexpected input",
+               (lua_Integer)((d->errpos ? d->errpos : it.p) - body));
+    return 2;
+  }
+  if (it.cont && it.contlen) {
+    size_t n;
+    const char *t = gofmt_jtext(d, it.cont, it.contlen, it.contflags, &n);
+    if (!t) return luaL_error(L, "yaml: out of memory");
+    lua_pushlstring(L, t, n);
+    lua_replace(L, 7);
+  }
+  ky_lw_flush(L, w);
+  lua_pushinteger(L, count);
+  lua_pushvalue(L, 7);
+  return 2;
+}
+
+/* w:finish(): ends the list (kind: List, metadata) and writes the rest */
+static int ky_lw_finish(lua_State *L) {
+  ky_lw *w = ky_lw_check(L);
+  if (w->state == 2) return 0;
+  ky_enc e = {L, &w->u, 0, 0};
+  yaml_event_t ev;
+  ky_lw_start(&e, w);
+  ky_emit(&e, &ev, yaml_sequence_end_event_initialize(&ev));
+  ky_plain(&e, "kind");
+  ky_plain(&e, "List");
+  ky_plain(&e, "metadata");
+  ky_emit(&e, &ev, yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_MAPPING_STYLE));
+  ky_plain(&e, "resourceVersion");
+  ky_emit_string(&e, "", 0);
+  ky_emit(&e, &ev, yaml_mapping_end_event_initialize(&ev));
+  ky_emit(&e, &ev, yaml_mapping_end_event_initialize(&ev));
+  ky_emit(&e, &ev, yaml_document_end_event_initialize(&ev, 1));
+  ky_emit(&e, &ev, yaml_stream_end_event_initialize(&ev));
+  if (!yaml_emitter_flush(&w->u.em)) return luaL_error(L, "yaml: out of memory");
+  /* as yaml.encode: no "..." after a "|+" block (go-yaml writes none) */
+  if (w->u.len >= 5 && memcmp(w->u.buf + w->u.len - 5, "\n...\n", 5) == 0) w->u.len -= 4;
+  ky_lw_flush(L, w);
+  w->state = 2;
+  return 0;
+}
+
 /* The ksh.yaml module table. */
 int luaopen_ksh_yaml(lua_State *L) {
   static const luaL_Reg fns[] = {
       {"decode", ky_decode_one}, {"decode_all", ky_decode_all},
       {"encode", ky_encode_one}, {"encode_all", ky_encode_all},
-      {NULL, NULL},
+      {"list_writer", ky_list_writer}, {NULL, NULL},
   };
   if (luaL_newmetatable(L, KY_PARSER_MT)) {
     lua_pushcfunction(L, ky_parser_gc);
@@ -772,7 +1056,14 @@ int luaopen_ksh_yaml(lua_State *L) {
     lua_pushcfunction(L, ky_emitter_gc);
     lua_setfield(L, -2, "__gc");
   }
-  lua_pop(L, 2);
+  if (luaL_newmetatable(L, KY_LW_MT)) {
+    static const luaL_Reg lw[] = {{"items", ky_lw_items}, {"finish", ky_lw_finish}, {NULL, NULL}};
+    lua_pushcfunction(L, ky_lw_gc);
+    lua_setfield(L, -2, "__gc");
+    luaL_newlib(L, lw);
+    lua_setfield(L, -2, "__index");
+  }
+  lua_pop(L, 3);
   luaL_newlib(L, fns);
   return 1;
 }

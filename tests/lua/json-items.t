@@ -1,8 +1,9 @@
 #!/usr/bin/env kscript
--- json.write_items: a Kubernetes list's items written from the response
--- bytes, in C, must be byte for byte what the Lua path writes
--- (json.decode, then json.encode with 4-space indent and sorted keys,
--- managedFields dropped, kind/apiVersion filled), for awkward inputs too.
+-- json.write_items and yaml.list_writer: a Kubernetes list's items written
+-- from the response bytes, in C, must be byte for byte what the Lua path
+-- writes (json.decode, then json.encode with 4-space indent and sorted keys,
+-- or yaml.encode of kubectl's List; managedFields dropped, kind/apiVersion
+-- filled), for awkward inputs too.
 package.path = (os.getenv("KSCRIPT_TOP") or ".") .. "/tests/lib/?.lua;" .. package.path
 local t = require "tap"
 local json = require "json"
@@ -39,12 +40,44 @@ local function c_path(body, o)
   return s, n, cont, kind
 end
 
+local yaml = require "ksh.yaml"
+local printers = require "k8s.printers"
+
+local function lua_yaml(bodies, o)
+  local items = {}
+  for _, body in ipairs(bodies) do
+    local list = assert(json.decode(body))
+    for _, it in ipairs(type(list.items) == "table" and list.items or {}) do
+      if type(it) == "table" and not json.isarray(it) then
+        if it.kind == nil and o.kind then it.kind = o.kind end
+        if it.apiVersion == nil and o.api_version then it.apiVersion = o.api_version end
+      end
+      items[#items + 1] = it
+    end
+  end
+  return printers.yaml(printers.as_list(items), { show_managed_fields = o.managed_fields })
+end
+
+local function c_yaml(bodies, o)
+  local f = assert(io.open(tmp, "w"))
+  local w = yaml.list_writer(f)
+  for _, body in ipairs(bodies) do assert(w:items(body, o)) end
+  w:finish()
+  f:close()
+  local g = assert(io.open(tmp))
+  local s = g:read("a")
+  g:close()
+  return s
+end
+
 local function same(name, body, o)
   o = o or {}
   local a, an, ac, ak = lua_path(body, o)
   local b, bn, bc, bk = c_path(body, o)
   t.ok(a == b and an == bn and ac == bc and ak == bk, name,
     ("lua %s %s %s\n%s\nc   %s %s %s\n%s"):format(an, ac, ak, a, bn, bc, bk, b))
+  local ya, yb = lua_yaml({ body }, o), c_yaml({ body }, o)
+  t.ok(ya == yb, name .. " (yaml)", ("lua\n%s\nc\n%s"):format(ya, yb))
 end
 
 same("empty list", '{"kind":"ConfigMapList","apiVersion":"v1","metadata":{"resourceVersion":"5"},"items":[]}')
@@ -79,6 +112,15 @@ end
 local big = '{"kind":"ConfigMapList","apiVersion":"v1","metadata":{"resourceVersion":"99","continue":"abc"},"items":[' ..
   table.concat(items, ",") .. "]}"
 same("2,000 ConfigMaps", big, { kind = "ConfigMap", api_version = "v1", lead = "[\n" })
+local half = math.floor(#items / 2)
+local page1 = '{"kind":"ConfigMapList","metadata":{"continue":"x"},"items":[' .. table.concat(items, ",", 1, half) .. "]}"
+local page2 = '{"kind":"ConfigMapList","metadata":{},"items":[' .. table.concat(items, ",", half + 1) .. "]}"
+local o2 = { kind = "ConfigMap", api_version = "v1" }
+t.ok(c_yaml({ page1, page2 }, o2) == lua_yaml({ big }, o2), "yaml: two pages print as the whole list")
+same("yaml scalars", [[{"items":[{"a":"true","b":"0755","c":"1e3","d":"","e":"null","f":"- x","g":" lead",
+  "h":"multi\nline\n","i":"trail\n\n","j":"2001-12-14","k":"1:20","l":"<<","m":"a: b","n":"#c","o":"~",
+  "long":"]] .. ("word "):rep(40) .. [[","num":[1,1.5,1e21,-0,1e400,0.1],"emptyo":{},"emptya":[],"nul":null,
+  "a10":1,"a9":2,"A":3,"_x":4,"1":5,"01":6}]}]])
 
 -- invalid JSON: nil, err (kind parse), never a crash
 for _, bad in ipairs { '', '{', '{"items":[{"a":1}', '{"items":[{"a":"\1"}]}', '{"items":[{"a":"\xff"}]}',
@@ -88,6 +130,11 @@ for _, bad in ipairs { '', '{', '{"items":[{"a":1}', '{"items":[{"a":"\1"}]}', '
   f:close()
   t.ok(n == nil and type(err) == "table" and err.kind == "parse", ("invalid %q: a parse error"):format(bad),
     tostring(err))
+  f = assert(io.open(tmp, "w"))
+  local yn, yerr = yaml.list_writer(f):items(bad)
+  f:close()
+  t.ok(yn == nil and type(yerr) == "table" and yerr.kind == "parse", ("yaml: invalid %q: a parse error"):format(bad),
+    tostring(yerr))
 end
 t.raises(function() json.write_items("x", "{}", {}) end, "FILE%*", "the first argument must be a file")
 os.remove(tmp)
