@@ -88,14 +88,25 @@ function W:_list_opts()
            fieldSelector = fs, limit = o.limit, accept = o.accept }
 end
 
--- the first list (no resourceVersion given): every item is ADDED, initial
+-- the first list (no resourceVersion given): every item is ADDED, initial;
+-- read page by page as the events are asked for, so a long list is never
+-- held whole; the watch starts from the first page's resourceVersion
 function W:_initial()
-  local list, err = self.client:list(self.entry, self:_list_opts())
-  if not list then error(err, 0) end
-  for _, it in ipairs(units(list)) do
+  self.pager = self.client:pages(self.entry, self:_list_opts())
+  self:_next_page(true)
+end
+
+function W:_next_page(first)
+  local page = self.pager()
+  if not page then
+    self.pager = nil
+    return
+  end
+  if first then self.rv = page.metadata and page.metadata.resourceVersion end
+  for _, it in ipairs(units(page)) do
     self:_push { type = "ADDED", object = it, initial = true }
   end
-  self.rv = list.metadata and list.metadata.resourceVersion
+  if first and page.metadata and page.metadata.continue == nil then self.pager = nil end
 end
 
 -- 410: list again, queue the differences against what was delivered
@@ -177,7 +188,9 @@ function W:next()
       return self:_deliver(ev)
     end
     if self.closed or self:_expired() then self:close(); return nil end
-    if not self.started then
+    if self.pager then
+      self:_next_page(false)
+    elseif not self.started then
       self.started = true
       if self.rv == nil or self.rv == "" then self:_initial() end
     elseif not self.stream then
