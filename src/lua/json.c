@@ -94,6 +94,7 @@ int luaopen_json(lua_State *L);
 #define UV_NUMBER_MT lua_upvalueindex(2)
 #define UV_BUFFER_MT lua_upvalueindex(3)
 #define UV_WL_MT lua_upvalueindex(4)
+#define UV_KEYCACHE lua_upvalueindex(5)
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -313,10 +314,23 @@ static int json_number(lua_State *L) {
 
 /* ---------------------------------------------------------------- decoder */
 
+/* Object keys: a small direct-mapped cache of the keys last seen (Kubernetes
+ * objects repeat a few hundred field names), so a key is pushed from a
+ * table slot instead of being hashed and interned again.  The strings live
+ * in a Lua table (the userdata's user value), their bytes here. */
+#define KC_SIZE 1024
+#define KC_MAXLEN 40
+typedef struct {
+  uint32_t len;
+  char s[KC_MAXLEN];
+} kc_ent;
+
 typedef struct {
   lua_State *L;
   const char *s, *p, *end;
   int depth, maxdepth, order;
+  kc_ent *kc; /* the key cache, its table at stack index kct */
+  int kct;
   char msg[96];
 } dec_t;
 
@@ -533,18 +547,34 @@ static int dec_enter(dec_t *d) {
   return 0;
 }
 
+/* Members and elements wait on the Lua stack until their container ends,
+ * so each table is created at its final size (no rehash as it grows); past
+ * DEC_BATCH of them the table is made and filled as it goes. */
+#define DEC_BATCH 256
+
 static int dec_array(dec_t *d) {
   lua_State *L = d->L;
   if (dec_enter(d)) return -1;
   d->p++;
-  lua_createtable(L, 0, 0);
+  int base = lua_gettop(L); /* elements at base + 1 .. */
+  int tbl = 0;             /* stack index of the table once made */
+  lua_Integer n = 0;       /* elements so far */
   SKIP_WS(d->p);
   if (*d->p == ']') {
     d->p++;
   } else {
-    for (lua_Integer i = 1;; i++) {
+    for (;;) {
+      if (!lua_checkstack(L, 4)) return dec_fail(d, d->p, "nesting too deep");
       if (dec_value(d)) return -1;
-      lua_rawseti(L, -2, i);
+      n++;
+      if (tbl) {
+        lua_rawseti(L, tbl, n);
+      } else if (n == DEC_BATCH) { /* a long array: make the table, move the batch in */
+        lua_createtable(L, DEC_BATCH * 4, 0);
+        lua_rotate(L, base + 1, 1);
+        tbl = base + 1;
+        for (lua_Integer i = n; i >= 1; i--) lua_rawseti(L, tbl, i);
+      }
       SKIP_WS(d->p);
       if (*d->p == ',') {
         d->p++;
@@ -557,8 +587,100 @@ static int dec_array(dec_t *d) {
       return dec_unexpected(d, d->p);
     }
   }
+  if (!tbl) { /* the table on top, filled from the stack, then moved down */
+    lua_createtable(L, (int)n, 0);
+    int t = lua_gettop(L);
+    for (lua_Integer i = 1; i <= n; i++) {
+      lua_pushvalue(L, base + (int)i);
+      lua_rawseti(L, t, i);
+    }
+    lua_copy(L, t, base + 1);
+    lua_settop(L, base + 1);
+  }
   lua_pushvalue(L, UV_ARRAY_MT);
   lua_setmetatable(L, -2);
+  d->depth--;
+  return 0;
+}
+
+/* d->p at a key's opening quote: pushes the key, through the cache when it
+ * is short and has no escapes */
+static int dec_key(dec_t *d) {
+  const unsigned char *start = (const unsigned char *)d->p + 1, *p = start;
+  while (str_plain[*p]) p++;
+  size_t len = (size_t)(p - start);
+  if (*p != '"' || len > KC_MAXLEN || len == 0) return dec_string(d);
+  unsigned h = ((unsigned)len * 2654435761u) ^ ((unsigned)start[0] << 7) ^ ((unsigned)start[len - 1] << 13) ^
+               ((unsigned)start[len / 2] << 3) ^ ((unsigned)start[len >> 2] << 17);
+  h = (h ^ (h >> 11)) & (KC_SIZE - 1);
+  kc_ent *e = &d->kc[h];
+  d->p = (const char *)p + 1;
+  if (e->len == len && memcmp(e->s, start, len) == 0) {
+    lua_rawgeti(d->L, d->kct, (lua_Integer)h + 1);
+    return 0;
+  }
+  lua_pushlstring(d->L, (const char *)start, len);
+  lua_pushvalue(d->L, -1);
+  lua_rawseti(d->L, d->kct, (lua_Integer)h + 1);
+  e->len = (uint32_t)len;
+  memcpy(e->s, start, len);
+  return 0;
+}
+
+/* objects without opts.order: pairs wait on the stack (see DEC_BATCH) */
+static int dec_object_fast(dec_t *d) {
+  lua_State *L = d->L;
+  int base = lua_gettop(L), tbl = 0, n = 0;
+  SKIP_WS(d->p);
+  if (*d->p == '}') {
+    d->p++;
+  } else {
+    for (;;) {
+      SKIP_WS(d->p);
+      if (*d->p != '"') return dec_unexpected(d, d->p);
+      if (!lua_checkstack(L, 6)) return dec_fail(d, d->p, "nesting too deep");
+      if (dec_key(d)) return -1;
+      SKIP_WS(d->p);
+      if (*d->p != ':') return dec_unexpected(d, d->p);
+      d->p++;
+      if (dec_value(d)) return -1;
+      n++;
+      if (tbl) {
+        lua_rawset(L, tbl);
+      } else if (n == DEC_BATCH) {
+        lua_createtable(L, 0, DEC_BATCH * 2);
+        lua_rotate(L, base + 1, 1);
+        tbl = base + 1;
+        for (int i = 0; i < n; i++) { /* in document order: the last duplicate wins */
+          lua_pushvalue(L, tbl + 1 + 2 * i);
+          lua_pushvalue(L, tbl + 2 + 2 * i);
+          lua_rawset(L, tbl);
+        }
+        lua_settop(L, tbl);
+      }
+      SKIP_WS(d->p);
+      if (*d->p == ',') {
+        d->p++;
+        continue;
+      }
+      if (*d->p == '}') {
+        d->p++;
+        break;
+      }
+      return dec_unexpected(d, d->p);
+    }
+  }
+  if (!tbl) { /* the table on top, filled from the stack, then moved down */
+    lua_createtable(L, 0, n);
+    int t = lua_gettop(L);
+    for (int i = 0; i < n; i++) {
+      lua_pushvalue(L, base + 1 + 2 * i);
+      lua_pushvalue(L, base + 2 + 2 * i);
+      lua_rawset(L, t);
+    }
+    lua_copy(L, t, base + 1);
+    lua_settop(L, base + 1);
+  }
   d->depth--;
   return 0;
 }
@@ -568,6 +690,7 @@ static int dec_object(dec_t *d) {
   lua_Integer nord = 0;
   if (dec_enter(d)) return -1;
   d->p++;
+  if (!d->order) return dec_object_fast(d);
   lua_createtable(L, 0, 0);
   if (d->order) lua_createtable(L, 4, 0);
   int obj = lua_gettop(L) - (d->order ? 1 : 0);
@@ -619,7 +742,7 @@ static int dec_value(dec_t *d) {
   switch (*d->p) {
   case '{': return dec_object(d);
   case '[': return dec_array(d);
-  case '"': return dec_string(d);
+  case '"': return dec_key(d);
   case 't':
     if (dec_literal(d, "true", 4)) return -1;
     lua_pushboolean(d->L, 1);
@@ -669,10 +792,14 @@ static int dec_run(lua_State *L, dec_t *d, const char *s, size_t len, size_t pos
   d->end = s + len;
   d->depth = 0;
   int top = lua_gettop(L);
+  d->kc = lua_touserdata(L, UV_KEYCACHE);
+  lua_getiuservalue(L, UV_KEYCACHE, 1);
+  d->kct = top + 1;
   if (dec_value(d)) {
     lua_settop(L, top);
     return -1;
   }
+  lua_remove(L, top + 1);
   return 0;
 }
 
@@ -1335,12 +1462,16 @@ int luaopen_json(lua_State *L) {
   luaL_newmetatable(L, "json.listwriter");
   lua_pushcfunction(L, wl_gc);
   lua_setfield(L, -2, "__gc");
-  /* [M array_mt number_mt buffer_mt wl_mt] */
+  kc_ent *kc = lua_newuserdatauv(L, KC_SIZE * sizeof(kc_ent), 1);
+  memset(kc, 0, KC_SIZE * sizeof(kc_ent));
+  lua_createtable(L, KC_SIZE, 0);
+  lua_setiuservalue(L, -2, 1);
+  /* [M array_mt number_mt buffer_mt wl_mt keycache] */
+  lua_pushvalue(L, -5);
+  lua_setfield(L, -7, "array_mt");
   lua_pushvalue(L, -4);
-  lua_setfield(L, -6, "array_mt");
-  lua_pushvalue(L, -3);
-  lua_setfield(L, -6, "number_mt");
-  luaL_setfuncs(L, funcs, 4);
+  lua_setfield(L, -7, "number_mt");
+  luaL_setfuncs(L, funcs, 5);
   lua_pushlightuserdata(L, NULL);
   lua_setfield(L, -2, "null");
   return 1;
