@@ -7,6 +7,8 @@ typedef struct {
   const char *path; /* "lua/k8s.lua", "scripts/get.lua" */
   const unsigned char *data;
   size_t len;
+  const unsigned char *code; /* its bytecode (luac5.4, with debug info), or NULL */
+  size_t codelen;
 } bundle_entry;
 
 /* NULL-path-terminated table of every bundled file. */
@@ -14,5 +16,8 @@ extern const bundle_entry bundle_files[];
 
 /* The source of a bundled file by its repo path, or NULL. */
 const char *bundle_find(const char *path, size_t *len);
+
+/* The precompiled bytecode of a bundled file, or NULL (none was built). */
+const char *bundle_find_code(const char *path, size_t *len);
 
 #endif

@@ -113,6 +113,28 @@ int host_loadbuffer(lua_State *L, const char *buf, size_t len, const char *chunk
   return luaL_loadbufferx(L, buf, len, chunkname, "t");
 }
 
+/* Loads the bundled file rel (a repo path) as a chunk named chunkname: its
+ * bytecode made at build time (ours, so trusted, unlike a user's), else
+ * its text.  Returns a lua_load status (the chunk or a message pushed). */
+int host_load_bundled(lua_State *L, const char *rel, const char *chunkname) {
+  size_t len;
+  const char *code = bundle_find_code(rel, &len);
+  if (code && len > 0) {
+    if (luaL_loadbufferx(L, code, len, chunkname, "b") == LUA_OK) return LUA_OK;
+    lua_pop(L, 1); /* another Lua's bytecode: the text below */
+  }
+  const char *src = bundle_find(rel, &len);
+  if (!src) {
+    lua_pushfstring(L, "no bundled file '%s'", rel);
+    return LUA_ERRFILE;
+  }
+  /* a script's "#!" line: skipped, its newline kept (line numbers) */
+  size_t skip = 0;
+  if (len > 1 && src[0] == '#' && src[1] == '!')
+    while (skip < len && src[skip] != '\n') skip++;
+  return host_loadbuffer(L, src + skip, len - skip, chunkname);
+}
+
 /* package.searchers entry: modules bundled in the binary, or from
  * $KSCRIPT_LUA_DIR/<a>/<b>.lua when that is set (development). */
 static int bundle_searcher(lua_State *L) {
@@ -144,7 +166,7 @@ static int bundle_searcher(lua_State *L) {
     return 1;
   }
   lua_pushfstring(L, "@%s", rel);
-  if (host_loadbuffer(L, src, len, lua_tostring(L, -1)) != LUA_OK) return lua_error(L);
+  if (host_load_bundled(L, rel, lua_tostring(L, -1)) != LUA_OK) return lua_error(L);
   lua_pushstring(L, rel);
   return 2;
 }

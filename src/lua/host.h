@@ -131,6 +131,10 @@ int host_load_string(host_t *h, const char *code, const char *chunkname);
 /* Pop the value on top of the main state into buf as text; returns buf. */
 const char *host_pop_message(host_t *h, char *buf, size_t size);
 
+/* Load the bundled file rel ("lua/k8s.lua") as chunkname: its build-time
+ * bytecode, else its text; a lua_load status, the chunk or a message pushed. */
+int host_load_bundled(lua_State *L, const char *rel, const char *chunkname);
+
 /* Load a chunk in text mode only; a precompiled chunk is refused clearly. */
 int host_loadbuffer(lua_State *L, const char *buf, size_t len, const char *chunkname);
 
