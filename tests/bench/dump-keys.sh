@@ -65,4 +65,8 @@ echo "dump-keys / etcdctl --keys-only:        time $(ratio "${T[kscript dump-key
   "RSS $(ratio "${R[kscript dump-keys]}" "${R[etcdctl --keys-only]}")x (target <= 0.5)"
 echo "dump-keys --values / etcdctl -w json:   time $(ratio "${T[kscript dump-keys --values]}" "${T[etcdctl -w json]}")x (target <= 0.5)," \
   "RSS $(ratio "${R[kscript dump-keys --values]}" "${R[etcdctl -w json]}")x (target <= 0.1)"
+. tests/bench/lib.sh
+row "dump-keys, 100,000 keys: wall" s "${T[kscript dump-keys]}" "etcdctl --keys-only" "${T[etcdctl --keys-only]}" "curl gRPC Range" "${T[curl gRPC Range (floor)]}"
+row "dump-keys, 100,000 keys: RSS" MB "$(awk -v k="${R[kscript dump-keys]}" 'BEGIN {printf "%.1f", k/1024}')" "etcdctl --keys-only" "$(awk -v k="${R[etcdctl --keys-only]}" 'BEGIN {printf "%.1f", k/1024}')" "curl gRPC Range" "$(awk -v k="${R[curl gRPC Range (floor)]}" 'BEGIN {printf "%.1f", k/1024}')"
+row "dump-keys --values (~80 MB): wall" s "${T[kscript dump-keys --values]}" "etcdctl -w json" "${T[etcdctl -w json]}" "curl gRPC Range+values" "${T[curl gRPC Range+values]}"
 echo "seed pipeline scaled to 100,000 keys:   ${seed100k} s; dump-keys is $(ratio "$seed100k" "${T[kscript dump-keys]}")x faster"

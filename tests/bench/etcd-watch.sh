@@ -52,3 +52,6 @@ if cmp -s <(head -n "$lines" "$t/kscript.out") <(head -n "$lines" "$t/etcdctl.ou
 else echo "OUTPUTS DIFFER"; fi
 echo "watch: kscript/etcdctl wall $(awk -v a="$T_kscript" -v b="$T_etcdctl" 'BEGIN {printf "%.2f", a / b}')x," \
   "CPU $(awk -v a="$C_kscript" -v b="$C_etcdctl" 'BEGIN {printf "%.2f", a / b}')x"
+. tests/bench/lib.sh
+row "etcd watch replay, $n events: wall" s "$T_kscript" "etcdctl watch" "$T_etcdctl"
+row "etcd watch replay, $n events: CPU" s "$C_kscript" "etcdctl watch" "$C_etcdctl"

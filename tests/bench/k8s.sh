@@ -9,6 +9,7 @@
 set -eu
 export LC_ALL=C
 cd "$(dirname "$0")/../.."
+. tests/bench/lib.sh
 runs=${1:-5}
 K=$PWD/kscript
 started=
@@ -55,31 +56,49 @@ fill(os.getenv("NS_B"), 5000)
 LUA
 
 median() { sort -n | awk '{a[NR]=$1} END {m = (NR % 2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2; printf "%.3f", m}'; }
-# measure NAME cmd...: wall seconds and peak RSS (kB) medians
-declare -A T R
+# measure NAME cmd...: wall seconds, peak RSS (kB) and CPU seconds (user+sys) medians
+declare -A T R C
 measure() {
   local name=$1; shift
-  local ts=() rs=()
+  local ts=() rs=() cs=()
   for _ in $(seq "$runs"); do
-    /usr/bin/time -f "%e %M" -o "$tmp/t" "$@" >/dev/null 2>"$tmp/err" || { cat "$tmp/err" >&2; }
-    read -r e m < "$tmp/t"
-    ts+=("$e"); rs+=("$m")
+    /usr/bin/time -f "%e %M %U %S" -o "$tmp/t" "$@" >/dev/null 2>"$tmp/err" || { cat "$tmp/err" >&2; }
+    read -r e m u s < "$tmp/t"
+    ts+=("$e"); rs+=("$m"); cs+=("$(awk -v u="$u" -v s="$s" 'BEGIN {print u + s}')")
   done
   T[$name]=$(printf '%s\n' "${ts[@]}" | median)
   R[$name]=$(printf '%s\n' "${rs[@]}" | median)
-  printf '%-40s %8.3f s %9.1f MB   (runs: %s)\n' "$name" "${T[$name]}" "$(echo "${R[$name]}" | awk '{print $1/1024}')" "${ts[*]}"
+  C[$name]=$(printf '%s\n' "${cs[@]}" | median)
+  printf '%-44s %8.3f s %9.1f MB %7.3f s CPU  (runs: %s)\n' "$name" "${T[$name]}" "$(echo "${R[$name]}" | awk '{print $1/1024}')" "${C[$name]}" "${ts[*]}"
 }
+mb() { awk -v k="${R[$1]}" 'BEGIN {printf "%.1f", k / 1024}'; }
 
 server=$KSCRIPT_TEST_APISERVER
 url="$server/api/v1/namespaces/kscript-bench-a-$$/configmaps"
 curl_auth=(--cacert "$KSCRIPT_TEST_CA" --cert "$KSCRIPT_TEST_ADMIN_CERT" --key "$KSCRIPT_TEST_ADMIN_KEY")
 echo "== list 5,000 ConfigMaps as JSON"
-measure "kscript get cm -n A -o json" "$K" get configmaps -n kscript-bench-a-$$ -o json
-measure "kubectl get cm -n A -o json" $KC get configmaps -n kscript-bench-a-$$ -o json
+A=kscript-bench-a-$$
+measure "kscript get cm -n A -o json" "$K" get configmaps -n $A -o json
+measure "kubectl get cm -n A -o json" $KC get configmaps -n $A -o json
+measure "kscript get cm -n A -o json --chunk-size 0" "$K" get configmaps -n $A -o json --chunk-size 0
+measure "kubectl get cm -n A -o json --chunk-size 0" $KC get configmaps -n $A -o json --chunk-size 0
+measure "kscript get cm -n A -o yaml" "$K" get configmaps -n $A -o yaml
+measure "kubectl get cm -n A -o yaml" $KC get configmaps -n $A -o yaml
 measure "curl (same URL, one request)" curl -sS --fail "${curl_auth[@]}" -H 'Accept: application/json' "$url"
-"$K" get configmaps -n kscript-bench-a-$$ -o json > "$tmp/k.json"
-$KC get configmaps -n kscript-bench-a-$$ -o json > "$tmp/c.json"
-cmp -s "$tmp/k.json" "$tmp/c.json" && echo "outputs identical ($(wc -c < "$tmp/k.json") bytes)" || echo "OUTPUTS DIFFER"
+for o in json yaml; do
+  "$K" get configmaps -n $A -o $o > "$tmp/k.$o"
+  $KC get configmaps -n $A -o $o > "$tmp/c.$o"
+  cmp -s "$tmp/k.$o" "$tmp/c.$o" && echo "-o $o outputs identical ($(wc -c < "$tmp/k.$o") bytes)" || echo "-o $o OUTPUTS DIFFER"
+done
+k="kscript get cm -n A"; c="kubectl get cm -n A"; f="curl (same URL, one request)"
+row "get cm -o json, 5,000 (pages of 500): wall" s "${T[$k -o json]}" kubectl "${T[$c -o json]}" "curl, one request" "${T[$f]}"
+row "get cm -o json, 5,000 (pages of 500): CPU" s "${C[$k -o json]}" kubectl "${C[$c -o json]}" "curl, one request" "${C[$f]}"
+row "get cm -o json, 5,000 (pages of 500): RSS" MB "$(mb "$k -o json")" kubectl "$(mb "$c -o json")" "curl, one request" "$(mb "$f")"
+row "get cm -o json --chunk-size 0: wall" s "${T[$k -o json --chunk-size 0]}" kubectl "${T[$c -o json --chunk-size 0]}" "curl, one request" "${T[$f]}"
+row "get cm -o json --chunk-size 0: CPU" s "${C[$k -o json --chunk-size 0]}" kubectl "${C[$c -o json --chunk-size 0]}" "curl, one request" "${C[$f]}"
+row "get cm -o json --chunk-size 0: RSS" MB "$(mb "$k -o json --chunk-size 0")" kubectl "$(mb "$c -o json --chunk-size 0")" "curl, one request" "$(mb "$f")"
+row "get cm -o yaml, 5,000: wall" s "${T[$k -o yaml]}" kubectl "${T[$c -o yaml]}" "curl, one request" "${T[$f]}"
+row "get cm -o yaml, 5,000: RSS" MB "$(mb "$k -o yaml")" kubectl "$(mb "$c -o yaml")" "curl, one request" "$(mb "$f")"
 
 # until N PATTERN NAME cmd...: run cmd (a stream that never ends by itself)
 # until its output has N lines matching PATTERN, then stop it; median wall
@@ -131,6 +150,9 @@ done
 /usr/bin/time -f "%U %S" -o "$tmp/cpu" "$K" "$tmp/replay.lua" 2>/dev/null
 awk '{ printf "kscript CPU per event: %.1f us (user+sys %.3f s / 10,000, start-up included)\n", ($1 + $2) * 1e6 / 10000, $1 + $2 }' "$tmp/cpu"
 
+row "get cm -A -w -o json to 10,000 objects: wall" s "${T[kscript get cm -A -l bench=1 -w -o json]}" kubectl "${T[kubectl get cm -A -l bench=1 -w -o json]}"
+row "get cm -A -w -o json to 10,000 objects: RSS" MB "$(mb "kscript get cm -A -l bench=1 -w -o json")" kubectl "$(mb "kubectl get cm -A -l bench=1 -w -o json")"
+row "watch replay rv=0, 10,000 events: wall" s "${T[kscript watch rv=0 -> Lua handler]}" - - "curl watch" "${T[curl watch rv=0 (floor)]}"
 echo
 r() { awk -v a="${T[$1]}" -v b="${T[$2]}" -v ra="${R[$1]}" -v rb="${R[$2]}" -v l="$3" 'BEGIN { printf "%-48s time %.2fx, RSS %.2fx\n", l, a / b, ra / rb }'; }
 r "kscript get cm -n A -o json" "kubectl get cm -n A -o json" "list -o json, kscript / kubectl (target 0.5x, 0.25x):"

@@ -6,6 +6,7 @@
 set -eu
 export LC_ALL=C
 cd "$(dirname "$0")/../.."
+. tests/bench/lib.sh
 runs=${1:-50}
 K=${KSCRIPT:-./kscript}
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
@@ -26,9 +27,11 @@ rss_kb() { /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -1; }
 
 printf '%-34s %10s %10s\n' "command" "median ms" "peak RSS kB"
 floor=$(median_ms "$tmp/floor")
-printf '%-34s %10s %10s\n' "floor (same shared libs)" "$floor" "$(rss_kb "$tmp/floor")"
+floor_rss=$(rss_kb "$tmp/floor")
+printf '%-34s %10s %10s\n' "floor (same shared libs)" "$floor" "$floor_rss"
 ks=$(median_ms "$K" -e '')
-printf '%-34s %10s %10s\n' "kscript -e ''" "$ks" "$(rss_kb "$K" -e '')"
+ks_rss=$(rss_kb "$K" -e '')
+printf '%-34s %10s %10s\n' "kscript -e ''" "$ks" "$ks_rss"
 if command -v lua5.4 >/dev/null; then
   printf '%-34s %10s %10s\n' "lua5.4 -e ''" "$(median_ms lua5.4 -e '')" "$(rss_kb lua5.4 -e '')"
 fi
@@ -43,9 +46,9 @@ awk -v k="$ks" -v f="$floor" 'BEGIN { printf "kscript - floor = %+.2f ms wall, s
 
 # The two side by side, interleaved (a busy machine slows both alike): wall
 # and CPU (user+sys) medians over the same runs.
-python3 - "$runs" "$tmp/floor" "$K" <<'PY'
+python3 - "$runs" "$tmp/floor" "$K" "$tmp/inter" <<'PY'
 import os, statistics, sys, time
-runs, floor, k = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+runs, floor, k, save = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
 def one(argv):
     t0 = time.perf_counter_ns()
     pid = os.posix_spawn(argv[0], argv, os.environ,
@@ -61,11 +64,20 @@ for n in ("floor", "kscript"):
     print("%-8s wall %7.2f ms   cpu %7.2f ms   (interleaved, %d runs)" % (n, med[n][0], med[n][1], runs))
 print("kscript - floor: wall %+.2f ms, cpu %+.2f ms (target: within 1 ms)" %
       (med["kscript"][0] - med["floor"][0], med["kscript"][1] - med["floor"][1]))
+with open(save, "w") as f:
+    f.write("%.2f %.2f %.2f %.2f\n" % (med["kscript"][0], med["kscript"][1], med["floor"][0], med["floor"][1]))
 PY
+read -r kw kc fw fc < "$tmp/inter"
+row "start-up kscript -e '': wall (interleaved)" ms "$kw" - - "same-libs C program" "$fw"
+row "start-up kscript -e '': CPU (interleaved)" ms "$kc" - - "same-libs C program" "$fc"
+row "start-up kscript -e '': peak RSS" MB "$(awk -v k="$ks_rss" 'BEGIN {printf "%.1f", k/1024}')" - - \
+  "same-libs C program" "$(awk -v k="$floor_rss" 'BEGIN {printf "%.1f", k/1024}')"
 # Instructions executed (callgrind), the figure a loaded machine cannot blur.
 if command -v valgrind >/dev/null; then
   ir() { valgrind --tool=callgrind --callgrind-out-file=/dev/null "$@" 2>&1 >/dev/null | awk '/Collected/ {print $NF}'; }
   fi=$(ir "$tmp/floor"); ki=$(ir "$K" -e '')
   awk -v f="$fi" -v k="$ki" 'BEGIN { printf "instructions: floor %d, kscript -e %s %d, difference %d (%+.1f%%)\n", f, "\x27\x27", k, k - f, 100 * (k - f) / f }'
+  row "start-up kscript -e '': instructions" M "$(awk -v k="$ki" 'BEGIN {printf "%.2f", k/1e6}')" - - \
+    "same-libs C program" "$(awk -v k="$fi" 'BEGIN {printf "%.2f", k/1e6}')"
 fi
 printf 'binary size: %s bytes (stripped: %s)\n' "$(stat -c %s "$K")" "$(strip -o "$tmp/k" "$K" && stat -c %s "$tmp/k")"
