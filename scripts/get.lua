@@ -328,6 +328,27 @@ end
 -- bytes in C (yaml.list_writer), page by page as they arrive.
 local any_name = false
 for _, r in ipairs(requests) do any_name = any_name or r.name ~= nil end
+-- -o name of lists: one line per item, also from the bytes in C
+if output == "name" and not any_name then
+  local json = require "json"
+  for _, r in ipairs(requests) do
+    local e = r.entry
+    local ok, err = ksh.try(function()
+      each_body(e, function(body, path)
+        local n, cont = json.write_items(io.stdout, body, { format = "name", kind = e.kind,
+          api_version = e.group == "" and e.version or e.group .. "/" .. e.version })
+        if not n then
+          if cont.kind ~= "parse" then error(cont, 0) end
+          error(ksh.error("protocol", ("GET %s: invalid JSON in the response: %s"):format(path, tostring(cont))), 0)
+        end
+        return cont
+      end)
+    end)
+    if not ok then report(err) end
+  end
+  return finish()
+end
+
 if output == "yaml" and not single and not any_name then
   local w = require("ksh.yaml").list_writer(io.stdout)
   for _, r in ipairs(requests) do

@@ -1329,6 +1329,40 @@ static int wl_flush(lua_State *L, FILE *f, wl_t *w) {
   return 0;
 }
 
+/* the text of member key of object obj when it is a string, else NULL */
+static const char *wl_str(gofmt_jdoc *d, int obj, const char *key, size_t *n, char *buf, size_t cap) {
+  int c = gofmt_jget(d, obj, key);
+  if (c < 0 || d->nodes[c].type != 's') return NULL;
+  const char *t = gofmt_jtext(d, d->nodes[c].s, d->nodes[c].len, d->nodes[c].flags, n);
+  if (!t || *n >= cap) return t; /* (too long for buf: used as it is) */
+  memcpy(buf, t, *n); /* gofmt_jtext's scratch is reused by the next call */
+  return buf;
+}
+
+/* kubectl -o name of one item, as printers.name(item) after the kind and
+ * apiVersion of the list were filled in: kind[.group]/name */
+static int wl_name(gofmt_jdoc *d, int item, const char *kind, const char *api, buf_t *out) {
+  if (d->nodes[item].type != 'o') return 0;
+  char kb[256], ab[256], nb[512];
+  size_t kl = 0, al = 0, nl = 3;
+  const char *k = wl_str(d, item, "kind", &kl, kb, sizeof kb);
+  if (!k && kind) k = kind, kl = strlen(kind);
+  const char *a = wl_str(d, item, "apiVersion", &al, ab, sizeof ab);
+  if (!a && api) a = api, al = strlen(api);
+  const char *nm = wl_str(d, gofmt_jget(d, item, "metadata"), "name", &nl, nb, sizeof nb);
+  if (!nm) nm = "nil", nl = 3;
+  size_t gl = 0; /* the group: apiVersion up to its last "/" */
+  for (size_t i = 0; i < al; i++)
+    if (a[i] == '/') gl = i;
+  size_t at = out->len;
+  if (buf_add(out, k ? k : "nil", k ? kl : 3)) return -1;
+  for (size_t i = at; i < out->len; i++)
+    if (out->p[i] >= 'A' && out->p[i] <= 'Z') out->p[i] = (char)(out->p[i] - 'A' + 'a');
+  if (gl && (buf_add(out, ".", 1) || buf_add(out, a, gl))) return -1;
+  if (buf_add(out, "/", 1) || buf_add(out, nm, nl) || buf_add(out, "\n", 1)) return -1;
+  return 0;
+}
+
 /* json.write_items(file, body, opts) -> count, continue, list_kind | nil, err
  * Writes the items of the Kubernetes list in the JSON text body to the open
  * file (io.stdout), each as json.encode(item, {indent = 4, sort_keys = true})
@@ -1337,7 +1371,8 @@ static int wl_flush(lua_State *L, FILE *f, wl_t *w) {
  * the items, default 2: inside kubectl's List), lead (written before the
  * first item, if any), sep (between items, default ",\n"), kind and
  * api_version (set on items that lack them), managed_fields (keep
- * metadata.managedFields).  Each item line starts with depth * 4 spaces.
+ * metadata.managedFields), format ("name": one kind[.group]/name line per
+ * item, as kubectl -o name, instead of JSON).  Each item line starts with depth * 4 spaces.
  * Returns the number of items written, metadata.continue (nil when empty)
  * and the list's kind.  Invalid JSON: nil, err (kind "parse"). */
 static int json_write_items(lua_State *L) {
@@ -1357,6 +1392,9 @@ static int json_write_items(lua_State *L) {
   lua_getfield(L, 3, "managed_fields");
   int keep_managed = lua_toboolean(L, -1);
   lua_pop(L, 1);
+  const char *format = opt_string(L, 3, "format", "json");
+  int names = strcmp(format, "name") == 0;
+  luaL_argcheck(L, names || strcmp(format, "json") == 0, 3, "format: json or name");
   lua_settop(L, 3);
   wl_t *w = lua_newuserdatauv(L, sizeof *w, 0); /* 4 */
   memset(w, 0, sizeof *w);
@@ -1377,6 +1415,12 @@ static int json_write_items(lua_State *L) {
   gofmt_jlist_init(&it, body, len);
   int item;
   while ((item = gofmt_jlist_next(&it, d)) >= 0) {
+    if (names) {
+      if (wl_name(d, item, kind, api, &w->out)) return luaL_error(L, "json: out of memory");
+      count++;
+      if (w->out.len >= 65536 && wl_flush(L, fs->f, w)) return 3;
+      continue;
+    }
     const char *pre = count == 0 ? lead : sep;
     if (buf_add(&w->out, pre, strlen(pre)) || buf_add(&w->out, pad, (size_t)depth * 4))
       return luaL_error(L, "json: out of memory");

@@ -122,6 +122,31 @@ same("yaml scalars", [[{"items":[{"a":"true","b":"0755","c":"1e3","d":"","e":"nu
   "long":"]] .. ("word "):rep(40) .. [[","num":[1,1.5,1e21,-0,1e400,0.1],"emptyo":{},"emptya":[],"nul":null,
   "a10":1,"a9":2,"A":3,"_x":4,"1":5,"01":6}]}]])
 
+-- -o name: kind[.group]/name per item, as printers.name after the list's
+-- kind and apiVersion are filled in
+local function names_same(name, body, o)
+  local list = assert(json.decode(body))
+  local want = {}
+  for _, it in ipairs(list.items) do
+    if it.kind == nil then it.kind = o.kind end
+    if it.apiVersion == nil then it.apiVersion = o.api_version end
+    want[#want + 1] = printers.name(it, nil) .. "\n"
+  end
+  local f = assert(io.open(tmp, "w"))
+  local n = json.write_items(f, body, { format = "name", kind = o.kind, api_version = o.api_version })
+  f:close()
+  local g = assert(io.open(tmp))
+  local got = g:read("a")
+  g:close()
+  t.ok(got == table.concat(want) and n == #want, name, ("want\n%s\ngot\n%s"):format(table.concat(want), got))
+end
+names_same("-o name: core group", '{"items":[{"metadata":{"name":"a"}},{"metadata":{"name":"b\\u00e9"}}]}',
+  { kind = "ConfigMap", api_version = "v1" })
+names_same("-o name: a group, an item's own kind and apiVersion",
+  '{"items":[{"metadata":{"name":"web"}},{"kind":"ReplicaSet","apiVersion":"extensions/v1beta1","metadata":{"name":"x"}}]}',
+  { kind = "Deployment", api_version = "apps/v1" })
+names_same("-o name: 2,000 ConfigMaps", big, { kind = "ConfigMap", api_version = "v1" })
+
 -- invalid JSON: nil, err (kind parse), never a crash
 for _, bad in ipairs { '', '{', '{"items":[{"a":1}', '{"items":[{"a":"\1"}]}', '{"items":[{"a":"\xff"}]}',
   '[1]', '{"items":[1 2]}', '{"items":[{"a":01}]}', '{"items":[]} x' } do
