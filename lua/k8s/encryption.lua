@@ -199,12 +199,14 @@ function M.decrypt(cfg, value, etcd_key)
   if type(cfg) ~= "table" or type(cfg.resources) ~= "table" then
     error("bad argument #1 to 'decrypt' (an encryption configuration expected)", 2)
   end
-  local errs, tried = {}, 0
+  local errs, tried, seen = {}, 0, {}
   for _, p in ipairs(all_providers(cfg)) do
     if p.keys and value:sub(1, #p.prefix) == p.prefix then
       for _, k in ipairs(p.keys) do
         local kp = p.prefix .. k.name .. ":"
-        if value:sub(1, #kp) == kp then
+        local id = kp .. k.secret -- the same key listed for several resources: tried once
+        if value:sub(1, #kp) == kp and not seen[id] then
+          seen[id] = true
           tried = tried + 1
           local data = value:sub(#kp + 1)
           local plain, err = crypt.open(p.type, k.secret, data, p.type == "aesgcm" and (etcd_key or "") or nil)
