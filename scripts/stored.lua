@@ -57,6 +57,9 @@ if not ({ table = true, json = true, yaml = true, name = true })[output] then
 end
 if o.watch and o.snapshot then ksh.usage("stored: --watch reads a live etcd, not a --snapshot") end
 local resource, name = rest[1], rest[2]
+if name and o.all_namespaces then
+  ksh.usage("stored: a resource cannot be retrieved by name across all namespaces")
+end
 
 -- the encryption configuration, if any
 local cfg
