@@ -6,7 +6,7 @@
 --   parse(text [, name]) -> cfg | nil, err
 --   envelope(value) -> {provider =, version =, key_name =, prefix =} | nil
 --   decrypt(cfg, value, etcd_key) -> plaintext | nil, err
---   encrypt(cfg, plaintext, etcd_key [, resource]) -> value | nil, err
+--   encrypt(cfg, plaintext, etcd_key [, resource]) -> value | nil, err   (resource from the key if absent)
 --   providers_for(cfg, resource) -> the providers that apply to a resource
 --
 -- A value the API server encrypted starts with "k8s:enc:<provider>:v<N>:",
@@ -259,7 +259,12 @@ function M.encrypt(cfg, plaintext, etcd_key, resource)
   end
   if cfg == nil then return plaintext end
   if resource == nil then
-    error("bad argument #4 to 'encrypt' (a resource such as \"secrets\" expected)", 2)
+    -- the resource from the key (kube-apiserver's paths, k8s.storage)
+    local g, r = require("k8s.storage").group_resource(etcd_key or "")
+    if not r then
+      error("bad argument #4 to 'encrypt' (a resource such as \"secrets\" expected: the key does not say)", 2)
+    end
+    resource = { group = g, resource = r }
   end
   local provs = M.providers_for(cfg, resource)
   local p = provs and provs[1]

@@ -240,4 +240,34 @@ function M.parse_key(key, prefix)
   return { resource_prefix = rp, name = table.concat(segs, "/", i) }
 end
 
+--- group_resource(key [, prefix]) -> group, resource | nil: the resource an
+-- etcd key belongs to (the inverse of resource_prefix; for a built-in type
+-- the group comes from the built-in table).  Without a prefix, /registry is
+-- tried, then the key's first path segment.
+function M.group_resource(key, prefix)
+  local p
+  if prefix then p = M.parse_key(key, prefix)
+  else
+    p = M.parse_key(key, M.DEFAULT_PREFIX)
+    if not p then
+      local first = key:match("^(/[^/]+)/")
+      p = first and M.parse_key(key, first)
+    end
+  end
+  if not p then return nil end
+  local rp = p.resource_prefix
+  for gr, v in pairs(SPECIAL) do
+    if v == rp then
+      local g, r = gr:match("^(.-)/(.*)$")
+      if g ~= "extensions" then return g, r end
+    end
+  end
+  local g, r = rp:match("^(.+%..+)/([^/]+)$")
+  if g then return g, r end
+  for _, e in ipairs(entries()) do
+    if e.name == rp and BUILTIN_GROUPS[e.group] then return e.group, e.name end
+  end
+  return "", rp
+end
+
 return M
