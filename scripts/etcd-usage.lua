@@ -5,7 +5,7 @@
 --   `etcdctl snapshot save` file with --snapshot) and prints:
 --     * the database: size on disk and in use, the quota, the current
 --       revision, the last compaction and how many revisions etcd keeps since
---       it (what `etcdctl compaction` would free; live etcd only);
+--       it (what `etcdctl compaction` would free);
 --     * by resource type (the key's path under the prefix: pods,
 --       services/specs, apiregistration.k8s.io/apiservices, ...): keys, bytes
 --       of the current values, their share, the largest value;
@@ -88,16 +88,11 @@ local function add(kv)
 end
 
 local scan_prefix = prefix == "/" and "/" or prefix .. "/"
-local revision
-if live then
-  local sc = live:scanner(scan_prefix, {})
-  for kv in sc:kvs() do add(kv) end
-  revision = sc.header and sc.header.revision
-else
-  local resp = assert(db:get(scan_prefix, { prefix = true }))
-  for _, kv in ipairs(resp.kvs or {}) do add(kv) end
-  revision = resp.header and resp.header.revision
-end
+-- one revision, bounded memory: the live client's scanner, or the
+-- snapshot's (the same shape)
+local sc = db:scanner(scan_prefix, {})
+for kv in sc:kvs() do add(kv) end
+local revision = sc.header and sc.header.revision or sc.revision
 
 -- ---------------------------------------------------------------- the database
 local info = { prefix = prefix, revision = revision }
@@ -129,12 +124,15 @@ if live then
     end
     info.revisions_kept = math.tointeger(revision) - info.compact_revision
   end
-elseif type(db.info) == "function" then
-  local ok, si = pcall(db.info, db)
-  if ok and type(si) == "table" then
-    info.db_size = si.size or si.db_size
-    info.compact_revision = si.compact_revision
-    if info.compact_revision and revision then info.revisions_kept = math.tointeger(revision) - info.compact_revision end
+else
+  -- a snapshot file knows its last compaction; its size is the database's
+  local f = io.open(o.snapshot, "rb")
+  if f then info.db_size = f:seek("end"); f:close() end
+  info.compact_revision = db.compact_revision
+  revision = revision or db.revision
+  info.revision = revision
+  if info.compact_revision and revision then
+    info.revisions_kept = math.tointeger(revision) - math.tointeger(info.compact_revision)
   end
 end
 
@@ -237,7 +235,8 @@ end
 
 local function num(v) return v and tostring(math.tointeger(v) or v) or "-" end
 if info.db_size then
-  out:write(("database: %s on disk, %s in use%s\n"):format(size(info.db_size), size(info.db_size_in_use or 0),
+  out:write(("database: %s on disk%s%s\n"):format(size(info.db_size),
+    info.db_size_in_use and (", " .. size(info.db_size_in_use) .. " in use") or "",
     info.db_size_quota and info.db_size_quota > 0 and (", quota " .. size(info.db_size_quota) ..
       " (" .. pct(info.db_size, info.db_size_quota) .. " used)") or ""))
 end
