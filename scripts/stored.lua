@@ -100,13 +100,11 @@ else
 end
 
 local prefix = storage.clean_prefix(o.etcd_prefix)
-local key, range_opts
+local key
 if name then
   key = storage.key(entry, namespace, name, prefix)
-  range_opts = {}
 else
   key = storage.key_prefix(entry, { prefix = prefix, namespace = namespace })
-  range_opts = { prefix = true }
 end
 
 -- one key-value -> the object (a table) | nil, err
@@ -176,6 +174,7 @@ local function failed(kv, err)
 end
 
 local printed = false
+local list_items = {} -- -o json|yaml of several objects: one List at the end
 local function print_objects(kvs, single)
   local objs, rows = {}, {}
   for _, kv in ipairs(kvs) do
@@ -202,32 +201,45 @@ local function print_objects(kvs, single)
       printed = true
     end
   else
-    local list = printers.as_list(objs)
-    out:write(output == "json" and printers.json(list) or printers.yaml(list))
+    for _, obj in ipairs(objs) do list_items[#list_items + 1] = obj end
   end
   out:flush()
 end
 
-local resp, gerr = db:get(key, range_opts)
-if not resp then error(gerr, 0) end
-local kvs = resp.kvs or {}
--- keys under a namespaced prefix without -A are exact; a prefix without a
--- namespace holds only this type's keys (the trailing "/" is in the prefix)
-if name and #kvs == 0 then
-  io.stderr:write(("error: %s %q not found in etcd (key %s)\n"):format(entry.name, name, key))
-  return 1
-end
-if #kvs == 0 and not o.watch and output == "table" then
-  if namespace then io.stderr:write(("No resources found in %s namespace.\n"):format(namespace))
-  else io.stderr:write("No resources found\n") end
-end
-if output ~= "table" or #kvs > 0 then
-  if not (o.watch and output ~= "table" and #kvs == 0) then print_objects(kvs, name ~= nil) end
+-- one object (a Range of its key), or every object under the prefix at one
+-- revision in pages (the scanner: bounded memory, rows printed as they come)
+local count, rev = 0, nil
+if name then
+  local resp, gerr = db:get(key)
+  if not resp then error(gerr, 0) end
+  rev = resp.header and resp.header.revision
+  if #(resp.kvs or {}) == 0 then
+    io.stderr:write(("error: %s %q not found in etcd (key %s)\n"):format(entry.name, name, key))
+    return 1
+  end
+  print_objects(resp.kvs, true)
+else
+  local sc = db:scanner(key, {})
+  local batch = {}
+  for kv in sc:kvs() do
+    count = count + 1
+    batch[#batch + 1] = kv
+    if #batch == 500 then print_objects(batch); batch = {} end
+  end
+  print_objects(batch)
+  rev = (sc.header and sc.header.revision) or sc.revision
+  if count == 0 and not o.watch and output == "table" then
+    if namespace then io.stderr:write(("No resources found in %s namespace.\n"):format(namespace))
+    else io.stderr:write("No resources found\n") end
+  end
+  if (output == "json" or output == "yaml") and not o.watch then
+    local list = printers.as_list(list_items)
+    out:write(output == "json" and printers.json(list) or printers.yaml(list))
+  end
 end
 
 if o.watch then
-  local rev = resp.header and resp.header.revision
-  local wopts = { prefix = range_opts.prefix, prev_kv = true, start_revision = rev and (math.tointeger(rev) + 1) or nil }
+  local wopts = { prefix = not name or nil, prev_kv = true, start_revision = rev and (math.tointeger(rev) + 1) or nil }
   for ev in db:watch(key, wopts) do
     if ev.type == "PUT" then
       print_objects({ ev.kv }, true)
@@ -236,4 +248,5 @@ if o.watch then
     end
   end
 end
+out:flush()
 return status
