@@ -1,6 +1,6 @@
 -- stored: read Kubernetes objects straight from etcd, as kubectl get shows them
 -- usage: kscript stored RESOURCE [NAME] [-n NS | -A] [-o json|yaml|table|name] [-w]
---          [--etcd-prefix P] [--encryption-config FILE] [--snapshot FILE]
+--          [--etcd-prefix P] [--encryption-config FILE] [--snapshot FILE] [--rev N]
 --          [--endpoints URLS] [--cacert FILE] [--cert FILE] [--key FILE]
 --          [--context NAME] [--kubeconfig FILE]
 --   RESOURCE is found as kubectl finds it (plural, singular, short name,
@@ -20,6 +20,8 @@
 --                        are decrypted; without it they are reported as
 --                        encrypted with their provider and key name
 --   --snapshot FILE      read an `etcdctl snapshot save` file, no etcd needed
+--   --rev N              read at etcd revision N (an older version of the
+--                        objects, if not compacted away)
 --   The table shows NAME, AGE, the stored size and how the value is stored
 --   (protobuf, json, or the encryption provider and key).  An object that
 --   cannot be read is reported on stderr, the others are printed, status 1.
@@ -41,6 +43,7 @@ local o, rest = args.parse(arg, {
   { nil, "etcd-prefix", value = true },
   { nil, "encryption-config", value = true },
   { nil, "snapshot", value = true },
+  { nil, "rev", value = true, number = true },
   { nil, "endpoints", value = true },
   { nil, "cacert", value = true },
   { nil, "cert", value = true },
@@ -55,6 +58,7 @@ local output = o.output or "table"
 if not ({ table = true, json = true, yaml = true, name = true })[output] then
   ksh.usage("stored: unsupported output format %q (table, json, yaml, name)", output)
 end
+if o.rev and o.rev < 1 then ksh.usage("stored: --rev needs a revision >= 1") end
 if o.watch and o.snapshot then ksh.usage("stored: --watch reads a live etcd, not a --snapshot") end
 local resource, name = rest[1], rest[2]
 if name and o.all_namespaces then
@@ -210,7 +214,7 @@ end
 -- revision in pages (the scanner: bounded memory, rows printed as they come)
 local count, rev = 0, nil
 if name then
-  local resp, gerr = db:get(key)
+  local resp, gerr = db:get(key, { revision = o.rev })
   if not resp then error(gerr, 0) end
   rev = resp.header and resp.header.revision
   if #(resp.kvs or {}) == 0 then
@@ -219,7 +223,7 @@ if name then
   end
   print_objects(resp.kvs, true)
 else
-  local sc = db:scanner(key, {})
+  local sc = db:scanner(key, { revision = o.rev })
   local batch = {}
   for kv in sc:kvs() do
     count = count + 1

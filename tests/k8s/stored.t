@@ -118,6 +118,13 @@ else
   check "... saying so: $(head -1 "$tmp/cm1.ks")" grep -q 'protobuf value' "$tmp/cm1.ks"
 fi
 
+# ---------------------------------------------------------------- --rev: an older version
+old=$(field "$tmp/g1.ks" metadata.resourceVersion | tr -d '"')
+$KC patch "$plural" g1 -n "$ns" --type merge -p '{"spec":{"size":42}}' >/dev/null
+is "after a patch, stored shows the new spec" "$($KS stored "$short" g1 -n "$ns" -o json | grep -c '"size": 42')" 1
+$KS stored "$short" g1 -n "$ns" -o json --rev "$old" > "$tmp/g1.old"
+check "--rev $old shows the object as it was (byte for byte as kubectl printed it then)" cmp "$tmp/g1.kc" "$tmp/g1.old"
+
 # ---------------------------------------------------------------- errors
 $KS stored cm nope -n "$ns" > "$tmp/nf" 2>&1
 st=$?
