@@ -1,6 +1,7 @@
 -- etcd-usage: where etcd's space goes, by resource type and by namespace
 -- usage: kscript etcd-usage [--snapshot FILE] [--prefix /registry] [-o json]
 --          [--top N] [--endpoints URLS] [--cacert FILE] [--cert FILE] [--key FILE]
+--          [--command-timeout DUR] [--force]
 --   Reads every key under the prefix at one revision (a live etcd, or an
 --   `etcdctl snapshot save` file with --snapshot) and prints:
 --     * the database: size on disk and in use, the quota, the current
@@ -17,22 +18,16 @@
 --   The first thing to run when etcd says "database space exceeded".
 local args = require "ksh.args"
 local ksh = require "ksh"
-local etcd = require "etcd"
 local json = require "json"
 local sys = require "ksh.sys"
 local storage = require "k8s.storage"
 
-local o, rest = args.parse(arg, {
-  { nil, "snapshot", value = true },
+local o, rest = args.parse(arg, require("etcd.flags").add({
   { nil, "prefix", value = true, default = "/registry" },
   { "o", "output", value = true },
   { nil, "top", value = true, number = true, default = 10 },
-  { nil, "endpoints", value = true },
-  { nil, "cacert", value = true },
-  { nil, "cert", value = true },
-  { nil, "key", value = true },
   { "h", "help" },
-})
+}))
 if o.help then print(require("ksh.cmd").usage("etcd-usage")); return end
 if #rest > 0 then ksh.usage("etcd-usage: unexpected argument %q", rest[1]) end
 if o.output and o.output ~= "json" and o.output ~= "table" then
@@ -41,21 +36,8 @@ end
 if o.top < 0 then ksh.usage("etcd-usage: --top needs a number >= 0") end
 local prefix = storage.clean_prefix(o.prefix)
 
-local db, live
-if o.snapshot then
-  if type(etcd.snapshot) ~= "function" then
-    error(ksh.error("notfound", "etcd-usage: --snapshot needs etcd.snapshot, which this build lacks"), 0)
-  end
-  db = assert(etcd.snapshot(o.snapshot))
-else
-  if o.endpoints then
-    local ok, why = etcd.split_endpoints(o.endpoints)
-    if not ok then ksh.usage("etcd-usage: --endpoints: %s", why) end
-  end
-  local c, cerr = etcd.connect { endpoints = o.endpoints, cacert = o.cacert, cert = o.cert, key = o.key }
-  if not c then error(cerr, 0) end
-  db, live = c, c
-end
+-- a live etcd or a snapshot file, with dump-keys' flags (etcd.flags)
+local db, live = require("etcd.flags").open(o, "etcd-usage")
 
 -- ---------------------------------------------------------------- the scan
 local types, spaces = {}, {}

@@ -2,7 +2,7 @@
 -- usage: kscript stored RESOURCE [NAME] [-n NS | -A] [-o json|yaml|table|name] [-w]
 --          [--etcd-prefix P] [--encryption-config FILE] [--snapshot FILE] [--rev N]
 --          [--endpoints URLS] [--cacert FILE] [--cert FILE] [--key FILE]
---          [--context NAME] [--kubeconfig FILE]
+--          [--command-timeout DUR] [--force] [--context NAME] [--kubeconfig FILE]
 --   RESOURCE is found as kubectl finds it (plural, singular, short name,
 --   kind, PLURAL.GROUP) through the API server's discovery when one answers,
 --   else among the built-in types; the etcd key is where kube-apiserver
@@ -26,32 +26,27 @@
 --   (protobuf, json, or the encryption provider and key).  An object that
 --   cannot be read is reported on stderr, the others are printed, status 1.
 --   The endpoints and certificates default to ETCDCTL_ENDPOINTS,
---   ETCDCTL_CACERT, ETCDCTL_CERT and ETCDCTL_KEY, as for dump-keys.
+--   ETCDCTL_CACERT, ETCDCTL_CERT and ETCDCTL_KEY; --command-timeout and
+--   --force (a running member's db with --snapshot) as for dump-keys.
 local args = require "ksh.args"
 local ksh = require "ksh"
-local etcd = require "etcd"
 local json = require "json"
 local printers = require "k8s.printers"
 local storage = require "k8s.storage"
 local encryption = require "k8s.encryption"
 
-local o, rest = args.parse(arg, {
+local o, rest = args.parse(arg, require("etcd.flags").add({
   { "n", "namespace", value = true },
   { "A", "all-namespaces" },
   { "o", "output", value = true },
   { "w", "watch" },
   { nil, "etcd-prefix", value = true },
   { nil, "encryption-config", value = true },
-  { nil, "snapshot", value = true },
   { nil, "rev", value = true, number = true },
-  { nil, "endpoints", value = true },
-  { nil, "cacert", value = true },
-  { nil, "cert", value = true },
-  { nil, "key", value = true },
   { nil, "context", value = true },
   { nil, "kubeconfig", value = true },
   { "h", "help" },
-})
+}))
 if o.help then print(require("ksh.cmd").usage("stored")); return end
 if #rest < 1 or #rest > 2 then ksh.usage("stored: RESOURCE [NAME] expected (kscript stored --help)") end
 local output = o.output or "table"
@@ -86,22 +81,8 @@ if entry.namespaced ~= false and not o.all_namespaces then
   namespace = o.namespace or (client and client.namespace) or "default"
 end
 
--- etcd: live (as dump-keys connects) or a snapshot file
-local db
-if o.snapshot then
-  if type(etcd.snapshot) ~= "function" then
-    error(ksh.error("notfound", "stored: --snapshot needs etcd.snapshot, which this build lacks"), 0)
-  end
-  db = assert(etcd.snapshot(o.snapshot))
-else
-  if o.endpoints then
-    local ok, why = etcd.split_endpoints(o.endpoints)
-    if not ok then ksh.usage("stored: --endpoints: %s", why) end
-  end
-  local c, cerr = etcd.connect { endpoints = o.endpoints, cacert = o.cacert, cert = o.cert, key = o.key }
-  if not c then error(cerr, 0) end
-  db = c
-end
+-- etcd: live or a snapshot file, with dump-keys' flags (etcd.flags)
+local db = require("etcd.flags").open(o, "stored")
 
 local prefix = storage.clean_prefix(o.etcd_prefix)
 local key
