@@ -125,6 +125,15 @@ is "after a patch, stored shows the new spec" "$($KS stored "$short" g1 -n "$ns"
 $KS stored "$short" g1 -n "$ns" -o json --rev "$old" > "$tmp/g1.old"
 check "--rev $old shows the object as it was (byte for byte as kubectl printed it then)" cmp "$tmp/g1.kc" "$tmp/g1.old"
 
+# ---------------------------------------------------------------- --snapshot: a file, no etcd
+if $KS -e 'assert(require("etcd").snapshot)' >/dev/null 2>&1; then
+  "$ETCDCTL" snapshot save "$tmp/snap.db" >/dev/null 2>&1
+  $KS stored "$short" -n "$ns" -o json > "$tmp/live.json"
+  $KS stored "$short" -n "$ns" -o json --snapshot "$tmp/snap.db" > "$tmp/snap.json" 2>&1
+  check "--snapshot FILE (etcdctl snapshot save) gives what the live etcd gives" cmp "$tmp/live.json" "$tmp/snap.json"
+  is "--snapshot: the services at services/specs" "$($KS stored svc -n "$ns" --snapshot "$tmp/snap.db" | awk 'NR > 1 {print $1}')" svc1
+fi
+
 # ---------------------------------------------------------------- errors
 $KS stored cm nope -n "$ns" > "$tmp/nf" 2>&1
 st=$?
