@@ -96,15 +96,15 @@ end
 local codec_ok, codec = pcall(require, "k8s.codec")
 if not codec_ok then codec = nil end
 local function decode(kv)
+  local v, err = encryption.decrypt(cfg, kv.value, kv.key)
+  if not v then return nil, err end
   if codec then
     -- the API server's JSON, decoded without its field order: kubectl's
     -- -o json/yaml print the keys sorted (printers sort_keys)
-    local text, err = codec.decode_text(kv.value, kv, { encryption = cfg })
-    if not text then return nil, err end
+    local text, cerr = codec.decode_text(v, { key = kv.key, mod_revision = kv.mod_revision })
+    if not text then return nil, cerr end
     return json.decode(text)
   end
-  local v, err = encryption.decrypt(cfg, kv.value, kv.key)
-  if not v then return nil, err end
   if v:sub(1, 4) == "k8s\0" then
     return nil, ksh.error("parse", "a protobuf value: this build has no Kubernetes protobuf decoder (k8s.codec)",
       { no_codec = true })
