@@ -937,6 +937,91 @@ end
 function Client:roles()
   return lcall(self, "Auth/RoleList", "AuthRoleListRequest", "AuthRoleListResponse", {}, FAILOVER_READ)
 end
+--- user_get(name) -> {header, roles = {...}}; user_delete(name); user_passwd(name, password);
+-- user_revoke_role(user, role)
+function Client:user_get(name)
+  return lcall(self, "Auth/UserGet", "AuthUserGetRequest", "AuthUserGetResponse", { name = name }, FAILOVER_READ)
+end
+function Client:user_delete(name)
+  return lcall(self, "Auth/UserDelete", "AuthUserDeleteRequest", "AuthUserDeleteResponse", { name = name })
+end
+function Client:user_passwd(name, password)
+  return lcall(self, "Auth/UserChangePassword", "AuthUserChangePasswordRequest", "AuthUserChangePasswordResponse",
+    { name = name, password = password })
+end
+function Client:user_revoke_role(user, role)
+  return lcall(self, "Auth/UserRevokeRole", "AuthUserRevokeRoleRequest", "AuthUserRevokeRoleResponse",
+    { name = user, role = role })
+end
+
+local PERM_TYPES = { [0] = "READ", [1] = "WRITE", [2] = "READWRITE", READ = 0, WRITE = 1, READWRITE = 2 }
+M.perm_types = PERM_TYPES
+
+--- role_get(name) -> {header, perm = {{type = "READ"|"WRITE"|"READWRITE", permType = 0|1|2, key, range_end}}}
+-- (range_end "" for one key, "\0" for every key from key on); role_delete(name)
+function Client:role_get(name)
+  local r, e = lcall(self, "Auth/RoleGet", "AuthRoleGetRequest", "AuthRoleGetResponse", { role = name }, FAILOVER_READ)
+  if r then for _, p in ipairs(r.perm) do p.type = PERM_TYPES[p.permType] or tostring(p.permType) end end
+  return r, e
+end
+function Client:role_delete(name)
+  return lcall(self, "Auth/RoleDelete", "AuthRoleDeleteRequest", "AuthRoleDeleteResponse", { role = name })
+end
+
+--- role_grant_permission(role, "read"|"write"|"readwrite", key [, range_end | {prefix = true} | {from_key = true}])
+function Client:role_grant_permission(role, ptype, key, range_end)
+  local t = type(ptype) == "string" and PERM_TYPES[ptype:upper()] or math.tointeger(ptype)
+  if not t or not PERM_TYPES[t] then error("bad argument #2 to 'role_grant_permission' (read, write or readwrite expected)", 2) end
+  local k, e = range_of(key, type(range_end) == "table" and range_end or { range_end = range_end })
+  if k == "" then k = "\0" end -- etcdctl's: the empty key is "\0"
+  return lcall(self, "Auth/RoleGrantPermission", "AuthRoleGrantPermissionRequest", "AuthRoleGrantPermissionResponse",
+    { name = role, perm = { permType = t, key = k, range_end = e or "" } })
+end
+
+--- role_revoke_permission(role, key [, range_end | {prefix = true} | {from_key = true}])
+function Client:role_revoke_permission(role, key, range_end)
+  local k, e = range_of(key, type(range_end) == "table" and range_end or { range_end = range_end })
+  if k == "" then k = "\0" end
+  return lcall(self, "Auth/RoleRevokePermission", "AuthRoleRevokePermissionRequest", "AuthRoleRevokePermissionResponse",
+    { role = role, key = k, range_end = e or "" })
+end
+
+-- ------------------------------------------------------------ membership ---
+-- Member IDs are unsigned decimal text (as members() returns them) or integers.
+
+local function url_list(urls)
+  if type(urls) == "string" then
+    local t = {}
+    for u in (urls .. ","):gmatch("([^,]*),") do t[#t + 1] = u end
+    return t
+  end
+  return urls
+end
+
+--- member_add(peer_urls (list or "a,b") [, {learner = true}]) -> {header, member, members} | nil, err
+function Client:member_add(urls, opts)
+  return lcall(self, "Cluster/MemberAdd", "MemberAddRequest", "MemberAddResponse",
+    { peerURLs = url_list(urls), isLearner = opts and opts.learner or nil })
+end
+--- member_remove(id), member_promote(id) -> {header, members}; member_update(id, peer_urls)
+function Client:member_remove(id)
+  return lcall(self, "Cluster/MemberRemove", "MemberRemoveRequest", "MemberRemoveResponse", { ID = id })
+end
+function Client:member_update(id, urls)
+  return lcall(self, "Cluster/MemberUpdate", "MemberUpdateRequest", "MemberUpdateResponse",
+    { ID = id, peerURLs = url_list(urls) })
+end
+function Client:member_promote(id)
+  return lcall(self, "Cluster/MemberPromote", "MemberPromoteRequest", "MemberPromoteResponse", { ID = id })
+end
+
+--- move_leader(target_id [, endpoint]) -> {header} | nil, err: sent to the
+-- current endpoint (or the one given), which must be the leader
+function Client:move_leader(target, endpoint)
+  local c = self
+  if endpoint then c = setmetatable({ endpoints = { endpoint }, cur = 1 }, { __index = self }) end
+  return lcall(c, "Maintenance/MoveLeader", "MoveLeaderRequest", "MoveLeaderResponse", { targetID = target })
+end
 
 --- snapshot(path [, {rev, force}]) -> a snapshot file read like a server | nil, err (lua/etcd/snapshot.lua)
 function M.snapshot(path, opts)

@@ -21,7 +21,13 @@
 --   elect NAME PROPOSAL | elect -l NAME
 --   endpoint health|status|hashkv [--cluster] [--rev N]
 --   member list   alarm list|disarm   defrag [--cluster]   snapshot save FILE
---   auth enable|disable|status   user add NAME[:PASSWORD] | list   role add NAME | list
+--   auth enable|disable|status
+--   user add NAME[:PASSWORD] [--new-user-password P] [--no-password] [--interactive=false]
+--   user get NAME [--detail] | list | delete NAME | passwd NAME [--interactive=false]
+--   user grant-role USER ROLE | revoke-role USER ROLE
+--   role add NAME | get NAME | list | delete NAME
+--   role grant-permission [--prefix|--from-key] NAME read|write|readwrite KEY [END]
+--   role revoke-permission [--prefix|--from-key] NAME KEY [END]
 --   version
 -- Global flags: --endpoints --cacert --cert --key --insecure-skip-tls-verify
 --   --insecure-transport --dial-timeout --command-timeout -w/--write-out
@@ -93,7 +99,8 @@ local COMMANDS = {
   compaction = { physical = { "bool", false } },
   version = {},
   lease = { keys = { "bool", false }, once = { "bool", false } },
-  member = { consistency = { "string", "l" } },
+  member = { consistency = { "string", "l" }, ["peer-urls"] = { "string", "" }, learner = { "bool", false } },
+  ["move-leader"] = {},
   endpoint = { cluster = { "bool", false }, rev = { "int", 0 } },
   alarm = {},
   defrag = { cluster = { "bool", false } },
@@ -101,11 +108,12 @@ local COMMANDS = {
   elect = { listen = { "bool", false, short = "l" } },
   snapshot = {},
   auth = {},
-  user = { ["new-user-password"] = { "string", "" }, interactive = { "bool", true } },
-  role = {},
+  user = { ["new-user-password"] = { "string", "" }, interactive = { "bool", true },
+           ["no-password"] = { "bool", false }, detail = { "bool", false } },
+  role = { prefix = { "bool", false }, ["from-key"] = { "bool", false } },
 }
 -- in etcdctl's order (cobra's prefix matching picks a unique prefix)
-local ORDER = { "get", "put", "del", "txn", "compaction", "alarm", "defrag", "endpoint", "watch", "version", "lease",
+local ORDER = { "get", "put", "del", "txn", "compaction", "alarm", "defrag", "endpoint", "move-leader", "watch", "version", "lease",
                 "member", "snapshot", "lock", "elect", "auth", "user", "role" }
 
 -- Go's time.ParseDuration, for the common forms (1.5s, 300ms, 2m, 1h30m)
@@ -696,14 +704,67 @@ function run.lease(o, args)
   end
 end
 
+-- a member ID argument: strconv.ParseUint(s, 16, 64) -> integer (wrapping above 2^63) | nil, Go's error
+local function parse_hex_id(s)
+  if not s:match("^%x+$") then return nil, ("strconv.ParseUint: parsing %s: invalid syntax"):format(ctl.quote(s)) end
+  if #s:gsub("^0+", "") > 16 then return nil, ("strconv.ParseUint: parsing %s: value out of range"):format(ctl.quote(s)) end
+  return tonumber(s, 16)
+end
+
+local function member_id_arg(args)
+  if #args ~= 1 then fail(EXIT_BAD_ARGS, "member ID is not provided") end
+  local id, why = parse_hex_id(args[1])
+  if not id then fail(EXIT_BAD_ARGS, "bad member ID arg (%s), expecting ID in Hex", why) end
+  return id
+end
+
+local MEMBER_FLAGS = { add = { ["peer-urls"] = true, learner = true }, update = { ["peer-urls"] = true },
+                       list = { consistency = true } }
+
 function run.member(o, args)
-  local sub = sub_of(args, "member", { "list" })
+  require "etcd.ctl_admin"
+  local sub, rest = sub_of(args, "member", { "add", "remove", "update", "list", "promote" })
+  sub_flags_only(o, "member", sub, MEMBER_FLAGS[sub] or {})
   if sub == "list" then
     if o.consistency ~= "l" and o.consistency ~= "s" then
       fail(EXIT_BAD_FEATURE, "unknown consistency flag %q", o.consistency)
     end
     local r = call(connect(o):members { serializable = o.consistency == "s" })
     show(o, "members", r)
+  elseif sub == "add" then
+    if #rest < 1 then fail(EXIT_BAD_ARGS, "member name not provided") end
+    if #rest > 1 then
+      local ev = "too many arguments"
+      for _, a in ipairs(rest) do
+        if a:lower():sub(1, 4) == "http" then ev = ev .. (", did you mean --peer-urls=%s"):format(a) end
+      end
+      fail(EXIT_BAD_ARGS, "%s", ev)
+    end
+    local name, urls = rest[1], o["peer-urls"]
+    if urls == "" then fail(EXIT_BAD_ARGS, "member peer urls not provided") end
+    local r = call(connect(o):member_add(urls, { learner = o.learner }))
+    show(o, "member_add", r)
+    if o["write-out"] == "simple" then
+      local conf = {}
+      for _, m in ipairs(r.members) do
+        for _, u in ipairs(m.peerURLs) do
+          conf[#conf + 1] = ("%s=%s"):format(m.ID == r.member.ID and name or m.name, u)
+        end
+      end
+      out(("\nETCD_NAME=%s\nETCD_INITIAL_CLUSTER=%s\nETCD_INITIAL_ADVERTISE_PEER_URLS=%s\n" ..
+        'ETCD_INITIAL_CLUSTER_STATE="existing"\n'):format(ctl.quote(name), ctl.quote(table.concat(conf, ",")),
+        ctl.quote(urls)))
+    end
+  elseif sub == "remove" then
+    local id = member_id_arg(rest)
+    show(o, "member_remove", call(connect(o):member_remove(id)), { id = id })
+  elseif sub == "update" then
+    local id = member_id_arg(rest)
+    if o["peer-urls"] == "" then fail(EXIT_BAD_ARGS, "member peer urls not provided") end
+    show(o, "member_update", call(connect(o):member_update(id, o["peer-urls"])), { id = id })
+  else
+    local id = member_id_arg(rest)
+    show(o, "member_promote", call(connect(o):member_promote(id)), { id = id })
   end
 end
 
@@ -887,36 +948,175 @@ function run.auth(o, args)
   end
 end
 
+-- the flags of each subcommand (COMMANDS holds their union); another one is
+-- unknown to etcdctl's subcommand
+local function sub_flags_only(o, cmd, sub, allowed)
+  for name in pairs(COMMANDS[cmd]) do
+    if o._changed[name] and not allowed[name] then fail(EXIT_ERROR, "unknown flag: --%s", name) end
+  end
+  local _ = sub
+end
+
+-- speakeasy's password prompt (etcdctl without --interactive=false): the
+-- prompt on stdout, `stty -echo` (which complains on stderr when stdin is
+-- not a terminal, as under etcdctl), one line read from stdin
+local function read_password_interactive(name)
+  local function ask(prompt)
+    out(prompt)
+    io.stdout:flush()
+    os.execute("stty -echo")
+    local line = io.stdin:read("l") or ""
+    os.execute("stty echo")
+    out("\n")
+    io.stdout:flush()
+    return (line:gsub("\r$", "")):match("^%s*(.-)%s*$")
+  end
+  local p1 = ask(("Password of %s: "):format(name))
+  if p1 == "" then fail(EXIT_BAD_ARGS, "empty password") end
+  local p2 = ask(("Type password of %s again for confirmation: "):format(name))
+  if p1 ~= p2 then fail(EXIT_BAD_ARGS, "given passwords are different") end
+  return p1
+end
+
+-- etcdctl --interactive=false: fmt.Scanf("%s"), the first word of stdin's first line
+local function read_password_word()
+  local line = io.stdin:read("l") or ""
+  return line:match("^[ \t]*([^ \t\r\n]*)") or ""
+end
+
+local USER_FLAGS = {
+  add = { interactive = true, ["new-user-password"] = true, ["no-password"] = true },
+  get = { detail = true },
+  passwd = { interactive = true, ["new-user-password"] = true }, -- kscript's: --new-user-password
+}
+
 function run.user(o, args)
-  local sub, rest = sub_of(args, "user", { "add", "list" })
-  local c = connect(o)
+  require "etcd.ctl_admin"
+  local sub, rest = sub_of(args, "user", { "add", "delete", "get", "list", "passwd", "grant-role", "revoke-role" })
+  sub_flags_only(o, "user", sub, USER_FLAGS[sub] or {})
   if sub == "add" then
     if #rest ~= 1 then fail(EXIT_BAD_ARGS, "user add command requires user name as its argument") end
-    local name, pass = rest[1]:match("^([^:]*):(.*)$")
-    if not name then
+    local name, pass
+    if o["no-password"] then
       name = rest[1]
-      pass = o["new-user-password"]
-      if pass == "" then fail(EXIT_BAD_ARGS, "kscript etcd: user add NAME:PASSWORD or --new-user-password (no prompt)") end
+    elseif o["new-user-password"] ~= "" then
+      name, pass = rest[1], o["new-user-password"]
+    else
+      name, pass = rest[1]:match("^([^:]*):(.*)$")
+      if not name then
+        name = rest[1]
+        pass = o.interactive and read_password_interactive(name) or read_password_word()
+      elseif name == "" then
+        fail(EXIT_BAD_ARGS, "empty user name is not allowed")
+      end
     end
-    auth_call(c:user_add(name, pass))
-    out(("User %s created\n"):format(name))
+    local r = auth_call(connect(o):user_add(name, pass))
+    show(o, "user_add", r, { name = name })
+  elseif sub == "delete" then
+    if #rest ~= 1 then fail(EXIT_BAD_ARGS, "user delete command requires user name as its argument") end
+    show(o, "user_delete", auth_call(connect(o):user_delete(rest[1])), { name = rest[1] })
+  elseif sub == "get" then
+    if #rest ~= 1 then fail(EXIT_BAD_ARGS, "user get command requires user name as its argument") end
+    local c = connect(o)
+    local r = auth_call(c:user_get(rest[1]))
+    if o.detail then
+      out(("User: %s\n"):format(rest[1]))
+      for _, role in ipairs(r.roles) do
+        out("\n")
+        show(o, "role_get", auth_call(c:role_get(role)), { name = role })
+      end
+    else
+      show(o, "user_get", r, { name = rest[1] })
+    end
+  elseif sub == "list" then
+    if #rest ~= 0 then fail(EXIT_BAD_ARGS, "user list command requires no arguments") end
+    show(o, "user_list", auth_call(connect(o):users()))
+  elseif sub == "passwd" then
+    if #rest ~= 1 then fail(EXIT_BAD_ARGS, "user passwd command requires user name as its argument") end
+    local pass = o["new-user-password"]
+    if pass == "" then pass = o.interactive and read_password_interactive(rest[1]) or read_password_word() end
+    show(o, "user_passwd", auth_call(connect(o):user_passwd(rest[1], pass)))
+  elseif sub == "grant-role" then
+    if #rest ~= 2 then fail(EXIT_BAD_ARGS, "user grant command requires user name and role name as its argument") end
+    show(o, "user_grant", auth_call(connect(o):user_grant_role(rest[1], rest[2])), { name = rest[1], role = rest[2] })
   else
-    local r = auth_call(c:users())
-    for _, u in ipairs(r.users) do out(u .. "\n") end
+    if #rest ~= 2 then fail(EXIT_BAD_ARGS, "user revoke-role requires user name and role name as its argument") end
+    show(o, "user_revoke", auth_call(connect(o):user_revoke_role(rest[1], rest[2])), { name = rest[1], role = rest[2] })
   end
 end
 
-function run.role(o, args)
-  local sub, rest = sub_of(args, "role", { "add", "list" })
-  local c = connect(o)
-  if sub == "add" then
-    if #rest ~= 1 then fail(EXIT_BAD_ARGS, "role add command requires role name as its argument") end
-    auth_call(c:role_add(rest[1]))
-    out(("Role %s created\n"):format(rest[1]))
+-- etcdctl's permRange: the key and range end of a role's permission
+local function perm_range(o, args)
+  local key, range_end = args[1], ""
+  if key == "" then
+    if o.prefix and o["from-key"] then fail(EXIT_BAD_ARGS, "--from-key and --prefix flags are mutually exclusive") end
+    key = "\0"
+    if o.prefix or o["from-key"] then range_end = "\0" end
+  elseif #args == 1 then
+    if o.prefix then
+      if o["from-key"] then fail(EXIT_BAD_ARGS, "--from-key and --prefix flags are mutually exclusive") end
+      range_end = etcd.prefix_end(key)
+    elseif o["from-key"] then
+      range_end = "\0"
+    end
   else
-    local r = auth_call(c:roles())
-    for _, u in ipairs(r.roles) do out(u .. "\n") end
+    if o.prefix then fail(EXIT_BAD_ARGS, "unexpected endkey argument with --prefix flag") end
+    if o["from-key"] then fail(EXIT_BAD_ARGS, "unexpected endkey argument with --from-key flag") end
+    range_end = args[2]
   end
+  return key, range_end
+end
+
+local PERM = { READ = 0, WRITE = 1, READWRITE = 2 }
+
+function run.role(o, args)
+  require "etcd.ctl_admin"
+  local sub, rest = sub_of(args, "role", { "add", "delete", "get", "list", "grant-permission", "revoke-permission" })
+  local perm_flags = { prefix = true, ["from-key"] = true }
+  sub_flags_only(o, "role", sub, (sub == "grant-permission" or sub == "revoke-permission") and perm_flags or {})
+  if sub == "add" or sub == "delete" or sub == "get" then
+    if #rest ~= 1 then fail(EXIT_BAD_ARGS, "role %s command requires role name as its argument", sub) end
+    local c = connect(o)
+    if sub == "add" then show(o, "role_add", auth_call(c:role_add(rest[1])), { name = rest[1] })
+    elseif sub == "delete" then show(o, "role_delete", auth_call(c:role_delete(rest[1])), { name = rest[1] })
+    else show(o, "role_get", auth_call(c:role_get(rest[1])), { name = rest[1] }) end
+  elseif sub == "list" then
+    if #rest ~= 0 then fail(EXIT_BAD_ARGS, "role list command requires no arguments") end
+    show(o, "role_list", auth_call(connect(o):roles()))
+  elseif sub == "grant-permission" then
+    if #rest < 3 then
+      fail(EXIT_BAD_ARGS, "role grant command requires role name, permission type, and key [endkey] as its argument")
+    end
+    local t = PERM[rest[2]:upper()]
+    if not t then fail(EXIT_BAD_ARGS, "invalid permission type: %s", rest[2]) end
+    local key, range_end = perm_range(o, { table.unpack(rest, 3) })
+    local r = auth_call(connect(o):role_grant_permission(rest[1], t, key, range_end))
+    show(o, "role_grant", r, { name = rest[1] })
+  else
+    if #rest < 2 then
+      fail(EXIT_BAD_ARGS, "role revoke-permission command requires role name and key [endkey] as its argument")
+    end
+    local key, range_end = perm_range(o, { table.unpack(rest, 2) })
+    local r = auth_call(connect(o):role_revoke_permission(rest[1], key, range_end))
+    show(o, "role_revoke", r, { name = rest[1], key = rest[2], range_end = range_end })
+  end
+end
+
+run["move-leader"] = function(o, args)
+  require "etcd.ctl_admin"
+  if #args ~= 1 then fail(EXIT_BAD_ARGS, "move-leader command needs 1 argument") end
+  local target, why = parse_hex_id(args[1])
+  if not target then fail(EXIT_BAD_ARGS, "%s", why) end
+  connect(o)
+  -- the leader among the endpoints given: the one whose status names itself
+  local leader_ep, leader
+  for _, ep in ipairs(o._raw_endpoints) do
+    local r = call(client_for(o, ep):status())
+    if r.header and r.header.member_id == r.leader then leader_ep, leader = ep, r.leader; break end
+  end
+  if not leader_ep then fail(EXIT_BAD_ARGS, "no leader endpoint given at [%s]", table.concat(o._raw_endpoints, " ")) end
+  local r = call(client_for(o, leader_ep):move_leader(target))
+  show(o, "move_leader", r, { leader = leader, target = target })
 end
 
 -- --------------------------------------------------------- lock, elect ---

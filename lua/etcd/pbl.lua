@@ -70,6 +70,35 @@ S.AuthRoleListRequest = {}
 S.AuthRoleListResponse = { F(1, "header", "msg", "ResponseHeader"), F(2, "roles", "bytes", nil, true) }
 S.AuthUserGrantRoleRequest = { F(1, "user", "bytes"), F(2, "role", "bytes") }
 S.AuthUserGrantRoleResponse = { F(1, "header", "msg", "ResponseHeader") }
+S.AuthUserGetRequest = { F(1, "name", "bytes") }
+S.AuthUserGetResponse = { F(1, "header", "msg", "ResponseHeader"), F(2, "roles", "bytes", nil, true) }
+S.AuthUserDeleteRequest = { F(1, "name", "bytes") }
+S.AuthUserDeleteResponse = { F(1, "header", "msg", "ResponseHeader") }
+S.AuthUserChangePasswordRequest = { F(1, "name", "bytes"), F(2, "password", "bytes"), F(3, "hashedPassword", "bytes") }
+S.AuthUserChangePasswordResponse = { F(1, "header", "msg", "ResponseHeader") }
+S.AuthUserRevokeRoleRequest = { F(1, "name", "bytes"), F(2, "role", "bytes") }
+S.AuthUserRevokeRoleResponse = { F(1, "header", "msg", "ResponseHeader") }
+-- permType: READ 0, WRITE 1, READWRITE 2
+S.Permission = { F(1, "permType", "int"), F(2, "key", "bytes"), F(3, "range_end", "bytes") }
+S.AuthRoleGetRequest = { F(1, "role", "bytes") }
+S.AuthRoleGetResponse = { F(1, "header", "msg", "ResponseHeader"), F(2, "perm", "msg", "Permission", true) }
+S.AuthRoleDeleteRequest = { F(1, "role", "bytes") }
+S.AuthRoleDeleteResponse = { F(1, "header", "msg", "ResponseHeader") }
+S.AuthRoleGrantPermissionRequest = { F(1, "name", "bytes"), F(2, "perm", "msg", "Permission") }
+S.AuthRoleGrantPermissionResponse = { F(1, "header", "msg", "ResponseHeader") }
+S.AuthRoleRevokePermissionRequest = { F(1, "role", "bytes"), F(2, "key", "bytes"), F(3, "range_end", "bytes") }
+S.AuthRoleRevokePermissionResponse = { F(1, "header", "msg", "ResponseHeader") }
+S.MemberAddRequest = { F(1, "peerURLs", "bytes", nil, true), F(2, "isLearner", "bool") }
+S.MemberAddResponse = { F(1, "header", "msg", "ResponseHeader"), F(2, "member", "msg", "Member"),
+                        F(3, "members", "msg", "Member", true) }
+S.MemberRemoveRequest = { F(1, "ID", "id") }
+S.MemberRemoveResponse = { F(1, "header", "msg", "ResponseHeader"), F(2, "members", "msg", "Member", true) }
+S.MemberUpdateRequest = { F(1, "ID", "id"), F(2, "peerURLs", "bytes", nil, true) }
+S.MemberUpdateResponse = { F(1, "header", "msg", "ResponseHeader"), F(2, "members", "msg", "Member", true) }
+S.MemberPromoteRequest = { F(1, "ID", "id") }
+S.MemberPromoteResponse = { F(1, "header", "msg", "ResponseHeader"), F(2, "members", "msg", "Member", true) }
+S.MoveLeaderRequest = { F(1, "targetID", "id") }
+S.MoveLeaderResponse = { F(1, "header", "msg", "ResponseHeader") }
 S.AuthStatusRequest = {}
 S.AuthStatusResponse = { F(1, "header", "msg", "ResponseHeader"), F(2, "enabled", "bool"), F(3, "authRevision", "int") }
 

@@ -1,0 +1,255 @@
+-- etcd.ctl_admin: etcdctl's (3.6) output formats for users, roles and
+-- membership changes, added to the printers of etcd.ctl (require this
+-- module once; it returns etcd.ctl):
+--   user_add, user_get, user_list, user_delete, user_passwd, user_grant,
+--   user_revoke, role_add, role_get, role_list, role_delete, role_grant,
+--   role_revoke, member_add, member_remove, member_update, member_promote,
+--   move_leader
+-- each as printer.NAME(out, resp, extra) with extra = {name =, role =, key =,
+-- range_end =, id =, leader =, target =, hex =}.  A writer etcdctl lacks for
+-- a response is absent here too ("X not supported as output format").
+local ctl = require "etcd.ctl"
+local b64 = require "ksh.b64"
+local etcd = require "etcd"
+
+local simple, json, fields, protobuf = ctl.simple, ctl.json, ctl.fields, ctl.protobuf
+
+local function pbl() return require "etcd.pbl" end
+
+-- json: Go's encoding/json of the gogo struct (omitempty everywhere)
+local function jobj(parts) return "{" .. table.concat(parts, ",") .. "}" end
+local function jhdr(p, h) if h then p[#p + 1] = '"header":' .. json.header(h) end end
+local function jstrs(p, name, list)
+  if list and #list > 0 then
+    local t = {}
+    for i, s in ipairs(list) do t[i] = ctl.jstr(s) end
+    p[#p + 1] = ('"%s":[%s]'):format(name, table.concat(t, ","))
+  end
+end
+local function jheader_only(out, r)
+  local p = {}
+  jhdr(p, r.header)
+  out(jobj(p) .. "\n")
+end
+
+local function jperm(pm)
+  local p = {}
+  if pm.permType ~= 0 then p[#p + 1] = ('"permType":%d'):format(pm.permType) end
+  if pm.key ~= "" then p[#p + 1] = ('"key":"%s"'):format(b64.encode(pm.key)) end
+  if pm.range_end ~= "" then p[#p + 1] = ('"range_end":"%s"'):format(b64.encode(pm.range_end)) end
+  return jobj(p)
+end
+
+local function jmember(m)
+  local p = {}
+  if m.ID ~= "0" and m.ID ~= 0 then p[#p + 1] = '"ID":' .. tostring(m.ID) end
+  if m.name ~= "" then p[#p + 1] = '"name":' .. ctl.jstr(m.name) end
+  jstrs(p, "peerURLs", m.peerURLs)
+  jstrs(p, "clientURLs", m.clientURLs)
+  if m.isLearner then p[#p + 1] = '"isLearner":true' end
+  return jobj(p)
+end
+
+local function jmembers(p, name, list)
+  if list and #list > 0 then
+    local t = {}
+    for i, m in ipairs(list) do t[i] = jmember(m) end
+    p[#p + 1] = ('"%s":[%s]'):format(name, table.concat(t, ","))
+  end
+end
+
+-- protobuf: the response marshalled again (pbl encodes as gogo does: fields
+-- in order, zero values left out)
+local function pbout(ty) return function(out, r) out(pbl().encode(ty, r)) end end
+
+local fhdr = function(out, r, o) fields.header(out, r.header, o) end
+
+-- ----------------------------------------------------------------- users ---
+
+function simple.user_add(out, _, o) out(("User %s created\n"):format(o.name)) end
+json.user_add = jheader_only
+fields.user_add = fhdr
+protobuf.user_add = pbout("AuthUserAddResponse")
+
+function simple.user_get(out, r, o)
+  local t = { "User: ", o.name, "\nRoles:" }
+  for _, role in ipairs(r.roles) do t[#t + 1] = " " .. role end
+  out(table.concat(t) .. "\n")
+end
+function json.user_get(out, r)
+  local p = {}
+  jhdr(p, r.header); jstrs(p, "roles", r.roles)
+  out(jobj(p) .. "\n")
+end
+protobuf.user_get = pbout("AuthUserGetResponse")
+
+function simple.user_list(out, r) for _, u in ipairs(r.users) do out(u .. "\n") end end
+function json.user_list(out, r)
+  local p = {}
+  jhdr(p, r.header); jstrs(p, "users", r.users)
+  out(jobj(p) .. "\n")
+end
+protobuf.user_list = pbout("AuthUserListResponse")
+
+function simple.user_delete(out, _, o) out(("User %s deleted\n"):format(o.name)) end
+json.user_delete = jheader_only
+fields.user_delete = fhdr
+protobuf.user_delete = pbout("AuthUserDeleteResponse")
+
+function simple.user_passwd(out) out("Password updated\n") end
+json.user_passwd = jheader_only
+fields.user_passwd = fhdr
+protobuf.user_passwd = pbout("AuthUserChangePasswordResponse")
+
+function simple.user_grant(out, _, o) out(("Role %s is granted to user %s\n"):format(o.role, o.name)) end
+json.user_grant = jheader_only
+fields.user_grant = fhdr
+protobuf.user_grant = pbout("AuthUserGrantRoleResponse")
+
+function simple.user_revoke(out, _, o) out(("Role %s is revoked from user %s\n"):format(o.role, o.name)) end
+json.user_revoke = jheader_only
+fields.user_revoke = fhdr
+protobuf.user_revoke = pbout("AuthUserRevokeRoleResponse")
+
+-- ----------------------------------------------------------------- roles ---
+
+function simple.role_add(out, _, o) out(("Role %s created\n"):format(o.name)) end
+json.role_add = jheader_only
+fields.role_add = fhdr
+protobuf.role_add = pbout("AuthRoleAddResponse")
+
+function simple.role_get(out, r, o)
+  local t = { "Role " .. o.name }
+  if o.name == "root" and #r.perm == 0 then
+    out("Role root\nKV Read:\n\t[, <open ended>\nKV Write:\n\t[, <open ended>\n")
+    return
+  end
+  local function range(pm)
+    local s
+    if pm.range_end ~= "\0" then s = ("\t[%s, %s)"):format(pm.key, pm.range_end)
+    else s = ("\t[%s, <open ended>"):format(pm.key) end
+    if #pm.key > 0 and etcd.prefix_end(pm.key) == pm.range_end then s = s .. (" (prefix %s)"):format(pm.key) end
+    return s
+  end
+  local function section(title, want)
+    t[#t + 1] = title
+    for _, pm in ipairs(r.perm) do
+      if pm.permType == want or pm.permType == 2 then
+        t[#t + 1] = pm.range_end == "" and "\t" .. pm.key or range(pm)
+      end
+    end
+  end
+  section("KV Read:", 0)
+  section("KV Write:", 1)
+  out(table.concat(t, "\n") .. "\n")
+end
+function json.role_get(out, r)
+  local p = {}
+  jhdr(p, r.header)
+  if #r.perm > 0 then
+    local t = {}
+    for i, pm in ipairs(r.perm) do t[i] = jperm(pm) end
+    p[#p + 1] = '"perm":[' .. table.concat(t, ",") .. "]"
+  end
+  out(jobj(p) .. "\n")
+end
+local PERM_NAME = { [0] = "READ", [1] = "WRITE", [2] = "READWRITE" }
+function fields.role_get(out, r, o)
+  fields.header(out, r.header, o)
+  for _, pm in ipairs(r.perm) do
+    out(('"PermType" :  %s\n"Key" : %s\n"RangeEnd" : %s\n'):format(PERM_NAME[pm.permType] or tostring(pm.permType),
+      ctl.quote(pm.key), ctl.quote(pm.range_end)))
+  end
+end
+protobuf.role_get = pbout("AuthRoleGetResponse")
+
+function simple.role_list(out, r) for _, u in ipairs(r.roles) do out(u .. "\n") end end
+function json.role_list(out, r)
+  local p = {}
+  jhdr(p, r.header); jstrs(p, "roles", r.roles)
+  out(jobj(p) .. "\n")
+end
+function fields.role_list(out, r, o)
+  fields.header(out, r.header, o)
+  local t = { '"Roles" :' }
+  for _, role in ipairs(r.roles) do t[#t + 1] = " " .. ctl.quote(role) end
+  out(table.concat(t) .. "\n")
+end
+protobuf.role_list = pbout("AuthRoleListResponse")
+
+function simple.role_delete(out, _, o) out(("Role %s deleted\n"):format(o.name)) end
+json.role_delete = jheader_only
+fields.role_delete = fhdr
+protobuf.role_delete = pbout("AuthRoleDeleteResponse")
+
+function simple.role_grant(out, _, o) out(("Role %s updated\n"):format(o.name)) end
+json.role_grant = jheader_only
+fields.role_grant = fhdr
+protobuf.role_grant = pbout("AuthRoleGrantPermissionResponse")
+
+function simple.role_revoke(out, _, o)
+  if o.range_end == "" then
+    out(("Permission of key %s is revoked from role %s\n"):format(o.key, o.name))
+  elseif o.range_end ~= "\0" then
+    out(("Permission of range [%s, %s) is revoked from role %s\n"):format(o.key, o.range_end, o.name))
+  else
+    out(("Permission of range [%s, <open ended> is revoked from role %s\n"):format(o.key, o.name))
+  end
+end
+json.role_revoke = jheader_only
+fields.role_revoke = fhdr
+protobuf.role_revoke = pbout("AuthRoleRevokePermissionResponse")
+
+-- ------------------------------------------------------------ membership ---
+
+local hex_id = ctl.hex_id
+
+-- Go's %16x: the hex of the uint64, padded with spaces to 16
+local function x16(id) return ("%16s"):format(hex_id(id)) end
+
+function simple.member_add(out, r)
+  out(("Member %s added%sto cluster %s\n"):format(x16(r.member and r.member.ID or "0"),
+    r.member and r.member.isLearner and " as learner " or " ", x16(r.header and r.header.cluster_id or "0")))
+end
+function json.member_add(out, r)
+  local p = {}
+  jhdr(p, r.header)
+  if r.member then p[#p + 1] = '"member":' .. jmember(r.member) end
+  jmembers(p, "members", r.members)
+  out(jobj(p) .. "\n")
+end
+protobuf.member_add = pbout("MemberAddResponse")
+
+local function jmembers_resp(out, r)
+  local p = {}
+  jhdr(p, r.header); jmembers(p, "members", r.members)
+  out(jobj(p) .. "\n")
+end
+
+function simple.member_remove(out, r, o)
+  out(("Member %s removed from cluster %s\n"):format(x16(o.id), x16(r.header and r.header.cluster_id or "0")))
+end
+json.member_remove = jmembers_resp
+protobuf.member_remove = pbout("MemberRemoveResponse")
+
+function simple.member_update(out, r, o)
+  out(("Member %s updated in cluster %s\n"):format(x16(o.id), x16(r.header and r.header.cluster_id or "0")))
+end
+json.member_update = jmembers_resp
+protobuf.member_update = pbout("MemberUpdateResponse")
+
+function simple.member_promote(out, r, o)
+  out(("Member %s promoted in cluster %s\n"):format(x16(o.id), x16(r.header and r.header.cluster_id or "0")))
+end
+json.member_promote = jmembers_resp
+protobuf.member_promote = pbout("MemberPromoteResponse")
+
+protobuf.members = pbout("MemberListResponse")
+
+function simple.move_leader(out, _, o)
+  out(("Leadership transferred from %s to %s\n"):format(hex_id(o.leader), hex_id(o.target)))
+end
+json.move_leader = jheader_only
+protobuf.move_leader = pbout("MoveLeaderResponse")
+
+return ctl
