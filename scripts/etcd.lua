@@ -20,7 +20,9 @@
 --   lock NAME [-- CMD ARGS...]  --ttl N (exits with CMD's status)
 --   elect NAME PROPOSAL | elect -l NAME
 --   endpoint health|status|hashkv [--cluster] [--rev N]
---   member list   alarm list|disarm   defrag [--cluster]   snapshot save FILE
+--   member list | add NAME --peer-urls URLS [--learner] | remove ID | update ID --peer-urls URLS
+--          | promote ID          move-leader ID (hex IDs, as member list prints them)
+--   alarm list|disarm   defrag [--cluster]   snapshot save FILE
 --   auth enable|disable|status
 --   user add NAME[:PASSWORD] [--new-user-password P] [--no-password] [--interactive=false]
 --   user get NAME [--detail] | list | delete NAME | passwd NAME [--interactive=false]
@@ -704,6 +706,15 @@ function run.lease(o, args)
   end
 end
 
+-- the flags of each subcommand (COMMANDS holds their union); another one is
+-- unknown to etcdctl's subcommand
+local function sub_flags_only(o, cmd, sub, allowed)
+  for name in pairs(COMMANDS[cmd]) do
+    if o._changed[name] and not allowed[name] then fail(EXIT_ERROR, "unknown flag: --%s", name) end
+  end
+  local _ = sub
+end
+
 -- a member ID argument: strconv.ParseUint(s, 16, 64) -> integer (wrapping above 2^63) | nil, Go's error
 local function parse_hex_id(s)
   if not s:match("^%x+$") then return nil, ("strconv.ParseUint: parsing %s: invalid syntax"):format(ctl.quote(s)) end
@@ -716,6 +727,31 @@ local function member_id_arg(args)
   local id, why = parse_hex_id(args[1])
   if not id then fail(EXIT_BAD_ARGS, "bad member ID arg (%s), expecting ID in Hex", why) end
   return id
+end
+
+-- clientv3's check of peer URLs (types.NewURLs), in its words
+local function check_urls(text)
+  for raw in (text .. ","):gmatch("([^,]*),") do
+    local s = raw:match("^%s*(.-)%s*$")
+    local scheme, rest = s:match("^(%a[%w+.-]*):(.*)$")
+    if not scheme then
+      if (s:match("^[^/]*") or ""):find(":", 1, true) then
+        fail(EXIT_ERROR, "parse %s: first path segment in URL cannot contain colon", ctl.quote(s))
+      end
+      scheme, rest = "", s
+    end
+    scheme = scheme:lower()
+    if scheme == "http" or scheme == "https" then
+      local host, path = rest:match("^//([^/?#]*)([^?#]*)")
+      host, path = host or "", path or rest:match("^[^?#]*")
+      if not (host:match("^%[[^%]]*%]:[^:]*$") or host:match("^[^:%[%]]*:[^:]*$")) then
+        fail(EXIT_ERROR, 'URL address does not have the form "host:port": %s', s)
+      end
+      if path ~= "" then fail(EXIT_ERROR, "URL must not contain a path: %s", s) end
+    elseif scheme ~= "unix" and scheme ~= "unixs" then
+      fail(EXIT_ERROR, "URL scheme must be http, https, unix, or unixs: %s", s)
+    end
+  end
 end
 
 local MEMBER_FLAGS = { add = { ["peer-urls"] = true, learner = true }, update = { ["peer-urls"] = true },
@@ -742,6 +778,7 @@ function run.member(o, args)
     end
     local name, urls = rest[1], o["peer-urls"]
     if urls == "" then fail(EXIT_BAD_ARGS, "member peer urls not provided") end
+    check_urls(urls)
     local r = call(connect(o):member_add(urls, { learner = o.learner }))
     show(o, "member_add", r)
     if o["write-out"] == "simple" then
@@ -761,6 +798,7 @@ function run.member(o, args)
   elseif sub == "update" then
     local id = member_id_arg(rest)
     if o["peer-urls"] == "" then fail(EXIT_BAD_ARGS, "member peer urls not provided") end
+    check_urls(o["peer-urls"])
     show(o, "member_update", call(connect(o):member_update(id, o["peer-urls"])), { id = id })
   else
     local id = member_id_arg(rest)
@@ -946,15 +984,6 @@ function run.auth(o, args)
       fail(EXIT_BAD_FEATURE, "%s not supported as output format", w)
     end
   end
-end
-
--- the flags of each subcommand (COMMANDS holds their union); another one is
--- unknown to etcdctl's subcommand
-local function sub_flags_only(o, cmd, sub, allowed)
-  for name in pairs(COMMANDS[cmd]) do
-    if o._changed[name] and not allowed[name] then fail(EXIT_ERROR, "unknown flag: --%s", name) end
-  end
-  local _ = sub
 end
 
 -- speakeasy's password prompt (etcdctl without --interactive=false): the
