@@ -23,6 +23,8 @@
 --   member list | add NAME --peer-urls URLS [--learner] | remove ID | update ID --peer-urls URLS
 --          | promote ID          move-leader ID (hex IDs, as member list prints them)
 --   alarm list|disarm   defrag [--cluster]   snapshot save FILE
+--   make-mirror DEST     --prefix --dest-prefix --no-dest-prefix --rev --max-txn-ops
+--                        --dest-cacert --dest-cert --dest-key --dest-user --dest-password
 --   auth enable|disable|status
 --   user add NAME[:PASSWORD] [--new-user-password P] [--no-password] [--interactive=false]
 --   user get NAME [--detail] | list | delete NAME | passwd NAME [--interactive=false]
@@ -103,6 +105,11 @@ local COMMANDS = {
   lease = { keys = { "bool", false }, once = { "bool", false } },
   member = { consistency = { "string", "l" }, ["peer-urls"] = { "string", "" }, learner = { "bool", false } },
   ["move-leader"] = {},
+  ["make-mirror"] = { prefix = { "string", "" }, rev = { "int", 0 }, ["max-txn-ops"] = { "int", 128 },
+                      ["dest-prefix"] = { "string", "" }, ["no-dest-prefix"] = { "bool", false },
+                      ["dest-cert"] = { "string", "" }, ["dest-key"] = { "string", "" },
+                      ["dest-cacert"] = { "string", "" }, ["dest-insecure-transport"] = { "bool", true },
+                      ["dest-user"] = { "string", "" }, ["dest-password"] = { "string", "" } },
   endpoint = { cluster = { "bool", false }, rev = { "int", 0 } },
   alarm = {},
   defrag = { cluster = { "bool", false } },
@@ -116,7 +123,7 @@ local COMMANDS = {
 }
 -- in etcdctl's order (cobra's prefix matching picks a unique prefix)
 local ORDER = { "get", "put", "del", "txn", "compaction", "alarm", "defrag", "endpoint", "move-leader", "watch", "version", "lease",
-                "member", "snapshot", "lock", "elect", "auth", "user", "role" }
+                "member", "snapshot", "make-mirror", "lock", "elect", "auth", "user", "role" }
 
 -- Go's time.ParseDuration, for the common forms (1.5s, 300ms, 2m, 1h30m)
 local UNITS = { ns = 1e-9, us = 1e-6, ["µs"] = 1e-6, ms = 1e-3, s = 1, m = 60, h = 3600 }
@@ -1146,6 +1153,113 @@ run["move-leader"] = function(o, args)
   if not leader_ep then fail(EXIT_BAD_ARGS, "no leader endpoint given at [%s]", table.concat(o._raw_endpoints, " ")) end
   local r = call(client_for(o, leader_ep):move_leader(target))
   show(o, "move_leader", r, { leader = leader, target = target })
+end
+
+-- etcdctl's make-mirror: the keys under --prefix copied to the destination
+-- at one revision (each a put, --dest-prefix in place of --prefix), then
+-- every change after it, a transaction per source revision (at most
+-- --max-txn-ops operations each); the number of keys copied printed every 30 s
+run["make-mirror"] = function(o, args)
+  if #args ~= 1 then fail(EXIT_BAD_ARGS, "make-mirror takes one destination argument") end
+  local user, password
+  if o["dest-user"] ~= "" then
+    if o["dest-password"] ~= "" then user, password = o["dest-user"], o["dest-password"]
+    else
+      user, password = o["dest-user"]:match("^([^:]*):(.*)$")
+      if not user then fail(EXIT_ERROR, "kscript etcd: --dest-user %s needs :password or --dest-password (no prompt)", o["dest-user"]) end
+    end
+  end
+  local tls = o["dest-cacert"] ~= "" or o["dest-cert"] ~= ""
+  local list, why = etcd.split_endpoints({ args[1] }, tls)
+  if not list then fail(EXIT_BAD_ARGS, "endpoints: %s", why) end
+  local dc = etcd.connect {
+    endpoints = list, user = user, password = password,
+    cacert = o["dest-cacert"] ~= "" and o["dest-cacert"] or nil, cert = o["dest-cert"] ~= "" and o["dest-cert"] or nil,
+    key = o["dest-key"] ~= "" and o["dest-key"] or nil,
+    timeout = o["command-timeout"], connect_timeout = o["dial-timeout"],
+  }
+  local c = connect(o)
+  local prefix, dest = o.prefix, o["dest-prefix"]
+  if o["no-dest-prefix"] and #dest > 0 then
+    fail(EXIT_BAD_ARGS, "`--dest-prefix` and `--no-dest-prefix` cannot be set at the same time, choose one")
+  end
+  local total = 0
+  local ticker = spawn(function()
+    while true do
+      sleep(30)
+      out(total .. "\n")
+      io.stdout:flush()
+    end
+  end)
+  local done, err = pcall(run._mirror, o, c, dc, prefix, dest, function(n) total = total + n end)
+  ticker:cancel()
+  if not done then error(err, 0) end
+end
+
+-- make-mirror's copy and watch; count(n) adds to the keys copied
+function run._mirror(o, c, dc, prefix, dest, count)
+  -- strings.Replace(key, prefix, dest, 1)
+  local function modify(key)
+    if prefix == "" then return dest .. key end
+    local i = key:find(prefix, 1, true)
+    if not i then return key end
+    return key:sub(1, i - 1) .. dest .. key:sub(i + #prefix)
+  end
+  local rev = math.max(o.rev - 1, 0)
+  if rev == 0 then
+    local r = call(c:get(prefix ~= "" and prefix or "foo"))
+    rev = r.header.revision
+    -- (etcdctl defaults --dest-prefix to --prefix only here, not with --rev)
+    if not o["no-dest-prefix"] and #dest == 0 then dest = prefix end
+    local sc = c:scanner(prefix, { revision = rev })
+    local ok, e = pcall(function()
+      for kv in sc:kvs() do
+        call(dc:put(modify(kv.key), kv.value))
+        count(1)
+      end
+    end)
+    if not ok then
+      sc:close()
+      if getmetatable(e) == Fail then error(e, 0) end
+      world(e)
+    end
+  end
+  local maxops = o["max-txn-ops"]
+  local watcher = c:watcher(prefix, { prefix = true, start_revision = rev + 1, reconnect = true })
+  local ok, e = pcall(function()
+    while true do
+      local ev = watcher:next()
+      if not ev then break end
+      local evs = { ev }
+      while watcher:pending() > 0 do evs[#evs + 1] = watcher:next() end
+      local ops, last = {}, 0
+      local function commit()
+        call(dc:txn { success = ops })
+        ops = {}
+      end
+      for _, x in ipairs(evs) do
+        if x.type ~= "PROGRESS" then
+          local nrev = x.kv.mod_revision
+          if last ~= 0 and nrev > last then commit() end
+          last = nrev
+          if #ops == maxops then commit() end
+          if x.type == "PUT" then ops[#ops + 1] = { "put", modify(x.kv.key), x.kv.value }
+          else ops[#ops + 1] = { "del", modify(x.kv.key) } end
+          count(1)
+        end
+      end
+      if #ops > 0 then commit() end
+    end
+  end)
+  watcher:close()
+  if not ok then
+    if getmetatable(e) == Fail or ksh.is_interrupt(e) then error(e, 0) end
+    if type(e) == "table" and e.kind == "compacted" then
+      fail(EXIT_ERROR, "etcdserver: mvcc: required revision has been compacted")
+    end
+    world(e)
+  end
+  fail(EXIT_ERROR, "watch closed")
 end
 
 -- --------------------------------------------------------- lock, elect ---
