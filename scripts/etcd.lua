@@ -286,7 +286,7 @@ local PRINTERS = { simple = ctl.simple, json = ctl.json, fields = ctl.fields, pr
 
 local function printer_of(o)
   local w = o["write-out"]
-  if w == "table" then return nil, "table" end
+  if w == "table" then return ctl.table or {}, "table" end -- the few etcdctl has (member list: etcd.ctl_admin)
   local p = PRINTERS[w]
   if not p then fail(EXIT_BAD_FEATURE, "unsupported output format") end
   return p, w

@@ -252,4 +252,53 @@ end
 json.move_leader = jheader_only
 protobuf.move_leader = pbout("MoveLeaderResponse")
 
+-- ---------------------------------------------------------------- table ---
+-- olekukonko/tablewriter as etcdctl sets it up: headers upper-cased and
+-- centred, cells right-aligned, +---+ borders (no wrapping: cells of
+-- members have no spaces)
+
+local function width(s) return utf8.len(s) or #s end
+
+--- table_render(out, headers, rows)
+function ctl.table_render(out, hdr, rows)
+  local w = {}
+  local heads = {}
+  for i, h in ipairs(hdr) do
+    heads[i] = h:gsub("_", " "):match("^%s*(.-)%s*$"):upper()
+    w[i] = width(heads[i])
+  end
+  for _, r in ipairs(rows) do
+    for i, c in ipairs(r) do if width(c) > w[i] then w[i] = width(c) end end
+  end
+  local sep = {}
+  for i = 1, #hdr do sep[i] = ("-"):rep(w[i] + 2) end
+  local line = "+" .. table.concat(sep, "+") .. "+\n"
+  local t = { line }
+  local cells = {}
+  for i, h in ipairs(heads) do
+    local gap = w[i] - width(h)
+    local left = gap // 2
+    cells[i] = " " .. (" "):rep(left) .. h .. (" "):rep(gap - left) .. " "
+  end
+  t[#t + 1] = "|" .. table.concat(cells, "|") .. "|\n"
+  t[#t + 1] = line
+  for _, r in ipairs(rows) do
+    cells = {}
+    for i, c in ipairs(r) do cells[i] = " " .. (" "):rep(w[i] - width(c)) .. c .. " " end
+    t[#t + 1] = "|" .. table.concat(cells, "|") .. "|\n"
+  end
+  if #rows > 0 then t[#t + 1] = line end
+  out(table.concat(t))
+end
+
+ctl.table = ctl.table or {}
+function ctl.table.members(out, r)
+  local rows = {}
+  for i, m in ipairs(r.members) do
+    rows[i] = { hex_id(m.ID), m.name == "" and "unstarted" or "started", m.name, table.concat(m.peerURLs, ","),
+                table.concat(m.clientURLs, ","), tostring(m.isLearner) }
+  end
+  ctl.table_render(out, { "ID", "Status", "Name", "Peer Addrs", "Client Addrs", "Is Learner" }, rows)
+end
+
 return ctl

@@ -136,7 +136,15 @@ start_member() {
   EP[$s$n]=http://127.0.0.1:$c
 }
 
+# table: column widths follow the IDs and URLs, so both tools read cluster A
+table_same() {
+  kscript etcd --endpoints "${EP[A1]}" member list -w table >"$t/kt.out" 2>&1
+  "$ETCDCTL" --endpoints "${EP[A1]}" member list -w table >"$t/et.out" 2>&1
+  cmp -s "$t/kt.out" "$t/et.out"; ok $? "$V member list -w table ($1), on the same cluster as etcdctl"
+  cmp -s "$t/kt.out" "$t/et.out" || diff "$t/kt.out" "$t/et.out" | sed 's/^/#   /' | head -10
+}
 learn A; learn B
+table_same "one member"
 for w in simple json fields; do same "member list -w $w (one member)" -w "$w" member list; done
 same "member list -w json --hex" -w json --hex member list
 same "member add: no name" member add
@@ -149,6 +157,7 @@ for s in A B; do
   start_member "$s" 2 "$ic"; ok $? "$V side $s: the learner m2 starts with the ETCD_INITIAL_CLUSTER printed"
 done
 for w in simple json fields; do same "member list -w $w (with the learner)" -w "$w" member list; done
+table_same "with the learner"
 same "member promote: a bad ID" member promote xyz
 same "member promote: an ID too long" member promote 1ffffffffffffffff
 same "member promote: no ID" member promote
