@@ -27,7 +27,7 @@ local json = util.json
 
 local M = {}
 M.max_in_flight = 32
-M.max_429_retries = 8
+M.max_429_retries = 10 -- client-go's maxRetries
 
 local PATCH_TYPES = {
   json = "application/json-patch+json",

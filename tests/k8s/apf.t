@@ -58,6 +58,9 @@ busy() { while [ ! -e "$tmp/stop" ]; do curl -s -o /dev/null --cacert "$KSCRIPT_
   "$KSCRIPT_TEST_APISERVER/api/v1/namespaces/$ns/configmaps"; done; }
 busypids=()
 for i in 1 2 3 4 5 6; do busy & busypids+=($!); done
+# the load ends as soon as the stop file appears: the loops and the lists they
+# have in flight (a killed curl closes its connection and frees its seat)
+( wait_for 300 test -e "$tmp/stop"; pkill -P "$(echo "${busypids[@]}" | tr ' ' ,)" curl 2>/dev/null ) & busypids+=($!)
 # the flow schema is in force once a request of the account is classified by it
 wait_for 30 bash -c "curl -s -o /dev/null -D - --cacert '$KSCRIPT_TEST_CA' -H 'Authorization: Bearer $tok' \
   '$KSCRIPT_TEST_APISERVER/api/v1/namespaces/$ns/configmaps' | grep -qi 'X-Kubernetes-PF-FlowSchema-UID: $($KC get flowschema "$ns" -o jsonpath='{.metadata.uid}')'" \

@@ -218,8 +218,8 @@ t.is(table.concat(k8s._hooks.complete.get({ "get", "pods", "-n" }, "limited"), "
 local keys = {}
 for key in pairs(k8s) do keys[#keys + 1] = key end
 table.sort(keys)
-t.is(table.concat(keys, " "), "_hooks connect leader_election parse_time proxy_server",
-  "k8s holds only the documented API (connect, leader_election, parse_time, proxy_server) and _hooks")
+t.is(table.concat(keys, " "), "_hooks connect decode encode leader_election parse_time proxy_server",
+  "k8s holds only the documented API (connect, decode, encode, leader_election, parse_time, proxy_server) and _hooks")
 
 os.execute("rm -rf " .. tmp)
 t.done()
