@@ -13,7 +13,9 @@
 --
 -- connect options: kubeconfig, context, cluster, user, namespace, server,
 -- token, insecure_skip_tls_verify, tls_server_name, proxy_url, as,
--- as_groups, request_timeout (seconds), discovery_ttl.
+-- as_groups, request_timeout (seconds), connect_timeout (seconds to
+-- establish a connection, TLS included; curl's default when unset),
+-- discovery_ttl.
 --
 -- Failures return nil, err with err.kind ("notfound", "forbidden",
 -- "unauthorized", "conflict", "gone", "invalid", "refused", "tls", ...),
@@ -110,7 +112,7 @@ local CONNECT_FIELDS = {
   kubeconfig = "string", context = "string", cluster = "string", user = "string",
   namespace = "string", server = "string", token = "string", tls_server_name = "string",
   proxy_url = "string", as = "string", as_groups = "table", request_timeout = "number",
-  discovery_ttl = "number", insecure_skip_tls_verify = "boolean", content_type = "string",
+  discovery_ttl = "number", connect_timeout = "number", insecure_skip_tls_verify = "boolean", content_type = "string",
 }
 
 -- content_type = "protobuf": gets and lists ask for Kubernetes' protobuf
@@ -156,6 +158,7 @@ function M.connect(opts)
   local self = setmetatable({
     cfg = r, server = (r.server:gsub("/+$", "")), namespace = r.namespace, context = r.context,
     user = r.user, token = r.token, request_timeout = opts.request_timeout,
+    connect_timeout = opts.connect_timeout,
     discovery_ttl = opts.discovery_ttl, warned = {}, protobuf = opts.content_type == "protobuf" or nil,
     tls = { cacert = r.cacert, cacert_pem = r.cacert_pem, cert = r.cert, cert_pem = r.cert_pem,
             key = r.key, key_pem = r.key_pem, insecure = r.insecure or nil, server_name = r.server_name },
@@ -218,7 +221,7 @@ local function http_opts(self, o)
     key = t.key, key_pem = t.key_pem, insecure = self.insecure, server_name = t.server_name,
     proxy = self.cfg.proxy, compressed = self.compress, framing = o.framing,
     timeout = o.timeout or (not o.framing and self.request_timeout) or nil,
-    idle_timeout = o.idle_timeout, any_status = true,
+    idle_timeout = o.idle_timeout, any_status = true, connect_timeout = self.connect_timeout,
   }
 end
 

@@ -47,6 +47,8 @@ local o, rest = args.parse(arg, {
   { nil, "insecure-skip-tls-verify" },
   { nil, "request-timeout", value = true },
   { nil, "ignore-not-found" },
+  { nil, "contexts", value = true, list = true, split = "," },
+  { nil, "all-contexts" },
 })
 
 local output = o.output
@@ -68,6 +70,254 @@ local function timeout_of(s)
   if not secs or secs < 0 then ksh.usage("invalid --request-timeout %q: %s", s, tostring(err or "negative")) end
   return secs > 0 and secs or nil
 end
+
+-- what to fetch: { {entry =, name = nil | NAME}, ... }
+-- expand(k, type) -> {entry} | the entries of a category ("all") | nil, err
+local function expand(k, typ)
+  local e, err = k:resource(typ)
+  if e then return { e } end
+  if err.kind == "notfound" and not typ:find(".", 1, true) then
+    local cat, cerr2 = discovery.category(k, typ)
+    if cat then return cat end
+    if cerr2 then return nil, cerr2 end
+  end
+  return nil, err
+end
+
+-- plan(k) -> requests, single | nil, err (a type the server does not have)
+local function plan(k)
+  local requests, single = {}, false
+  if rest[1]:find("/", 1, true) then
+    for _, a in ipairs(rest) do
+      local typ, name = a:match("^([^/]+)/(.+)$")
+      if not typ then ksh.usage("there is no need to specify a resource type as a separate argument when passing arguments in resource/name form") end
+      local es, err = expand(k, typ)
+      if not es then return nil, err end
+      requests[#requests + 1] = { entry = es[1], name = name }
+    end
+    single = #requests == 1
+  else
+    local types = {}
+    for typ in rest[1]:gmatch("[^,]+") do
+      local es, err = expand(k, typ)
+      if not es then return nil, err end
+      for _, e in ipairs(es) do types[#types + 1] = e end
+    end
+    if #rest > 1 then
+      if #types > 1 then ksh.usage("names can only be given with one resource type (or use TYPE/NAME)") end
+      for i = 2, #rest do requests[#requests + 1] = { entry = types[1], name = rest[i] } end
+      single = #requests == 1
+    else
+      for _, e in ipairs(types) do requests[#requests + 1] = { entry = e } end
+    end
+  end
+  return requests, single
+end
+
+local lopts = {
+  namespace = o.namespace, all_namespaces = o.all_namespaces, labelSelector = o.selector,
+  fieldSelector = o.field_selector, limit = o.chunk_size,
+}
+local popts = { show_managed_fields = o.show_managed_fields }
+
+-- one object; when it is not found in a namespace other than default,
+-- kubectl asks for the namespace and reports that one missing instead
+local function get_one(k, e, name, opts)
+  local obj, err = k:get(e, name, opts)
+  if obj or err.kind ~= "notfound" or not e.namespaced then return obj, err end
+  local ns = o.namespace or k.namespace
+  if ns and ns ~= "" and ns ~= "default" then
+    local _, nerr = k:get("/api/v1/namespaces/" .. ns)
+    if nerr and nerr.kind == "notfound" then return nil, nerr end
+  end
+  return nil, err
+end
+
+-- ---------------------------------------------------------------- several contexts
+-- --contexts a,b,c | --all-contexts: every context fetched at once (one task
+-- each on the loop), printed in the order given: one table with a leading
+-- CONTEXT column; -o json|yaml: one List (or object) per context, yaml ones
+-- separated by "---"; -o name: CONTEXT/kind/name. A context that fails is
+-- reported once after the output (kscript: get: context NAME: ...), the
+-- others print, status 1. Each connection must be up within CONNECT_TIMEOUT
+-- seconds, so a cluster out of reach never stalls the others for long.
+local CONNECT_TIMEOUT = 5
+
+local function several_contexts()
+  if o.contexts and o.all_contexts then ksh.usage("--contexts and --all-contexts exclude each other") end
+  if o.context or o.server then ksh.usage("--contexts/--all-contexts exclude --context and --server") end
+  if o.watch or o.watch_only then ksh.usage("--contexts/--all-contexts do not apply to --watch") end
+  if o.raw or (rest[1] and rest[1]:sub(1, 1) == "/") then ksh.usage("--contexts/--all-contexts do not apply to --raw or a path") end
+  if #rest == 0 then
+    ksh.usage("you must specify the type of resource to get (kscript get pods, kscript api-resources lists them)")
+  end
+  local names, seen = {}, {}
+  if o.all_contexts then
+    -- as `kubectl config get-contexts` lists them: by name
+    local cfg, err = require("k8s.kubeconfig").load { kubeconfig = o.kubeconfig }
+    if not cfg then error(err, 0) end
+    for _, n in ipairs(cfg.order.contexts) do names[#names + 1] = n end
+    table.sort(names)
+    if #names == 0 then error(ksh.error("config", "the kubeconfig has no contexts"), 0) end
+  else
+    for _, n in ipairs(o.contexts) do
+      if not seen[n] then names[#names + 1], seen[n] = n, true end
+    end
+    if #names == 0 then ksh.usage("--contexts: context names expected (a,b,c)") end
+  end
+
+  local human = output == nil or output == "wide"
+  local request_timeout = timeout_of(o.request_timeout)
+  local connect_timeout = math.min(CONNECT_TIMEOUT, request_timeout or CONNECT_TIMEOUT)
+
+  -- fetch(name) -> {name, errors, groups = {{key, entry, tables}}, items, rows,
+  -- planned (the types resolved), down (a failure other than a server's refusal)}
+  local function fetch(name)
+    local res = { name = name, errors = {}, groups = {}, items = {}, rows = 0 }
+    local function fail(err)
+      if type(err) == "table" and err.kind == "usage" then error(err, 0) end
+      if type(err) ~= "table" or not err.status then res.down = true end
+      if o.ignore_not_found and type(err) == "table" and err.status and err.kind == "notfound" then return end
+      res.errors[#res.errors + 1] = err
+    end
+    local ok, err = ksh.try(function()
+      local k, cerr = k8s.connect {
+        context = name, namespace = o.namespace, kubeconfig = o.kubeconfig, token = o.token,
+        insecure_skip_tls_verify = o.insecure_skip_tls_verify, request_timeout = request_timeout,
+        connect_timeout = connect_timeout,
+      }
+      if not k then error(cerr, 0) end
+      res.namespace = k.namespace
+      local requests, single = plan(k)
+      if not requests then error(single, 0) end
+      res.planned, res.single = true, single
+      for _, r in ipairs(requests) do
+        local e = r.entry
+        local rok, rerr = ksh.try(function()
+          if human then
+            local key = e.kind .. "." .. e.group
+            local g = res.groups[#res.groups]
+            if not g or g.key ~= key then
+              g = { key = key, entry = e, tables = {} }
+              res.groups[#res.groups + 1] = g
+            end
+            local topts = setmetatable({ accept = printers.TABLE_ACCEPT }, { __index = lopts })
+            if r.name then
+              local t, gerr = get_one(k, e, r.name, topts)
+              if not t then error(gerr, 0) end
+              g.tables[#g.tables + 1] = t
+              res.rows = res.rows + 1
+            else
+              for page in k:pages(e, topts) do
+                g.tables[#g.tables + 1] = page
+                res.rows = res.rows + #(type(page.rows) == "table" and page.rows or {})
+              end
+            end
+          elseif r.name then
+            local obj, gerr = get_one(k, e, r.name, lopts)
+            if not obj then error(gerr, 0) end
+            res.items[#res.items + 1] = obj
+          else
+            for page in k:pages(e, lopts) do
+              for _, it in ipairs(page.items or {}) do res.items[#res.items + 1] = it end
+            end
+          end
+        end)
+        if not rok then
+          fail(rerr)
+          if res.down then return end -- out of reach: ask it nothing more
+        end
+      end
+    end)
+    if not ok then fail(err) end
+    return res
+  end
+
+  local tasks, results = {}, {}
+  for i, n in ipairs(names) do tasks[i] = ksh.spawn(fetch, n) end
+  for i, t in ipairs(tasks) do results[i] = t:wait() end
+
+  if human then
+    -- one table per resource type, its rows in the order of the contexts
+    local keys, parts, entry_of, total, errs = {}, {}, {}, 0, 0
+    for _, res in ipairs(results) do
+      total, errs = total + res.rows, errs + #res.errors
+      for _, g in ipairs(res.groups) do
+        if not parts[g.key] then
+          parts[g.key], entry_of[g.key] = {}, g.entry
+          keys[#keys + 1] = g.key
+        end
+        table.insert(parts[g.key], { name = res.name, tables = g.tables })
+      end
+    end
+    local written = false
+    for _, key in ipairs(keys) do
+      local e = entry_of[key]
+      local tbl = printers.table { context = true, wide = output == "wide", namespace = o.all_namespaces and e.namespaced,
+        labels = o.label_columns, show_labels = o.show_labels, no_headers = o.no_headers,
+        kind_prefix = #keys > 1 and (e.kind:lower() .. (e.group ~= "" and "." .. e.group or "")) or nil }
+      for _, p in ipairs(parts[key]) do
+        for _, t in ipairs(p.tables) do tbl:add(t, nil, p.name) end
+      end
+      local s = tbl:render()
+      if s ~= "" then
+        -- a blank line between resource types, as kubectl prints
+        if written and not o.no_headers then out("\n") end
+        out(s)
+        written = true
+      end
+    end
+    if total == 0 and errs == 0 and not o.ignore_not_found then
+      -- "in NS namespace." only when every context looked in the same one
+      local ns = o.namespace
+      if not ns then
+        for _, res in ipairs(results) do
+          if ns == nil then ns = res.namespace or "default" elseif ns ~= (res.namespace or "default") then ns = false end
+        end
+      end
+      local all_namespaced = not o.all_namespaces and ns
+      for _, key in ipairs(keys) do all_namespaced = all_namespaced and entry_of[key].namespaced end
+      if all_namespaced then
+        io.stderr:write(("No resources found in %s namespace.\n"):format(ns))
+      else
+        io.stderr:write("No resources found\n")
+      end
+    end
+  else
+    local docs = 0
+    for _, res in ipairs(results) do
+      -- a context out of reach prints nothing (not an empty List)
+      if res.planned and not res.down then
+        local items = res.items
+        if tmpl then
+          local text, terr = tmpl:render(items, res.single)
+          if text then out(text) else res.errors[#res.errors + 1] = terr end
+        elseif output == "name" then
+          for _, it in ipairs(items) do out(res.name .. "/" .. printers.name(it, nil) .. "\n") end
+        elseif not (res.single and #items == 0) then
+          local obj = (res.single and #items == 1) and items[1] or printers.as_list(items)
+          if output == "json" then
+            out(printers.json(obj, popts))
+          else
+            out((docs > 0 and "---\n" or "") .. printers.yaml(obj, popts))
+          end
+          docs = docs + 1
+        end
+      end
+    end
+  end
+  io.stdout:flush()
+  local status = 0
+  for _, res in ipairs(results) do
+    for _, err in ipairs(res.errors) do
+      io.stderr:write("kscript: get: context ", res.name, ": ", tostring(err), "\n")
+      status = 1
+    end
+  end
+  return status
+end
+
+if o.contexts or o.all_contexts then return several_contexts() end
 
 local k, cerr = k8s.connect {
   namespace = o.namespace, context = o.context, kubeconfig = o.kubeconfig, server = o.server,
@@ -121,51 +371,8 @@ if #rest == 0 then
   ksh.usage("you must specify the type of resource to get (kscript get pods, kscript api-resources lists them)")
 end
 
--- what to fetch: { {entry =, name = nil | NAME}, ... }
-local requests = {}
--- expand(type) -> {entry} | the entries of a category ("all") | nil, err
-local function expand(typ)
-  local e, err = k:resource(typ)
-  if e then return { e } end
-  if err.kind == "notfound" and not typ:find(".", 1, true) then
-    local cat, cerr2 = discovery.category(k, typ)
-    if cat then return cat end
-    if cerr2 then return nil, cerr2 end
-  end
-  return nil, err
-end
-
-local single = false
-if rest[1]:find("/", 1, true) then
-  for _, a in ipairs(rest) do
-    local typ, name = a:match("^([^/]+)/(.+)$")
-    if not typ then ksh.usage("there is no need to specify a resource type as a separate argument when passing arguments in resource/name form") end
-    local es, err = expand(typ)
-    if not es then return type_error(err) end
-    requests[#requests + 1] = { entry = es[1], name = name }
-  end
-  single = #requests == 1
-else
-  local types = {}
-  for typ in rest[1]:gmatch("[^,]+") do
-    local es, err = expand(typ)
-    if not es then return type_error(err) end
-    for _, e in ipairs(es) do types[#types + 1] = e end
-  end
-  if #rest > 1 then
-    if #types > 1 then ksh.usage("names can only be given with one resource type (or use TYPE/NAME)") end
-    for i = 2, #rest do requests[#requests + 1] = { entry = types[1], name = rest[i] } end
-    single = #requests == 1
-  else
-    for _, e in ipairs(types) do requests[#requests + 1] = { entry = e } end
-  end
-end
-
-local lopts = {
-  namespace = o.namespace, all_namespaces = o.all_namespaces, labelSelector = o.selector,
-  fieldSelector = o.field_selector, limit = o.chunk_size,
-}
-local popts = { show_managed_fields = o.show_managed_fields }
+local requests, single = plan(k)
+if not requests then return type_error(single) end
 
 -- A server's refusal of one request: kubectl goes on with the others and
 -- prints each as "Error from server (...): ..." after the output; anything
@@ -175,19 +382,6 @@ local function report(err)
   if type(err) ~= "table" or not err.status then error(err, 0) end
   if o.ignore_not_found and err.kind == "notfound" then return end
   errors[#errors + 1] = err
-end
-
--- one object; when it is not found in a namespace other than default,
--- kubectl asks for the namespace and reports that one missing instead
-local function get_one(e, name, opts)
-  local obj, err = k:get(e, name, opts)
-  if obj or err.kind ~= "notfound" or not e.namespaced then return obj, err end
-  local ns = o.namespace or k.namespace
-  if ns and ns ~= "" and ns ~= "default" then
-    local _, nerr = k:get("/api/v1/namespaces/" .. ns)
-    if nerr and nerr.kind == "notfound" then return nil, nerr end
-  end
-  return nil, err
 end
 
 -- kubectl: "No resources found in NS namespace." when every type asked for
@@ -297,7 +491,7 @@ if output == "json" and not single then
   end
   for _, r in ipairs(requests) do
     if r.name then
-      local obj, err = get_one(r.entry, r.name, lopts)
+      local obj, err = get_one(k, r.entry, r.name, lopts)
       if obj then emit(obj) else report(err) end
     else
       local e = r.entry
@@ -375,7 +569,7 @@ if output == "json" or output == "yaml" or output == "name" or tmpl then
   local items = {}
   for _, r in ipairs(requests) do
     if r.name then
-      local obj, err = get_one(r.entry, r.name, lopts)
+      local obj, err = get_one(k, r.entry, r.name, lopts)
       if obj then items[#items + 1] = obj else report(err) end
     else
       local ok, err = ksh.try(function()
@@ -428,7 +622,7 @@ for _, r in ipairs(requests) do
   end
   local topts = setmetatable({ accept = printers.TABLE_ACCEPT }, { __index = lopts })
   if r.name then
-    local t, err = get_one(e, r.name, topts)
+    local t, err = get_one(k, e, r.name, topts)
     if t then
       tbl:add(t)
       total = total + 1

@@ -3,8 +3,10 @@
 --   yaml(obj [, opts]) -> text   through ksh.yaml (go-yaml v2 style)
 --   as_list(items) -> {"apiVersion":"v1","items":[...],"kind":"List","metadata":{"resourceVersion":""}}
 --   name(obj, entry) -> "deployment.apps/web"
---   Table: t = printers.table{wide =, namespace = true, labels = {...}, show_labels =, no_headers =, kind_prefix =}
---          t:add(server_table)  -- a meta.k8s.io Table (rows, columnDefinitions)
+--   Table: t = printers.table{wide =, namespace = true, labels = {...}, show_labels =, no_headers =, kind_prefix =,
+--                             event =, context =}
+--          t:add(server_table [, event [, context]])  -- a meta.k8s.io Table (rows, columnDefinitions);
+--            with opts.context a leading CONTEXT column holding `context` (get --contexts)
 --          t:render() -> text aligned as kubectl's tabwriter does
 local util = require "k8s.util"
 
@@ -107,12 +109,13 @@ local function row_meta(row)
   return {}
 end
 
---- add(t [, event]): take the rows of a server Table (or of a watch event's Table)
-function Table:add(tbl, event)
+--- add(t [, event [, context]]): take the rows of a server Table (or of a watch event's Table)
+function Table:add(tbl, event, context)
   local o = self.opts
   if not self.cols and type(tbl.columnDefinitions) == "table" and #tbl.columnDefinitions > 0 then
     self.cols = {}
     local header = {}
+    if o.context then header[#header + 1] = "CONTEXT" end
     if o.event then header[#header + 1] = "EVENT" end
     if o.namespace then header[#header + 1] = "NAMESPACE" end
     for i, c in ipairs(tbl.columnDefinitions) do
@@ -127,6 +130,7 @@ function Table:add(tbl, event)
   for _, row in ipairs(type(tbl.rows) == "table" and tbl.rows or {}) do
     local out = {}
     local m = row_meta(row)
+    if o.context then out[#out + 1] = context or "" end
     if o.event then out[#out + 1] = event or "ADDED" end
     if o.namespace then out[#out + 1] = cell_text(m.namespace) end
     local first = true
