@@ -10,6 +10,20 @@
 --   -w, --watch [--watch-only] [--output-watch-events]
 --   --context NAME, --kubeconfig FILE, -s/--server URL, --token T,
 --   --insecure-skip-tls-verify, --request-timeout SECONDS
+--   --contexts A,B,C | --all-contexts   several clusters at once (below)
+--
+-- Several contexts (--contexts a,b,c, or --all-contexts: every context of
+-- the kubeconfig, by name as `config get-contexts` lists them) are fetched
+-- at once and printed in the order given: one table with a leading CONTEXT
+-- column; -o json one List (or the object, for one NAME) per context, one
+-- after the other; -o yaml the same separated by "---"; -o name
+-- CONTEXT/kind/name (a context name may hold "/": the last two fields are
+-- kubectl's kind/name); templates render once per context. A context that
+-- fails (out of reach, unknown, a refusal) is reported once after the
+-- output, `kscript: get: context NAME: ...`, prints nothing itself if it
+-- could not be reached, and makes the status 1; the others print. Each
+-- connection must be up within 5 s (TLS included), so a cluster out of
+-- reach never stalls the run. Not with --context, --server, -w or paths.
 --
 -- Errors as kubectl prints them: a server's refusal per object
 -- (`Error from server (NotFound): pods "nope" not found`), an unknown type
