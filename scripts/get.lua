@@ -189,7 +189,8 @@ local function several_contexts()
   local function fetch(name)
     local res = { name = name, errors = {}, groups = {}, items = {}, rows = 0 }
     local function fail(err)
-      if type(err) == "table" and err.kind == "usage" then error(err, 0) end
+      -- misuse (the same in every context) is raised by the main task, once
+      if type(err) == "table" and err.kind == "usage" then res.usage = err; return end
       if type(err) ~= "table" or not err.status then res.down = true end
       if o.ignore_not_found and type(err) == "table" and err.status and err.kind == "notfound" then return end
       res.errors[#res.errors + 1] = err
@@ -250,6 +251,9 @@ local function several_contexts()
   local tasks, results = {}, {}
   for i, n in ipairs(names) do tasks[i] = ksh.spawn(fetch, n) end
   for i, t in ipairs(tasks) do results[i] = t:wait() end
+  for _, res in ipairs(results) do
+    if res.usage then error(res.usage, 0) end
+  end
 
   if human then
     -- one table per resource type, its rows in the order of the contexts

@@ -136,6 +136,11 @@ check "-o yaml: the Lists separated by ---" cmp -s "$tmp/out" "$tmp/want"
 check "-o json of one object: the object per context" cmp -s "$tmp/out" "$tmp/want"
 "$KS" get --contexts a -w pods >/dev/null 2>"$tmp/err"; st=$?
 is "--contexts with -w: a usage error" "$st $(cat "$tmp/err")" "2 kscript: get: --contexts/--all-contexts do not apply to --watch"
+"$KS" get pods/x svc --contexts a,b >/dev/null 2>"$tmp/err"; st=$?
+is "misuse: one usage error, status 2" "$st $(cat "$tmp/err")" \
+  "2 kscript: get: there is no need to specify a resource type as a separate argument when passing arguments in resource/name form"
+"$KS" get pods -n "$ns" --contexts a,b >"$tmp/out" 2>"$tmp/err"; st=$?
+is "nothing in any context: kubectl's line, once" "$st $(cat "$tmp/out" "$tmp/err")" "0 $($KC get pods -n "$ns" 2>&1)"
 
 # ------------------------------------------------------------ a Lua script, several clients
 cat >"$tmp/two.lua" <<'EOF'
