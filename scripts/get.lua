@@ -23,7 +23,9 @@
 -- output, `kscript: get: context NAME: ...`, prints nothing itself if it
 -- could not be reached, and makes the status 1; the others print. Each
 -- connection must be up within 5 s (TLS included), so a cluster out of
--- reach never stalls the run. Not with --context, --server, -w or paths.
+-- reach never stalls the run (contexts of one server wait for its one
+-- connection, to share it: on a silent server they time out one after the
+-- other). Not with --context, --server, -w or paths.
 --
 -- Errors as kubectl prints them: a server's refusal per object
 -- (`Error from server (NotFound): pods "nope" not found`), an unknown type

@@ -7,7 +7,8 @@
 #    same separated by "---" (kubectl's own outputs, byte for byte);
 #  - a context out of reach (connection refused; a loopback listener that
 #    never answers TLS) is reported once on stderr, the others still print,
-#    status 1, and the run is bounded (< 15 s); --all-contexts;
+#    status 1, and the run is bounded (< 15 s); two silent servers are
+#    waited for at once (< 9 s, one after the other would be 10); --all-contexts;
 #  - a Lua script with clients on two contexts: a watch on one sees the
 #    objects created through the other while a list runs on it and a third
 #    client, out of reach, fails without holding them up.
@@ -29,11 +30,14 @@ ENVKC=$KUBECONFIG
 
 # ------------------------------------------------------------ the kubeconfig
 # a: the environment's admin; b: the token user, namespace default;
-# down: nothing listens there; silent: accepts connections, never answers
+# down: nothing listens there; silent and silent2 (two servers): accept
+# connections, never answer
 python3 -c '
 import socket, sys, time
-s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(64)
-print(s.getsockname()[1], flush=True)
+socks = []
+for _ in range(2):
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(64); socks.append(s)
+print(" ".join(str(s.getsockname()[1]) for s in socks), flush=True)
 time.sleep(600)' >"$tmp/port" &
 lpid=$!
 wait_for 10 test -s "$tmp/port" || nok "the silent listener is up"
@@ -41,13 +45,16 @@ kc=$tmp/kubeconfig
 cfg() { $KC --kubeconfig "$kc" config "$@" >/dev/null || nok "kubectl config $*"; }
 cfg set-cluster kscript --server="$KSCRIPT_TEST_APISERVER" --certificate-authority="$KSCRIPT_TEST_CA" --embed-certs
 cfg set-cluster down --server=https://127.0.0.1:9 --certificate-authority="$KSCRIPT_TEST_CA" --embed-certs
-cfg set-cluster silent --server="https://127.0.0.1:$(cat "$tmp/port")" --certificate-authority="$KSCRIPT_TEST_CA" --embed-certs
+read -r port1 port2 <"$tmp/port"
+cfg set-cluster silent --server="https://127.0.0.1:$port1" --certificate-authority="$KSCRIPT_TEST_CA" --embed-certs
+cfg set-cluster silent2 --server="https://127.0.0.1:$port2" --certificate-authority="$KSCRIPT_TEST_CA" --embed-certs
 cfg set-credentials admin --client-certificate="$KSCRIPT_TEST_ADMIN_CERT" --client-key="$KSCRIPT_TEST_ADMIN_KEY" --embed-certs
 cfg set-credentials tok --token="$KSCRIPT_TEST_TOKEN"
 cfg set-context a --cluster=kscript --user=admin
 cfg set-context b --cluster=kscript --user=tok --namespace=default
 cfg set-context down --cluster=down --user=tok
 cfg set-context silent --cluster=silent --user=tok
+cfg set-context silent2 --cluster=silent2 --user=tok
 cfg use-context a
 export KUBECONFIG=$kc
 
@@ -108,16 +115,23 @@ is "... status 1" "$st" 1
 is "... one error line, for silent" "$(grep -c . "$tmp/err") $(grep -c '^kscript: get: context silent: ' "$tmp/err")" "1 1"
 is "... a's and b's rows all there" "$(awk 'NR > 1 { print $1 }' "$tmp/out" | uniq -c | awk '{ print $2 }' | tr '\n' ' ')" "a b "
 t0=$(date +%s%N)
-multi "get pods -A --all-contexts (a, b, down, silent: by name)" 1 --all-contexts a,b get pods -A
+t0=$(date +%s%N)
+"$KS" get pods -A --contexts silent,silent2,a >"$tmp/out" 2>"$tmp/err"; st=$?
+t1=$(date +%s%N)
+ms=$(((t1 - t0) / 1000000))
+check "two silent clusters are waited for at once, not one after the other: ${ms} ms < 9000 ms" [ "$ms" -lt 9000 ]
+is "... status 1, an error line each, a's rows" "$st $(grep -c '^kscript: get: context silent2\{0,1\}: ' "$tmp/err") $(awk 'NR > 1 { print $1 }' "$tmp/out" | sort -u)" "1 2 a"
+multi "get pods -A --all-contexts (a, b, down, silent, silent2: by name)" 1 --all-contexts a,b get pods -A
 t1=$(date +%s%N)
 ms=$(((t1 - t0) / 1000000))
 check "... bounded: ${ms} ms for up to three runs < 45000 ms" [ "$ms" -lt 45000 ]
-is "... errors for down then silent, once each" "$(sed -E 's/^(kscript: get: context [a-z]+): .*/\1/' "$tmp/err")" \
+is "... errors for down, silent, silent2, once each" "$(sed -E 's/^(kscript: get: context [a-z0-9]+): .*/\1/' "$tmp/err")" \
   "kscript: get: context down
-kscript: get: context silent"
+kscript: get: context silent
+kscript: get: context silent2"
 "$KS" get pods --contexts a,nosuch >"$tmp/out" 2>"$tmp/err"; st=$?
 is "an unknown context: its error, status 1" "$st $(cat "$tmp/err")" \
-  "1 kscript: get: context nosuch: context \"nosuch\" not found in $kc (contexts: a, b, down, silent)"
+  "1 kscript: get: context nosuch: context \"nosuch\" not found in $kc (contexts: a, b, down, silent, silent2)"
 check "... a's rows still print" grep -q "^a  *backend-pod " "$tmp/out"
 
 # -o name / json / yaml: kubectl's output per context, in the order given
