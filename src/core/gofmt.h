@@ -158,6 +158,8 @@ int gofmt_jget(const gofmt_jdoc *d, int obj, const char *key);
 size_t gofmt_junescape(const char *s, size_t n, char *out);
 const char *gofmt_jtext(gofmt_jdoc *d, const char *s, size_t n, uint8_t flags, size_t *len);
 int gofmt_jnumber(const char *s, size_t n, int isfloat, int64_t *i, double *f);
+/* 1 when the double x holds the JSON number text s..e exactly (shortest form). */
+int gofmt_jnum_exact(const char *s, const char *e, double x);
 int gofmt_jquote(buf_t *b, const char *s, size_t n, int html);
 int gofmt_jwrite(gofmt_jdoc *d, int id, buf_t *b, const gofmt_jwopts *o, int depth,
                  const gofmt_jextra *extra, size_t nextra);

@@ -348,9 +348,9 @@ const char *gofmt_jtext(gofmt_jdoc *d, const char *s, size_t n, uint8_t flags, s
   return d->scratch;
 }
 
-/* does the double x hold the JSON number text s..e exactly (its shortest
- * form has the same decimal value)? */
-static int num_exact(const char *s, const char *e, double x) {
+/* Does the double x hold the JSON number text s..e exactly (its shortest
+ * form has the same decimal value)?  Also used by the Lua codec (json.c). */
+int gofmt_jnum_exact(const char *s, const char *e, double x) {
   char dig[18];
   int nd = 0, sig = 0, frac = 0, lost = 0;
   long ex = 0;
@@ -424,7 +424,7 @@ int gofmt_jnumber(const char *s, size_t n, int isfloat, int64_t *i, double *f) {
   char *endp;
   double x = strtod(buf, &endp);
   if (endp != buf + n) return GOFMT_JNUM_TEXT;
-  if (!num_exact(s, s + n, x)) return GOFMT_JNUM_TEXT;
+  if (!gofmt_jnum_exact(s, s + n, x)) return GOFMT_JNUM_TEXT;
   *f = x;
   return GOFMT_JNUM_FLOAT;
 }

@@ -175,50 +175,6 @@ static const char *num_scan(const char *p, int *isfloat, const char **bad) {
   return p;
 }
 
-/* does the double x hold the JSON number text s..e exactly, in the sense
- * that the shortest form of x has the same decimal value as the text? */
-static int num_exact(const char *s, const char *e, double x) {
-  char dig[18];
-  int nd = 0, sig = 0, frac = 0, lost = 0;
-  long ex = 0;
-  const char *p = s;
-  if (*p == '-') p++;
-  for (; p < e && *p != 'e' && *p != 'E'; p++) {
-    if (*p == '.') {
-      frac = 1;
-      continue;
-    }
-    if (!sig && *p == '0') {
-      if (frac) ex--;
-      continue;
-    }
-    sig = 1;
-    if (!frac) ex++;
-    if (nd < 17)
-      dig[nd++] = *p;
-    else if (*p != '0')
-      lost = 1;
-  }
-  if (!sig) return 1; /* zero */
-  if (lost) return 0;
-  while (nd > 0 && dig[nd - 1] == '0') nd--;
-  if (p < e) { /* exponent, saturated */
-    p++;
-    int neg = *p == '-';
-    if (*p == '+' || *p == '-') p++;
-    long v = 0;
-    for (; p < e; p++)
-      if (v < 100000) v = v * 10 + (*p - '0');
-    ex += neg ? -v : v;
-  }
-  if (nd <= 15 && ex > -290 && ex < 300) return 1;
-  if (!isfinite(x) || x == 0) return 0;
-  char sd[20];
-  int se;
-  int sn = gofmt_shortest(x, sd, &se);
-  return sn == nd && se == ex && memcmp(sd, dig, (size_t)nd) == 0;
-}
-
 /* ---------------------------------------------------------------- json.number */
 
 static void push_number_obj(lua_State *L, const char *s, size_t len, int mtidx) {
@@ -528,7 +484,7 @@ static int dec_number(dec_t *d) {
   }
   int ok = lua_stringtonumber(L, text) != 0;
   if (text != buf) lua_remove(L, ok ? -2 : -1);
-  if (ok && num_exact(s, e, lua_tonumber(L, -1))) return 0;
+  if (ok && gofmt_jnum_exact(s, e, lua_tonumber(L, -1))) return 0;
   if (ok) lua_pop(L, 1);
   push_number_obj(L, s, len, UV_NUMBER_MT);
   return 0;
