@@ -380,6 +380,36 @@ static void blob(CURL *e, CURLoption opt, const char *p, size_t n) {
   curl_easy_setopt(e, opt, &b);
 }
 
+/* The TLS of a transfer from o: the CA, the client certificate and key
+ * (files or in-memory PEM, copied by curl), verification off only when
+ * o->insecure.  tunnel.c connects its upgrades with it too. */
+void http_set_tls(void *easy, const http_opts *o) {
+  CURL *e = easy;
+  if (o->cacert_pem) blob(e, CURLOPT_CAINFO_BLOB, o->cacert_pem, o->cacert_pem_len);
+  else if (o->cacert_file) curl_easy_setopt(e, CURLOPT_CAINFO, o->cacert_file);
+#if LIBCURL_VERSION_NUM >= 0x075700
+  /* a CA file rotated on disk applies to the next new connection: libcurl
+   * 7.87+ would otherwise keep the parsed store for 24 hours */
+  curl_easy_setopt(e, CURLOPT_CA_CACHE_TIMEOUT, 0L);
+#endif
+  if (o->cert_pem) {
+    blob(e, CURLOPT_SSLCERT_BLOB, o->cert_pem, o->cert_pem_len);
+    curl_easy_setopt(e, CURLOPT_SSLCERTTYPE, "PEM");
+  } else if (o->cert_file) {
+    curl_easy_setopt(e, CURLOPT_SSLCERT, o->cert_file);
+  }
+  if (o->key_pem) {
+    blob(e, CURLOPT_SSLKEY_BLOB, o->key_pem, o->key_pem_len);
+    curl_easy_setopt(e, CURLOPT_SSLKEYTYPE, "PEM");
+  } else if (o->key_file) {
+    curl_easy_setopt(e, CURLOPT_SSLKEY, o->key_file);
+  }
+  if (o->insecure) {
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+  }
+}
+
 http_req *http_start(loop_t *lp, const http_opts *o, http_notify notify, void *ud, const char **err) {
   http_req *r = calloc(1, sizeof *r);
   if (!r) {
@@ -451,29 +481,7 @@ http_req *http_start(loop_t *lp, const http_opts *o, http_notify notify, void *u
   else if (o->http1) curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
   else curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
   if (o->compressed) curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
-  if (o->cacert_pem) blob(e, CURLOPT_CAINFO_BLOB, o->cacert_pem, o->cacert_pem_len);
-  else if (o->cacert_file) curl_easy_setopt(e, CURLOPT_CAINFO, o->cacert_file);
-#if LIBCURL_VERSION_NUM >= 0x075700
-  /* a CA file rotated on disk applies to the next new connection: libcurl
-   * 7.87+ would otherwise keep the parsed store for 24 hours */
-  curl_easy_setopt(e, CURLOPT_CA_CACHE_TIMEOUT, 0L);
-#endif
-  if (o->cert_pem) {
-    blob(e, CURLOPT_SSLCERT_BLOB, o->cert_pem, o->cert_pem_len);
-    curl_easy_setopt(e, CURLOPT_SSLCERTTYPE, "PEM");
-  } else if (o->cert_file) {
-    curl_easy_setopt(e, CURLOPT_SSLCERT, o->cert_file);
-  }
-  if (o->key_pem) {
-    blob(e, CURLOPT_SSLKEY_BLOB, o->key_pem, o->key_pem_len);
-    curl_easy_setopt(e, CURLOPT_SSLKEYTYPE, "PEM");
-  } else if (o->key_file) {
-    curl_easy_setopt(e, CURLOPT_SSLKEY, o->key_file);
-  }
-  if (o->insecure) {
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
-  }
+  http_set_tls(e, o);
   if (o->user) {
     curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
     curl_easy_setopt(e, CURLOPT_USERNAME, o->user);

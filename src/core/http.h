@@ -67,6 +67,9 @@ void http_global_cleanup(void);
 const char *http_library_version(void);
 
 http_req *http_start(loop_t *lp, const http_opts *o, http_notify notify, void *ud, const char **err);
+/* Set the TLS options of o (CA, client certificate and key, insecure) on a
+ * curl easy handle; shared by transfers and upgrade tunnels. */
+void http_set_tls(void *easy, const http_opts *o);
 /* Abort if running and free everything.  Safe on NULL. */
 void http_free(http_req *r);
 /* Abort a running transfer (it ends with kind "interrupted"). */

@@ -540,10 +540,6 @@ static void client_io(void *ud, int fd, short revents) {
 
 /* --- setup --- */
 
-static void blob(CURL *e, CURLoption opt, const char *p, size_t n) {
-  struct curl_blob b = {(void *)p, n, CURL_BLOB_COPY};
-  curl_easy_setopt(e, opt, &b);
-}
 
 /* the request line and Host from the URL; with server_name, connect to the
  * URL's host but verify (and send SNI for) server_name */
@@ -645,27 +641,7 @@ tun_t *tun_start(loop_t *lp, const http_opts *o, const char *target, tun_fn fn, 
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
   /* ALPN offers http/1.1 only: the request that follows is HTTP/1.1 */
   curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
-  if (o->cacert_pem) blob(e, CURLOPT_CAINFO_BLOB, o->cacert_pem, o->cacert_pem_len);
-  else if (o->cacert_file) curl_easy_setopt(e, CURLOPT_CAINFO, o->cacert_file);
-#if LIBCURL_VERSION_NUM >= 0x075700
-  curl_easy_setopt(e, CURLOPT_CA_CACHE_TIMEOUT, 0L);
-#endif
-  if (o->cert_pem) {
-    blob(e, CURLOPT_SSLCERT_BLOB, o->cert_pem, o->cert_pem_len);
-    curl_easy_setopt(e, CURLOPT_SSLCERTTYPE, "PEM");
-  } else if (o->cert_file) {
-    curl_easy_setopt(e, CURLOPT_SSLCERT, o->cert_file);
-  }
-  if (o->key_pem) {
-    blob(e, CURLOPT_SSLKEY_BLOB, o->key_pem, o->key_pem_len);
-    curl_easy_setopt(e, CURLOPT_SSLKEYTYPE, "PEM");
-  } else if (o->key_file) {
-    curl_easy_setopt(e, CURLOPT_SSLKEY, o->key_file);
-  }
-  if (o->insecure) {
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
-  }
+  http_set_tls(e, o);
   if (o->proxy) curl_easy_setopt(e, CURLOPT_PROXY, o->proxy);
   /* through an HTTP proxy (given, or from the environment) the request that
    * follows must reach the server itself: always CONNECT */
