@@ -269,20 +269,7 @@ function Client:_call(method, reqtype, resptype, req, failover, codec)
   return msg
 end
 
--- key, range_end for key and the options prefix / from_key / range_end
-local function range_of(key, o)
-  assert(type(key) == "string", "etcd: key must be a string")
-  if o.range_end then return key, o.range_end end
-  if o.prefix then
-    if key == "" then return "\0", "\0" end
-    return key, pb.prefix_end(key)
-  end
-  if o.from_key then
-    if key == "" then key = "\0" end
-    return key, "\0"
-  end
-  return key, nil
-end
+local range_of = require("etcd.range").of
 
 local function range_request(key, o)
   local k, e = range_of(key, o)

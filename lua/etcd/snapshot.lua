@@ -86,20 +86,7 @@ function Snap:_at_rev(rev)
   return h
 end
 
--- key, range_end for key and the options prefix / from_key / range_end (as lua/etcd.lua)
-local function range_of(key, o)
-  assert(type(key) == "string", "etcd.snapshot: key must be a string")
-  if o.range_end then return key, o.range_end end
-  if o.prefix then
-    if key == "" then return "\0", "\0" end
-    return key, pb.prefix_end(key)
-  end
-  if o.from_key then
-    if key == "" then key = "\0" end
-    return key, "\0"
-  end
-  return key, nil
-end
+local range_of = require("etcd.range").of
 
 local function copy_header(h)
   return { cluster_id = h.cluster_id, member_id = h.member_id, revision = h.revision, raft_term = h.raft_term }
