@@ -320,39 +320,6 @@ static int hexval(unsigned char c) {
   return -1;
 }
 
-static long hex4(const unsigned char *p) {
-  long v = 0;
-  for (int i = 0; i < 4; i++) {
-    int h = hexval(p[i]);
-    if (h < 0) return -1;
-    v = v * 16 + h;
-  }
-  return v;
-}
-
-static size_t put_utf8(char *o, uint32_t cp) {
-  if (cp < 0x80) {
-    o[0] = (char)cp;
-    return 1;
-  }
-  if (cp < 0x800) {
-    o[0] = (char)(0xC0 | (cp >> 6));
-    o[1] = (char)(0x80 | (cp & 0x3F));
-    return 2;
-  }
-  if (cp < 0x10000) {
-    o[0] = (char)(0xE0 | (cp >> 12));
-    o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    o[2] = (char)(0x80 | (cp & 0x3F));
-    return 3;
-  }
-  o[0] = (char)(0xF0 | (cp >> 18));
-  o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-  o[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-  o[3] = (char)(0x80 | (cp & 0x3F));
-  return 4;
-}
-
 /* d->p at the opening quote: pushes the string, leaves d->p after the closing one */
 static int dec_string(dec_t *d) {
   const unsigned char *start = (const unsigned char *)d->p + 1, *p = start;
@@ -400,44 +367,11 @@ static int dec_string(dec_t *d) {
     lua_pushlstring(d->L, (const char *)start, raw);
     return 0;
   }
-  /* second pass: the text is valid, only the escapes need decoding; the
-   * result is never longer than the raw text */
+  /* second pass: the text is valid, only the escapes need decoding (the
+   * core's decoder: the result is never longer than the raw text) */
   luaL_Buffer b;
-  char *o = luaL_buffinitsize(d->L, &b, raw), *o0 = o;
-  const unsigned char *q = start;
-  while (q < p) {
-    const unsigned char *bs = memchr(q, '\\', (size_t)(p - q));
-    if (!bs) bs = p;
-    memcpy(o, q, (size_t)(bs - q));
-    o += bs - q;
-    q = bs;
-    if (q == p) break;
-    unsigned char e = q[1];
-    q += 2;
-    switch (e) {
-    case 'b': *o++ = '\b'; break;
-    case 'f': *o++ = '\f'; break;
-    case 'n': *o++ = '\n'; break;
-    case 'r': *o++ = '\r'; break;
-    case 't': *o++ = '\t'; break;
-    case 'u': {
-      uint32_t cp = (uint32_t)hex4(q);
-      q += 4;
-      if (cp >= 0xD800 && cp < 0xDC00 && q[0] == '\\' && q[1] == 'u') {
-        long lo = hex4(q + 2);
-        if (lo >= 0xDC00 && lo < 0xE000) {
-          cp = 0x10000 + ((cp - 0xD800) << 10) + ((uint32_t)lo - 0xDC00);
-          q += 6;
-        }
-      }
-      if (cp >= 0xD800 && cp < 0xE000) cp = 0xFFFD; /* lone surrogate, as Go */
-      o += put_utf8(o, cp);
-      break;
-    }
-    default: *o++ = (char)e; break; /* " \ / */
-    }
-  }
-  luaL_pushresultsize(&b, (size_t)(o - o0));
+  char *o = luaL_buffinitsize(d->L, &b, raw);
+  luaL_pushresultsize(&b, gofmt_junescape((const char *)start, raw, o));
   return 0;
 }
 
