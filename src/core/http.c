@@ -264,7 +264,10 @@ static size_t on_header(char *line, size_t sz, size_t nm, void *ud) {
   return sz * nm;
 }
 
-static const char *classify(CURLcode rc, const char *msg) {
+/* The error kind of a libcurl result, its message (errbuf) disambiguating;
+ * shared with tunnel.c so an upgrade fails with the same kinds. */
+const char *http_error_kind(int code, const char *msg) {
+  CURLcode rc = (CURLcode)code;
   switch (rc) {
   case CURLE_COULDNT_RESOLVE_HOST:
   case CURLE_COULDNT_RESOLVE_PROXY: return "dns";
@@ -332,7 +335,7 @@ static void on_done(void *ud, void *easy, int rcode) {
     snprintf(msg, sizeof msg, "%s", r->errbuf[0] ? r->errbuf : curl_easy_strerror(rc));
     long oserr = 0;
     curl_easy_getinfo(r->easy, CURLINFO_OS_ERRNO, &oserr);
-    const char *kind = classify(rc, msg);
+    const char *kind = http_error_kind(rc, msg);
     if (strcmp(kind, "closed") == 0 && !r->headers_done && strncmp(r->url, "https:", 6) == 0) {
       /* With TLS 1.3 a server that rejects the client certificate closes the
        * connection after the handshake: it surfaces as a reset before any

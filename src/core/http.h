@@ -70,6 +70,9 @@ http_req *http_start(loop_t *lp, const http_opts *o, http_notify notify, void *u
 /* Set the TLS options of o (CA, client certificate and key, insecure) on a
  * curl easy handle; shared by transfers and upgrade tunnels. */
 void http_set_tls(void *easy, const http_opts *o);
+/* The error kind ("dns", "refused", "tls", "timeout", "closed", ...) of a
+ * libcurl result code, its error message disambiguating. */
+const char *http_error_kind(int code, const char *msg);
 /* Abort if running and free everything.  Safe on NULL. */
 void http_free(http_req *r);
 /* Abort a running transfer (it ends with kind "interrupted"). */

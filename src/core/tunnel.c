@@ -95,32 +95,10 @@ static void notify(tun_t *t, int ev) {
   loop_defer(t->lp, notify_cb, t);
 }
 
-static const char *curl_kind(CURLcode rc, const char *msg) {
-  switch (rc) {
-  case CURLE_COULDNT_RESOLVE_HOST:
-  case CURLE_COULDNT_RESOLVE_PROXY: return "dns";
-  case CURLE_COULDNT_CONNECT: return strstr(msg, "refused") ? "refused" : "connect";
-  case CURLE_OPERATION_TIMEDOUT: return "timeout";
-  case CURLE_SSL_CONNECT_ERROR:
-  case CURLE_PEER_FAILED_VERIFICATION:
-  case CURLE_SSL_CERTPROBLEM:
-  case CURLE_SSL_CIPHER:
-  case CURLE_SSL_CACERT_BADFILE:
-  case CURLE_SSL_ISSUER_ERROR:
-  case CURLE_USE_SSL_FAILED: return "tls";
-  case CURLE_RECV_ERROR:
-  case CURLE_SEND_ERROR:
-  case CURLE_GOT_NOTHING: return "closed";
-  case CURLE_UNSUPPORTED_PROTOCOL:
-  case CURLE_URL_MALFORMAT: return "url";
-  default: return "error";
-  }
-}
-
 static void fail_curl(tun_t *t, CURLcode rc) {
   char msg[CURL_ERROR_SIZE + 64];
   snprintf(msg, sizeof msg, "%s", t->errbuf[0] ? t->errbuf : curl_easy_strerror(rc));
-  const char *kind = curl_kind(rc, msg);
+  const char *kind = http_error_kind(rc, msg);
   long oserr = 0;
   curl_easy_getinfo(t->easy, CURLINFO_OS_ERRNO, &oserr);
   if (rc == CURLE_COULDNT_CONNECT && oserr == ECONNREFUSED) { /* as http.c says it */
