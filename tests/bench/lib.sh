@@ -8,3 +8,21 @@ row() {
   [ -n "${BENCH_ROWS:-}" ] || return 0
   printf '%s|%s|%s|%s|%s|%s|%s\n' "$1" "$2" "$3" "${4:--}" "${5:--}" "${6:--}" "${7:--}" >> "$BENCH_ROWS"
 }
+
+# run_measured FILE cmd...: run cmd once (stdout discarded; its stderr shown
+# if it fails) and write "WALL_S PEAK_RSS_KB CPU_S" to FILE.  CPU is user+sys
+# of cmd and its children at 1 ms resolution (bash's times builtin): GNU
+# time's %U and %S print 10 ms steps, too coarse for runs of 50 ms.
+run_measured() {
+  local f=$1 t0 t1 rc
+  shift
+  t0=$EPOCHREALTIME
+  ( /usr/bin/time -f %M -o "$f.rss" "$@" >/dev/null 2>"$f.err"; echo $? > "$f.rc"; times > "$f.times" )
+  t1=$EPOCHREALTIME
+  rc=$(cat "$f.rc")
+  [ "$rc" = 0 ] || cat "$f.err" >&2
+  awk -v t0="$t0" -v t1="$t1" -v rss="$(tail -1 "$f.rss")" \
+    'NR == 2 { split($1, u, "m"); split($2, s, "m")
+               printf "%.3f %d %.3f\n", t1 - t0, rss, u[1] * 60 + u[2] + s[1] * 60 + s[2] }' "$f.times" > "$f"
+  return "$rc"
+}
