@@ -488,7 +488,8 @@ local Watch = require "k8s.watch"
 --- watch(resource, opts [, handler]) -> iterator over events | task (with a handler)
 -- opts: namespace, all_namespaces, labelSelector, fieldSelector, name,
 -- resourceVersion (start there; without it: list first, deliver the
--- items as ADDED with ev.initial = true), bookmarks (default true),
+-- items as ADDED with ev.initial = true, and ev.page / ev.page_first
+-- when the list spans several pages), bookmarks (default true),
 -- on_gone = "relist" (default) | "raise", timeout (seconds, then end).
 local WATCH_FIELDS = { name = "string", timeout = "number", on_gone = "string", bookmarks = "boolean" }
 for k, v in pairs(LIST_FIELDS) do WATCH_FIELDS[k] = WATCH_FIELDS[k] or v end

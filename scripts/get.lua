@@ -436,7 +436,8 @@ if o.watch or o.watch_only then
   local tbl = printers.table { wide = output == "wide", namespace = o.all_namespaces and e.namespaced,
     labels = o.label_columns, show_labels = o.show_labels, no_headers = o.no_headers,
     event = o.output_watch_events }
-  local yaml_docs = 0
+  local doc = printers.watch_output(output, { events = o.output_watch_events,
+                                              show_managed_fields = o.show_managed_fields })
   local function show(ev)
     if human then
       local obj = ev.object
@@ -450,11 +451,8 @@ if o.watch or o.watch_only then
     elseif output == "name" then
       out(printers.name(ev.object, e) .. "\n")
     else
-      local obj = printers.prepare(ev.object, popts)
-      if o.output_watch_events then obj = { type = ev.type, object = obj } end
-      -- kubectl separates YAML documents with "---" (none before the first)
-      out(output == "yaml" and ((yaml_docs > 0 and "---\n" or "") .. printers.yaml(obj)) or printers.json(obj))
-      yaml_docs = yaml_docs + 1
+      local s = doc(ev)
+      if s then out(s) end
     end
     io.stdout:flush()
   end

@@ -189,7 +189,7 @@ if handler == nil then
   local tbl = printers.table { wide = output == "wide", namespace = o.all_namespaces and e.namespaced,
     no_headers = o.no_headers, event = true }
   tbl.widths[1] = 11 -- kubectl pads EVENT to 8 characters (MODIFIED) from the first line
-  local docs = 0
+  local doc = printers.watch_output(output, { events = true })
   show = function(ev)
     if human then
       local obj = ev.object
@@ -202,13 +202,9 @@ if handler == nil then
       out(tbl:render())
     elseif output == "name" then
       out(printers.name(ev.object, e) .. "\n")
-    elseif output == "json" then
-      -- kubectl prints a watch event as json.Marshal does: one line, the
-      -- event's fields in struct order, the object's keys sorted
-      out('{"type":' .. json.encode(ev.type) .. ',"object":' .. json.encode(ev.object, { sort_keys = true }) .. "}\n")
     else
-      out((docs > 0 and "---\n" or "") .. printers.yaml({ type = ev.type, object = ev.object }, { show_managed_fields = true }))
-      docs = docs + 1
+      local s = doc(ev)
+      if s then out(s) end
     end
     io.stdout:flush()
   end

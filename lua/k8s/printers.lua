@@ -47,6 +47,39 @@ function M.yaml(obj, opts)
   return y.encode(M.prepare(obj, opts))
 end
 
+--- watch_output(format, opts) -> show(ev) -> string|nil: an event of a watch
+-- as `kubectl get -w -o json|yaml` prints it; opts.events (with
+-- --output-watch-events), opts.show_managed_fields.
+-- * An event prints as json.Marshal does: one line, the event's fields in
+--   struct order, the object's keys sorted; managedFields are kept (kubectl
+--   drops them only from an object or a list it prints bare).
+-- * An initial list of several pages prints one List per page (kubectl gets
+--   the pages as objects and prints each): its first item's event returns the
+--   page, the others nil.
+-- * YAML documents are separated by "---" (none before the first).
+function M.watch_output(format, opts)
+  opts = opts or {}
+  local docs = 0
+  return function(ev)
+    local obj = ev.object
+    if ev.page then
+      if not ev.page_first then return nil end
+      obj = {}
+      for k, v in pairs(ev.page) do obj[k] = v end
+      obj.inconsistent = nil -- (pages' own mark, not the server's)
+    end
+    if not opts.events then obj = M.prepare(obj, opts) end
+    if format == "json" then
+      if not opts.events then return json.encode(obj, { indent = 4, sort_keys = true }) .. "\n" end
+      return '{"type":' .. json.encode(ev.type) .. ',"object":' .. json.encode(obj, { sort_keys = true }) .. "}\n"
+    end
+    local y = require "ksh.yaml"
+    local s = (docs > 0 and "---\n" or "") .. y.encode(opts.events and { type = ev.type, object = obj } or obj)
+    docs = docs + 1
+    return s
+  end
+end
+
 --- name(obj, entry) -> "kind[.group]/name" (kubectl -o name)
 function M.name(obj, entry)
   local kind = (obj.kind ~= nil and obj.kind ~= util.null and obj.kind) or entry.kind

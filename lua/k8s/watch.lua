@@ -102,11 +102,19 @@ function W:_next_page(first)
     self.pager = nil
     return
   end
-  if first then self.rv = page.metadata and page.metadata.resourceVersion end
-  for _, it in ipairs(units(page)) do
-    self:_push { type = "ADDED", object = it, initial = true }
+  if first then
+    self.rv = page.metadata and page.metadata.resourceVersion
+    self.paged = page.metadata ~= nil and page.metadata.continue ~= nil
   end
-  if first and page.metadata and page.metadata.continue == nil then self.pager = nil end
+  -- a list of several pages: each initial event also carries its page (and
+  -- the first of a page says so), for printers that show a page as kubectl
+  -- does (`get -w -o json` prints one List per page then)
+  local paged = self.paged and page.kind ~= "Table" or nil
+  for i, it in ipairs(units(page)) do
+    self:_push { type = "ADDED", object = it, initial = true,
+                 page = paged and page or nil, page_first = paged and i == 1 or nil }
+  end
+  if first and not self.paged then self.pager = nil end
 end
 
 -- 410: list again, queue the differences against what was delivered
