@@ -758,6 +758,36 @@ function Client:defrag(endpoint)
   return lcall(c, "Maintenance/Defragment", "DefragmentRequest", "DefragmentResponse", {})
 end
 
+local DOWNGRADE_ACTION = { validate = 0, enable = 1, cancel = 2 }
+--- downgrade("validate"|"enable"|"cancel", target_version) -> {header, version} | nil, err
+-- (etcd 3.5+'s Maintenance.Downgrade; version: the cluster version; etcd 3.4
+-- answers kind "unimplemented")
+function Client:downgrade(action, version)
+  local a = DOWNGRADE_ACTION[action]
+  if not a then error(("bad argument #1 to 'downgrade' (validate, enable or cancel expected, got %s)"):format(tostring(action)), 2) end
+  if version ~= nil and type(version) ~= "string" then
+    error(("bad argument #2 to 'downgrade' (string expected, got %s)"):format(type(version)), 2)
+  end
+  local r, e = lcall(self, "Maintenance/Downgrade", "DowngradeRequest", "DowngradeResponse",
+    { action = a, version = version or "" })
+  if not r and type(e) == "table" and e.kind == "closed" and e.message:find("HTTP/2 framing layer", 1, true) then
+    -- etcd before 3.5 has no Downgrade: it answers Unimplemented from the
+    -- request's headers and resets the stream, and when that reset reaches
+    -- libcurl 7.88 before it has sent the body, libcurl reports a framing
+    -- error instead of the answer (one call in two).  The server's version
+    -- tells which it was: then the error is the one its gRPC sends.
+    local st = self:status()
+    local major, minor
+    if st then major, minor = st.version:match("^(%d+)%.(%d+)%.") end
+    if major and (tonumber(major) < 3 or (tonumber(major) == 3 and tonumber(minor) < 5)) then
+      local msg = "unknown method Downgrade for service etcdserverpb.Maintenance"
+      return nil, err("unimplemented", ("etcd Maintenance/Downgrade: %s (gRPC status 12; etcd %s)"):format(msg, st.version),
+        { grpc_status = 12, grpc_message = msg })
+    end
+  end
+  return r, e
+end
+
 local ALARM_ACTION = { get = 0, activate = 1, deactivate = 2 }
 --- alarms() -> {header, alarms = {{memberID, alarm}}}; alarm_disarm(member, alarm)
 function Client:alarms()

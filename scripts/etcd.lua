@@ -32,10 +32,11 @@
 --   role add NAME | get NAME | list | delete NAME
 --   role grant-permission [--prefix|--from-key] NAME read|write|readwrite KEY [END]
 --   role revoke-permission [--prefix|--from-key] NAME KEY [END]
+--   downgrade validate|enable VERSION | downgrade cancel   (etcd 3.5+)
 --   version
 -- Global flags: --endpoints --cacert --cert --key --insecure-skip-tls-verify
 --   --insecure-transport --dial-timeout --command-timeout -w/--write-out
---   simple|json|fields|protobuf --hex; each also from ETCDCTL_<FLAG>
+--   simple|json|fields|protobuf|table (table: member list, endpoint) --hex; each also from ETCDCTL_<FLAG>
 --   (ETCDCTL_ENDPOINTS, ...).  Both --flag=value and --flag value.
 --   --snapshot FILE [--force] (kscript's): `get` (every flag, every writer)
 --   reads a file of `etcdctl snapshot save` or a member's db with no etcd
@@ -120,10 +121,11 @@ local COMMANDS = {
   user = { ["new-user-password"] = { "string", "" }, interactive = { "bool", true },
            ["no-password"] = { "bool", false }, detail = { "bool", false } },
   role = { prefix = { "bool", false }, ["from-key"] = { "bool", false } },
+  downgrade = {},
 }
 -- in etcdctl's order (cobra's prefix matching picks a unique prefix)
 local ORDER = { "get", "put", "del", "txn", "compaction", "alarm", "defrag", "endpoint", "move-leader", "watch", "version", "lease",
-                "member", "snapshot", "make-mirror", "lock", "elect", "auth", "user", "role" }
+                "member", "snapshot", "make-mirror", "lock", "elect", "auth", "user", "role", "downgrade" }
 
 -- Go's time.ParseDuration, for the common forms (1.5s, 300ms, 2m, 1h30m)
 local UNITS = { ns = 1e-9, us = 1e-6, ["µs"] = 1e-6, ms = 1e-3, s = 1, m = 60, h = 3600 }
@@ -286,7 +288,7 @@ local PRINTERS = { simple = ctl.simple, json = ctl.json, fields = ctl.fields, pr
 
 local function printer_of(o)
   local w = o["write-out"]
-  if w == "table" then return ctl.table or {}, "table" end -- the few etcdctl has (member list: etcd.ctl_admin)
+  if w == "table" then require "etcd.ctl_admin"; return ctl.table, "table" end -- the few etcdctl has (etcd.ctl_admin)
   local p = PRINTERS[w]
   if not p then fail(EXIT_BAD_FEATURE, "unsupported output format") end
   return p, w
@@ -944,6 +946,21 @@ function run.snapshot(o, args)
     out(("Snapshot saved at %s\n"):format(rest[1]))
     if r.version then out(("Server version %s\n"):format(r.version)) end
   end
+end
+
+-- ------------------------------------------------------------ downgrade ---
+
+function run.downgrade(o, args)
+  require "etcd.ctl_admin"
+  local sub, rest = sub_of(args, "downgrade", { "validate", "enable", "cancel" })
+  local version = ""
+  if sub ~= "cancel" then
+    if #rest < 1 then fail(EXIT_BAD_ARGS, "TARGET_VERSION not provided") end
+    if #rest > 1 then fail(EXIT_BAD_ARGS, "too many arguments") end
+    version = rest[1]
+    if version == "" then fail(EXIT_BAD_ARGS, "target version not provided") end
+  end
+  show(o, "downgrade_" .. sub, call(connect(o):downgrade(sub, version)))
 end
 
 -- ------------------------------------------------------ auth, user, role ---

@@ -537,6 +537,8 @@ local function status_row(st)
     tostring(r.raftAppliedIndex), table.concat(r.errors, ", "), dg.targetVersion or "", tostring(dg.enabled == true) }
 end
 
+M.status_row = status_row -- the cells of `endpoint status` (simple and table)
+
 function simple.status(out, list)
   for _, st in ipairs(list) do out(table.concat(status_row(st), ", ") .. "\n") end
 end

@@ -4,7 +4,8 @@
 --   user_add, user_get, user_list, user_delete, user_passwd, user_grant,
 --   user_revoke, role_add, role_get, role_list, role_delete, role_grant,
 --   role_revoke, member_add, member_remove, member_update, member_promote,
---   move_leader
+--   move_leader, downgrade_validate, downgrade_enable, downgrade_cancel, and
+--   the -w table printers (ctl.table: members, health, status, hashkv)
 -- each as printer.NAME(out, resp, extra) with extra = {name =, role =, key =,
 -- range_end =, id =, leader =, target =, hex =}.  A writer etcdctl lacks for
 -- a response is absent here too ("X not supported as output format").
@@ -253,41 +254,116 @@ json.move_leader = jheader_only
 protobuf.move_leader = pbout("MoveLeaderResponse")
 
 -- ---------------------------------------------------------------- table ---
--- olekukonko/tablewriter as etcdctl sets it up: headers upper-cased and
--- centred, cells right-aligned, +---+ borders (no wrapping: cells of
--- members have no spaces)
+-- olekukonko/tablewriter v0.0.5 as etcdctl sets it up: headers upper-cased
+-- (Title: "_" -> " ") and centred, cells right-aligned, +---+ borders; a
+-- cell wider than 30 columns is wrapped at spaces (WrapString's minimum
+-- raggedness), the column then at least 30 wide; the rows of a multi-line
+-- cell's neighbours are padded.
+
+local MAX_WIDTH = 30
 
 local function width(s) return utf8.len(s) or #s end
 
---- table_render(out, headers, rows)
-function ctl.table_render(out, hdr, rows)
-  local w = {}
-  local heads = {}
-  for i, h in ipairs(hdr) do
-    heads[i] = h:gsub("_", " "):match("^%s*(.-)%s*$"):upper()
-    w[i] = width(heads[i])
+-- tablewriter's WrapWords: split words into lines of at most lim columns
+-- with the least sum of squared slack (a too-long line costs 1e5 more)
+local function wrap_words(words, lim)
+  local n = #words
+  local len = {}
+  for i = 1, n do
+    len[i] = {}
+    len[i][i] = width(words[i])
+    for j = i + 1, n do len[i][j] = len[i][j - 1] + 1 + width(words[j]) end
   end
-  for _, r in ipairs(rows) do
-    for i, c in ipairs(r) do if width(c) > w[i] then w[i] = width(c) end end
+  local nbrk, cost = {}, {}
+  for i = n, 1, -1 do
+    cost[i] = math.maxinteger
+    if len[i][n] <= lim then
+      cost[i], nbrk[i] = 0, n + 1
+    else
+      for j = i + 1, n do
+        local d = lim - len[i][j - 1]
+        local c = d * d + (cost[j] or 0)
+        if len[i][j - 1] > lim then c = c + 100000 end
+        if c < cost[i] then cost[i], nbrk[i] = c, j end
+      end
+    end
+  end
+  local lines, i = {}, 1
+  while i <= n do
+    lines[#lines + 1] = table.concat(words, " ", i, nbrk[i] - 1)
+    i = nbrk[i]
+  end
+  return lines
+end
+
+-- tablewriter's parseDimension: the lines of a cell and its width
+local function dimension(s)
+  local raw, w = {}, 0
+  for line in (s .. "\n"):gmatch("([^\n]*)\n") do
+    raw[#raw + 1] = line
+    if width(line) > w then w = width(line) end
+  end
+  if w > MAX_WIDTH then w = MAX_WIDTH end
+  local words = {}
+  for word in (table.concat(raw, " ") .. " "):gmatch("([^ ]*) ") do words[#words + 1] = word end
+  local lim = w
+  for _, word in ipairs(words) do if width(word) > lim then lim = width(word) end end
+  local lines = wrap_words(words, lim)
+  for _, line in ipairs(lines) do if width(line) > w then w = width(line) end end
+  return lines, w
+end
+
+-- tablewriter's Title
+local function title(h)
+  h = h:gsub("_", " "):match("^%s*(.-)%s*$")
+  return h:upper()
+end
+
+--- table_render(out, headers, rows): a table as etcdctl's tablewriter draws it
+function ctl.table_render(out, hdr, rows)
+  local w, heads, cells, height = {}, {}, {}, {}
+  local hh = 1
+  for i, h in ipairs(hdr) do
+    local lines, cw = dimension(h)
+    heads[i], w[i] = lines, cw
+    if #lines > hh then hh = #lines end
+  end
+  for r, row in ipairs(rows) do
+    cells[r], height[r] = {}, 1
+    for i, c in ipairs(row) do
+      local lines, cw = dimension(c)
+      cells[r][i] = lines
+      if cw > w[i] then w[i] = cw end
+      if #lines > height[r] then height[r] = #lines end
+    end
   end
   local sep = {}
   for i = 1, #hdr do sep[i] = ("-"):rep(w[i] + 2) end
   local line = "+" .. table.concat(sep, "+") .. "+\n"
   local t = { line }
-  local cells = {}
-  for i, h in ipairs(heads) do
-    local gap = w[i] - width(h)
-    local left = gap // 2
-    cells[i] = " " .. (" "):rep(left) .. h .. (" "):rep(gap - left) .. " "
+  for x = 1, hh do
+    local parts = {}
+    for i = 1, #hdr do
+      local h = title(heads[i][x] or "")
+      local gap = w[i] - width(h)
+      local left = gap > 0 and gap // 2 or 0
+      parts[i] = " " .. (" "):rep(left) .. h .. (" "):rep(gap > 0 and gap - left or 0) .. " "
+    end
+    t[#t + 1] = "|" .. table.concat(parts, "|") .. "|\n"
   end
-  t[#t + 1] = "|" .. table.concat(cells, "|") .. "|\n"
   t[#t + 1] = line
-  for _, r in ipairs(rows) do
-    cells = {}
-    for i, c in ipairs(r) do cells[i] = " " .. (" "):rep(w[i] - width(c)) .. c .. " " end
-    t[#t + 1] = "|" .. table.concat(cells, "|") .. "|\n"
+  for r = 1, #rows do
+    for x = 1, height[r] do
+      local parts = {}
+      for i = 1, #hdr do
+        local c = cells[r][i][x] or "  "
+        local gap = w[i] - width(c)
+        parts[i] = " " .. (" "):rep(gap > 0 and gap or 0) .. c .. " "
+      end
+      t[#t + 1] = "|" .. table.concat(parts, "|") .. "|\n"
+    end
   end
-  if #rows > 0 then t[#t + 1] = line end
+  t[#t + 1] = line
   out(table.concat(t))
 end
 
@@ -299,6 +375,43 @@ function ctl.table.members(out, r)
                 table.concat(m.clientURLs, ","), tostring(m.isLearner) }
   end
   ctl.table_render(out, { "ID", "Status", "Name", "Peer Addrs", "Client Addrs", "Is Learner" }, rows)
+end
+
+-- endpoint health|status|hashkv (the lists of etcd.ctl's simple printers)
+function ctl.table.health(out, list)
+  local rows = {}
+  for i, h in ipairs(list) do rows[i] = { h.ep, tostring(h.health), h.took, h.error } end
+  ctl.table_render(out, { "endpoint", "health", "took", "error" }, rows)
+end
+
+function ctl.table.status(out, list)
+  local rows = {}
+  for i, st in ipairs(list) do rows[i] = ctl.status_row(st) end
+  ctl.table_render(out, { "endpoint", "ID", "version", "storage version", "db size", "in use", "percentage not in use",
+    "quota", "is leader", "is learner", "raft term", "raft index", "raft applied index", "errors",
+    "downgrade target version", "downgrade enabled" }, rows)
+end
+
+function ctl.table.hashkv(out, list)
+  local rows = {}
+  for i, h in ipairs(list) do rows[i] = { h.ep, tostring(h.resp.hash), tostring(h.resp.hash_revision) } end
+  ctl.table_render(out, { "endpoint", "hash", "hash_revision" }, rows)
+end
+
+-- ------------------------------------------------------------- downgrade ---
+-- etcdctl 3.6: simple, json and protobuf (fields and table: "not supported")
+
+for _, a in ipairs { "validate", "enable", "cancel" } do
+  simple["downgrade_" .. a] = function(out, r)
+    out(("Downgrade %s success, cluster version %s\n"):format(a, r.version))
+  end
+  json["downgrade_" .. a] = function(out, r)
+    local p = {}
+    jhdr(p, r.header)
+    if r.version ~= "" then p[#p + 1] = '"version":' .. ctl.jstr(r.version) end
+    out(jobj(p) .. "\n")
+  end
+  protobuf["downgrade_" .. a] = pbout("DowngradeResponse")
 end
 
 return ctl

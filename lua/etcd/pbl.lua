@@ -40,6 +40,8 @@ S.StatusResponse = { F(1, "header", "msg", "ResponseHeader"), F(2, "version", "b
 S.HashKVRequest = { F(1, "revision", "int") }
 S.HashKVResponse = { F(1, "header", "msg", "ResponseHeader"), F(2, "hash", "int"), F(3, "compact_revision", "int"),
                      F(4, "hash_revision", "int") }
+S.DowngradeRequest = { F(1, "action", "int"), F(2, "version", "bytes") }
+S.DowngradeResponse = { F(1, "header", "msg", "ResponseHeader"), F(2, "version", "bytes") }
 S.DefragmentRequest = {}
 S.DefragmentResponse = { F(1, "header", "msg", "ResponseHeader") }
 S.AlarmRequest = { F(1, "action", "int"), F(2, "memberID", "id"), F(3, "alarm", "int") }
