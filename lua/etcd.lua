@@ -788,6 +788,10 @@ function Client:downgrade(action, version)
   return r, e
 end
 
+--- check_perf{load =, prefix =, ...}, check_datascale{...}: etcdctl's `check` load tests (lua/etcd/ctl_check.lua)
+function Client:check_perf(opts) return require("etcd.ctl_check").perf(self, opts) end
+function Client:check_datascale(opts) return require("etcd.ctl_check").datascale(self, opts) end
+
 local ALARM_ACTION = { get = 0, activate = 1, deactivate = 2 }
 --- alarms() -> {header, alarms = {{memberID, alarm}}}; alarm_disarm(member, alarm)
 function Client:alarms()

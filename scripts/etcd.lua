@@ -33,6 +33,11 @@
 --   role grant-permission [--prefix|--from-key] NAME read|write|readwrite KEY [END]
 --   role revoke-permission [--prefix|--from-key] NAME KEY [END]
 --   downgrade validate|enable VERSION | downgrade cancel   (etcd 3.5+)
+--   check perf|datascale [--load s|m|l|xl] [--prefix P] [--auto-compact] [--auto-defrag]
+--                        a load test (run it against your own etcd): etcdctl's
+--                        profiles, PASS/FAIL lines and exit code; the keys
+--                        under the prefix are deleted afterwards; a progress
+--                        bar on stderr when it is a terminal
 --   version
 -- Global flags: --endpoints --cacert --cert --key --insecure-skip-tls-verify
 --   --insecure-transport --dial-timeout --command-timeout -w/--write-out
@@ -122,10 +127,12 @@ local COMMANDS = {
            ["no-password"] = { "bool", false }, detail = { "bool", false } },
   role = { prefix = { "bool", false }, ["from-key"] = { "bool", false } },
   downgrade = {},
+  check = { load = { "string", "s" }, prefix = { "string", "" }, ["auto-compact"] = { "bool", false },
+            ["auto-defrag"] = { "bool", false } },
 }
 -- in etcdctl's order (cobra's prefix matching picks a unique prefix)
 local ORDER = { "get", "put", "del", "txn", "compaction", "alarm", "defrag", "endpoint", "move-leader", "watch", "version", "lease",
-                "member", "snapshot", "make-mirror", "lock", "elect", "auth", "user", "role", "downgrade" }
+                "member", "snapshot", "make-mirror", "lock", "elect", "auth", "user", "role", "check", "downgrade" }
 
 -- Go's time.ParseDuration, for the common forms (1.5s, 300ms, 2m, 1h30m)
 local UNITS = { ns = 1e-9, us = 1e-6, ["µs"] = 1e-6, ms = 1e-3, s = 1, m = 60, h = 3600 }
@@ -948,7 +955,7 @@ function run.snapshot(o, args)
   end
 end
 
--- ------------------------------------------------------------ downgrade ---
+-- ------------------------------------------------- downgrade, check ---
 
 function run.downgrade(o, args)
   require "etcd.ctl_admin"
@@ -961,6 +968,15 @@ function run.downgrade(o, args)
     if version == "" then fail(EXIT_BAD_ARGS, "target version not provided") end
   end
   show(o, "downgrade_" .. sub, call(connect(o):downgrade(sub, version)))
+end
+
+-- check perf|datascale: lua/etcd/ctl_check.lua does the work and prints etcdctl's lines
+function run.check(o, args)
+  local sub = sub_of(args, "check", { "perf", "datascale" })
+  return require("etcd.ctl_check").run(sub, o, connect(o), {
+    fail = fail, errtext = errtext, out = function(s) out(s); io.stdout:flush() end,
+    EXIT_ERROR = EXIT_ERROR, EXIT_BAD_FEATURE = EXIT_BAD_FEATURE, EXIT_INVALID_INPUT = EXIT_INVALID_INPUT,
+  })
 end
 
 -- ------------------------------------------------------ auth, user, role ---
