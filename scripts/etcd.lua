@@ -41,8 +41,9 @@
 --   version
 -- Global flags: --endpoints --cacert --cert --key --insecure-skip-tls-verify
 --   --insecure-transport --dial-timeout --command-timeout -w/--write-out
---   simple|json|fields|protobuf|table (table: member list, endpoint) --hex; each also from ETCDCTL_<FLAG>
---   (ETCDCTL_ENDPOINTS, ...).  Both --flag=value and --flag value.
+--   simple|json|fields|protobuf|table (table: member list, endpoint) --hex;
+--   each also from ETCDCTL_<FLAG> (ETCDCTL_ENDPOINTS, ...).  Both
+--   --flag=value and --flag value.
 --   --snapshot FILE [--force] (kscript's): `get` (every flag, every writer)
 --   reads a file of `etcdctl snapshot save` or a member's db with no etcd
 --   running; the header has the file's newest revision and raft term, no

@@ -354,7 +354,9 @@ local function bar()
     if final and cur == total then b = ("-"):rep(n) .. ("_"):rep(inner - n)
     elseif n > 0 then b = ("-"):rep(n - 1) .. ">" .. ("_"):rep(inner - n)
     else b = ("_"):rep(inner) end
-    io.stderr:write("\r" .. left .. " [" .. b .. "] " .. right .. (final and "\n" or ""))
+    local line = left .. " [" .. b .. "] " .. right
+    -- padded to the width, as pb does on a terminal, so a shorter line leaves nothing behind
+    io.stderr:write("\r" .. line .. (" "):rep(cols - 1 - #line) .. (final and "\n" or ""))
     drawn, live = loop.now(), not final
   end
   return {
