@@ -40,6 +40,17 @@ same() {
     diff "$t/k.out" "$t/e.out" | sed 's/^/#   /' | head -12
   fi
 }
+# settled EP: wait (10 s at most) until two status reads 0.2 s apart agree (a
+# write changes the db sizes once the backend commits it, up to 100 ms later)
+settled() {
+  local i a b
+  for i in $(seq 1 50); do
+    a=$("$ETCDCTL" --endpoints "$1" endpoint status -w json 2>&1); sleep 0.2
+    b=$("$ETCDCTL" --endpoints "$1" endpoint status -w json 2>&1)
+    [ "$a" = "$b" ] && return 0
+  done
+  return 1
+}
 # the took cell of a health table (Go's Duration text) named T, the columns' padding squeezed
 took() { sed -E 's/[0-9.]+(ns|µs|ms|s|m[0-9.]+s)( |$)/T\2/g; s/ +/ /g; s/-+/-/g'; }
 
@@ -50,8 +61,9 @@ for v in $versions; do
   etcd_start "q$id" "$bin" "" --quota-backend-bytes=200000 >&2 || { ok 1 "$V small-quota server starts"; continue; }
   ep=ETCD_EP_s$id; S=${!ep}; ep=ETCD_EP_q$id; Q=${!ep}
   DEAD=http://127.0.0.1:$(etcd_free_port)
-  FAST=(--dial-timeout 1s --command-timeout 1s)
+  FAST=(--dial-timeout 2s --command-timeout 3s) # the dead endpoint costs etcdctl this long; a loaded machine needs the margin
   "$ETCDCTL" --endpoints "$S" put a 1 >/dev/null
+  settled "$S"
 
   NORM=cat
   same "endpoint status -w table" --endpoints "$S" endpoint status -w table
@@ -71,6 +83,7 @@ for v in $versions; do
   val=$(head -c 50000 /dev/zero | tr '\0' x)
   for i in $(seq 1 40); do "$ETCDCTL" --endpoints "$Q" put "k$i" "$val" >/dev/null 2>&1 || break; done
   "$ETCDCTL" --endpoints "$Q" alarm list | grep -q NOSPACE; ok $? "$V the small-quota server raised NOSPACE"
+  settled "$Q"
   same "endpoint status -w table, NOSPACE (the errors cell wrapped)" --endpoints "$Q" endpoint status -w table
   grep -q '^| *|.*alarm:NOSPACE' "$t/k.out"; ok $? "$V   ... the alarm on a second line of the row"
   NORM=took
