@@ -357,6 +357,8 @@ local function list_query(opts, extra)
   local q = { labelSelector = opts.labelSelector or opts.label_selector,
               fieldSelector = opts.fieldSelector or opts.field_selector,
               resourceVersion = opts.resourceVersion, resourceVersionMatch = opts.resourceVersionMatch }
+  -- opts.query: more parameters (get --sort-by asks includeObject=Object)
+  for k, v in pairs(opts.query or {}) do q[k] = v end
   for k, v in pairs(extra or {}) do q[k] = v end
   return q
 end

@@ -4,7 +4,10 @@
 --   -n, --namespace NS       namespace (default: the context's)
 --   -A, --all-namespaces     every namespace
 --   -l, --selector SEL       label selector;  --field-selector SEL
---   -o, --output FORMAT      json | yaml | name | wide
+--   -o, --output FORMAT      json | yaml | name | wide | jsonpath=... | jsonpath-file=FILE |
+--                            jsonpath-as-json=... | custom-columns=... | custom-columns-file=FILE |
+--                            lua=EXPR (a Lua expression over obj, one line per object)
+--   --sort-by JSONPATH       sort lists by a field (.metadata.name, {.status.startTime})
 --   --show-labels, -L, --label-columns KEY   label columns
 --   --no-headers, --show-managed-fields, --chunk-size N (default 500, 0: no paging)
 --   -w, --watch [--watch-only] [--output-watch-events]
@@ -26,6 +29,21 @@
 -- reach never stalls the run (contexts of one server wait for its one
 -- connection, to share it: on a silent server they time out one after the
 -- other). Not with --context, --server, -w or paths.
+--
+-- Tables are printed chunk by chunk as the list arrives, aligned as
+-- kubectl 1.37 aligns them: each chunk of --chunk-size objects at least as
+-- wide as the chunks before it (a column widens from the chunk where a
+-- wider cell appears), so a long list starts printing at once.
+--
+-- --sort-by sorts as kubectl does (its comparison rules and Go's sort, ties
+-- included): numbers as numbers, strings that are both resource quantities
+-- (1Gi, 500m) by quantity, other strings byte by byte (timestamps are in
+-- time order), objects without the field first; booleans, maps and lists
+-- cannot be sorted on (an error, status 1). It fetches each list in one
+-- request (no chunks). As in kubectl, a field found in no object is an
+-- error for -o json|yaml|name and templates ("couldn't find any field
+-- with path ..."), while a table then prints nothing ("No resources
+-- found"); a list of one row or one named object is not checked.
 --
 -- Errors as kubectl prints them: a server's refusal per object
 -- (`Error from server (NotFound): pods "nope" not found`), an unknown type
@@ -65,15 +83,25 @@ local o, rest = args.parse(arg, {
   { nil, "ignore-not-found" },
   { nil, "contexts", value = true, list = true, split = "," },
   { nil, "all-contexts" },
+  { nil, "sort-by", value = true },
 })
 
 local output = o.output
+local sorter = require "k8s.sorter"
+local sort_by = o.sort_by ~= "" and o.sort_by or nil
 -- -o jsonpath=/jsonpath-file=/jsonpath-as-json=/custom-columns=/custom-columns-file= (lua/k8s/template.lua)
 local tmpl, tmpl_err = require("k8s.template").printer(output, { no_headers = o.no_headers })
 if tmpl_err then io.stderr:write("error: ", tmpl_err, "\n"); return 1 end
 if tmpl then output = "template" end
 if output and not ({ json = true, yaml = true, name = true, wide = true, template = true })[output] then
   ksh.usage("unsupported output format %q (json, yaml, name, wide)", output)
+end
+-- kubectl's checks of the table flags against the output format
+if o.show_labels and o.output and o.output ~= "" and o.output ~= "wide" then
+  io.stderr:write(("error: --show-labels option cannot be used with %s printer\n"):format(o.output)); return 1
+end
+if o.label_columns and #o.label_columns > 0 and o.output and o.output:match("^custom%-columns") then
+  io.stderr:write(("error: --label-columns option cannot be used with %s printer\n"):format(o.output)); return 1
 end
 
 local function out(s) io.stdout:write(s) end
@@ -132,8 +160,16 @@ end
 
 local lopts = {
   namespace = o.namespace, all_namespaces = o.all_namespaces, labelSelector = o.selector,
-  fieldSelector = o.field_selector, limit = o.chunk_size,
+  -- --sort-by lists in one request, as kubectl does
+  fieldSelector = o.field_selector, limit = sort_by and 0 or o.chunk_size,
 }
+-- the options of a table request: with --sort-by each row carries its whole
+-- object (includeObject=Object), to sort on any field
+local function table_opts(extra)
+  local t = { accept = printers.TABLE_ACCEPT, query = sort_by and { includeObject = "Object" } or nil }
+  for k, v in pairs(extra or {}) do t[k] = v end
+  return setmetatable(t, { __index = lopts })
+end
 local popts = { show_managed_fields = o.show_managed_fields }
 
 -- one object; when it is not found in a namespace other than default,
@@ -218,7 +254,7 @@ local function several_contexts()
               g = { key = key, entry = e, tables = {} }
               res.groups[#res.groups + 1] = g
             end
-            local topts = setmetatable({ accept = printers.TABLE_ACCEPT }, { __index = lopts })
+            local topts = table_opts()
             if r.name then
               local t, gerr = get_one(k, e, r.name, topts)
               if not t then error(gerr, 0) end
@@ -244,6 +280,18 @@ local function several_contexts()
           fail(rerr)
           if res.down then return end -- out of reach: ask it nothing more
         end
+      end
+      -- --sort-by: each context's rows (or objects) sorted on their own; a
+      -- field that cannot sort them is this context's error
+      if sort_by then
+        local sok, serr = true, nil
+        for _, g in ipairs(res.groups) do
+          for _, t in ipairs(g.tables) do
+            if sok and type(t.rows) == "table" then sok, serr = sorter.rows(t.rows, sort_by) end
+          end
+        end
+        if sok and not human and not (single and #res.items == 1) then sok, serr = sorter.objects(res.items, sort_by) end
+        if not sok then res.groups, res.items, res.rows = {}, {}, 0; error(serr, 0) end
       end
     end)
     if not ok then fail(err) end
@@ -430,22 +478,53 @@ if o.watch or o.watch_only then
   if next(types, next(types)) then ksh.usage("you may only watch one resource type at a time") end
   local e = requests[1].entry
   local human = output == nil or output == "wide"
+  if sort_by then
+    io.stderr:write(o.watch and "warning: --watch requested, --sort-by will be ignored for watch events received\n"
+      or "warning: --watch-only requested, --sort-by will be ignored\n")
+  end
   local wopts = { namespace = o.namespace, all_namespaces = o.all_namespaces,
                   labelSelector = o.selector, fieldSelector = o.field_selector, limit = o.chunk_size,
-                  accept = human and printers.TABLE_ACCEPT or nil, name = requests[1].name }
+                  accept = human and printers.TABLE_ACCEPT or nil, name = requests[1].name,
+                  query = (human and sort_by) and { includeObject = "Object" } or nil }
   local tbl = printers.table { wide = output == "wide", namespace = o.all_namespaces and e.namespaced,
     labels = o.label_columns, show_labels = o.show_labels, no_headers = o.no_headers,
     event = o.output_watch_events }
   local doc = printers.watch_output(output, { events = o.output_watch_events,
                                               show_managed_fields = o.show_managed_fields })
+  local w
+  -- the first list is printed as kubectl prints it: each page one table
+  -- (ev.page: a list of several pages), a single page's rows as one,
+  -- sorted by --sort-by, and all of it flushed once it is all in
+  local initial, sort_fatal = nil, nil
+  local function sorted(t)
+    if not sort_by then return t end
+    local ok, err, fatal = sorter.rows(type(t.rows) == "table" and t.rows or {}, sort_by)
+    if fatal then sort_fatal = err end
+    if not ok then return { columnDefinitions = t.columnDefinitions, rows = {} } end
+    return t
+  end
   local function show(ev)
     if human then
       local obj = ev.object
-      if type(obj) == "table" and obj.kind == "Table" then
-        tbl:add(obj, ev.type)
-      else
+      if not (type(obj) == "table" and obj.kind == "Table") then
         local m = type(obj) == "table" and obj.metadata or {}
-        tbl:add({ rows = { { cells = { m.name }, object = { metadata = m } } } }, ev.type)
+        obj = { rows = { { cells = { m.name }, object = { metadata = m } } } }
+      end
+      if ev.initial then
+        if ev.page and ev.page.kind == "Table" then
+          -- a page of several: one table, added with its first row's event
+          if ev.page_first then tbl:add(sorted(ev.page), ev.type) end
+        else
+          if not initial then initial = { columnDefinitions = obj.columnDefinitions, rows = {} } end
+          for _, r in ipairs(type(obj.rows) == "table" and obj.rows or {}) do initial.rows[#initial.rows + 1] = r end
+        end
+        if sort_fatal then w:close(); return end
+        if w:initial_pending() then return end
+        if initial then tbl:add(sorted(initial), ev.type) end
+        initial = nil
+        if sort_fatal then w:close(); return end
+      else
+        tbl:add(obj, ev.type)
       end
       out(tbl:render())
     elseif output == "name" then
@@ -458,10 +537,16 @@ if o.watch or o.watch_only then
   end
   -- (kubectl's watch never says "No resources found")
   local ok, err = ksh.try(function()
-    for ev in k:watch(e, wopts) do
+    local events
+    events, w = k:watch(e, wopts)
+    for ev in events do
       if ev.type ~= "BOOKMARK" and not (ev.initial and o.watch_only) then show(ev) end
     end
   end)
+  if sort_fatal then
+    io.stderr:write("error: ", sort_fatal, "\n")
+    return 1
+  end
   if not ok then report(err) end
   return finish()
 end
@@ -498,7 +583,7 @@ local function each_body(e, fn)
   until not cont
 end
 
-if output == "json" and not single then
+if output == "json" and not single and not sort_by then
   local json = require "json"
   local started = false
   local HEAD = '{\n    "apiVersion": "v1",\n    "items": [\n'
@@ -541,7 +626,7 @@ end
 local any_name = false
 for _, r in ipairs(requests) do any_name = any_name or r.name ~= nil end
 -- -o name of lists: one line per item, also from the bytes in C
-if output == "name" and not any_name then
+if output == "name" and not any_name and not sort_by then
   local json = require "json"
   for _, r in ipairs(requests) do
     local e = r.entry
@@ -561,7 +646,7 @@ if output == "name" and not any_name then
   return finish()
 end
 
-if output == "yaml" and not single and not any_name then
+if output == "yaml" and not single and not any_name and not sort_by then
   local w = require("ksh.yaml").list_writer(io.stdout)
   for _, r in ipairs(requests) do
     local e = r.entry
@@ -598,6 +683,16 @@ if output == "json" or output == "yaml" or output == "name" or tmpl then
       if not ok then report(err) end
     end
   end
+  -- --sort-by: a list is sorted (one named object is printed as it is)
+  if sort_by and not (single and #items == 1) then
+    local ok, err = sorter.objects(items, sort_by)
+    if not ok then
+      io.stdout:flush()
+      for _, e in ipairs(errors) do io.stderr:write(tostring(e), "\n") end
+      io.stderr:write("error: ", err, "\n")
+      return 1
+    end
+  end
   if tmpl then
     local text, err = tmpl:render(items, single)
     -- a template's failure is worded as kubectl words it: shown after the
@@ -617,51 +712,87 @@ if output == "json" or output == "yaml" or output == "name" or tmpl then
 end
 
 -- ---------------------------------------------------------------- tables
+-- As kubectl prints them: one table printer per resource type (a header,
+-- then the rows of each chunk as it arrives, aligned chunk by chunk: see
+-- printers.table), a blank line between types.
 local kinds = {}
 for _, r in ipairs(requests) do kinds[r.entry.kind .. "." .. r.entry.group] = true end
 local with_kind = next(kinds, next(kinds)) ~= nil
-local total, written, last = 0, false, nil
-local tbl
-for _, r in ipairs(requests) do
-  local e = r.entry
-  if e ~= last then
-    if tbl then
-      local s = tbl:render()
-      if s ~= "" then
-        out(s)
-        written = true
-      end
-    end
-    tbl = printers.table { wide = output == "wide", namespace = o.all_namespaces and e.namespaced,
-      labels = o.label_columns, show_labels = o.show_labels, no_headers = o.no_headers,
-      kind_prefix = with_kind and (e.kind:lower() .. (e.group ~= "" and "." .. e.group or "")) or nil }
-    tbl.sep = written and not o.no_headers
-    last = e
-  end
-  local topts = setmetatable({ accept = printers.TABLE_ACCEPT }, { __index = lopts })
-  if r.name then
-    local t, err = get_one(k, e, r.name, topts)
-    if t then
-      tbl:add(t)
-      total = total + 1
+local written, sep = false, false -- kubectl's trackingWriter, separatorWriter
+local function emit(s)
+  if s == "" then return end
+  if sep then out("\n"); sep = false end
+  out(s)
+  written = true
+end
+local tbl, last
+-- printer_for(entry): the table printer of this type (a new one, after a
+-- blank line, when the type changes)
+local function printer_for(e)
+  if e == last then return tbl end
+  if tbl then emit(tbl:render()) end
+  if last and not o.no_headers and written then sep = true end
+  tbl = printers.table { wide = output == "wide", namespace = o.all_namespaces and e.namespaced,
+    labels = o.label_columns, show_labels = o.show_labels, no_headers = o.no_headers,
+    kind_prefix = with_kind and (e.kind:lower() .. (e.group ~= "" and "." .. e.group or "")) or nil }
+  last = e
+  return tbl
+end
+
+-- the server's tables of each request ({entry, table}), in order; without
+-- --sort-by each is printed as it arrives (then nil is returned)
+local function each_table(fn)
+  for _, r in ipairs(requests) do
+    local e = r.entry
+    if r.name then
+      local t, err = get_one(k, e, r.name, table_opts())
+      if t then fn(e, t) else report(err) end
     else
-      report(err)
+      local ok, err = ksh.try(function()
+        for page in k:pages(e, table_opts()) do fn(e, page) end
+      end)
+      if not ok then report(err) end
     end
-  else
-    local ok, err = ksh.try(function()
-      for page in k:pages(e, topts) do
-        tbl:add(page)
-        total = total + #page.rows
-      end
-    end)
-    if not ok then report(err) end
-  end
-  -- a blank line between resource groups, as kubectl prints
-  if tbl.sep and tbl:count() > 0 then
-    out("\n")
-    tbl.sep = false
   end
 end
-if tbl then out(tbl:render()) end
-if total == 0 and #errors == 0 and not o.ignore_not_found then no_resources() end
+
+if not sort_by then
+  each_table(function(e, t)
+    local p = printer_for(e)
+    p:add(t)
+    emit(p:pending())
+  end)
+else
+  local infos = {}
+  each_table(function(e, t) infos[#infos + 1] = { entry = e, table = t } end)
+  -- several tables (several names or types): kubectl sorts the Table
+  -- objects themselves by the field first (so a field of the objects is
+  -- "not found" there, and only a field a Table has orders them)
+  if #infos > 1 then
+    local objs, info_of = {}, {}
+    for i, inf in ipairs(infos) do objs[i], info_of[inf.table] = inf.table, inf end
+    local ok, err = sorter.objects(objs, sort_by)
+    if not ok then
+      io.stderr:write("error: ", err, "\n")
+      return 1
+    end
+    for i, t in ipairs(objs) do infos[i] = info_of[t] end
+  end
+  for _, inf in ipairs(infos) do
+    local p = printer_for(inf.entry)
+    local rows = inf.table.rows
+    local ok, err, fatal = sorter.rows(type(rows) == "table" and rows or {}, sort_by)
+    if fatal then
+      -- kubectl exits here (a fatal log line); what was printed stays
+      io.stdout:flush()
+      io.stderr:write("error: ", err, "\n")
+      return 1
+    end
+    -- kubectl drops a table it could not sort, silently (it prints nothing)
+    if ok then p:add(inf.table) end
+    emit(p:pending())
+  end
+end
+if tbl then emit(tbl:render()) end
+if not written and #errors == 0 and not o.ignore_not_found then no_resources() end
 return finish()

@@ -94,14 +94,16 @@ function M.name(obj, entry)
   return k .. "/" .. tostring(m.name)
 end
 
+-- a cell as kubectl's table printer writes it: strings as they are, other
+-- values as Go's fmt.Sprint prints them (numbers in Go's format, lists
+-- "[a b]", maps "map[k:v]")
 local function cell_text(v)
   if v == nil or v == util.null then return "" end
   local t = type(v)
   if t == "string" then return v end
   if t == "number" then
     if math.type(v) == "integer" then return tostring(v) end
-    if v == math.floor(v) and math.abs(v) < 1e15 then return ("%d"):format(v) end
-    return ("%.14g"):format(v)
+    return require("k8s.jsonpath").go_float(v)
   end
   if t == "boolean" then return tostring(v) end
   if t == "table" then
@@ -129,94 +131,244 @@ function M.format_labels(labels)
   return table.concat(keys, ",")
 end
 
+-- ---------------------------------------------------------------- tabwriter
+-- kubectl's tabwriter (github.com/liggitt/tabwriter as cli-runtime sets it
+-- up): minwidth 6, padding 3, spaces, RememberWidths. Lines are buffered
+-- until a flush; a flush aligns the buffered lines in column blocks, each
+-- column at least as wide as the widest it had in an earlier flush (widths
+-- only grow); the last cell of a line is not padded; widths count runes; a
+-- line of one cell flushes at once.
+local MINWIDTH, PADDING = 6, 3
+
+local function runes(s)
+  return utf8.len(s) or #s
+end
+
+-- tw_line(tw, text): one line (no "\n"), its cells split at \t and \v
+local function tw_line(tw, text)
+  local cells = {}
+  for c in (text .. "\t"):gmatch("([^\t\v]*)[\t\v]") do cells[#cells + 1] = { c, runes(c) } end
+  tw.lines[#tw.lines + 1] = cells
+  if #cells == 1 then tw:flush() end
+end
+
+-- the text of lines[line0..line1) with the column widths of the stack
+local function write_lines(tw, out, line0, line1, widths)
+  for i = line0, line1 - 1 do
+    local line = tw.lines[i]
+    for j, c in ipairs(line) do
+      out[#out + 1] = c[1]
+      local w = widths[j]
+      if w and w > c[2] then out[#out + 1] = (" "):rep(w - c[2]) end
+    end
+    out[#out + 1] = "\n"
+  end
+end
+
+-- tabwriter's format(): column blocks, widest cell + padding (min 6),
+-- merged with the remembered widths
+local function format(tw, out, line0, line1, widths)
+  local column = #widths -- the 0-based index of the column being laid out
+  local this = line0
+  while this < line1 do
+    local line = tw.lines[this]
+    if column < #line - 1 then
+      write_lines(tw, out, line0, this, widths)
+      line0 = this
+      local width = MINWIDTH
+      while this < line1 do
+        line = tw.lines[this]
+        if column >= #line - 1 then break end
+        local w = line[column + 1][2] + PADDING
+        if w > width then width = w end
+        this = this + 1
+      end
+      local mw = tw.widths
+      for k = #mw + 1, #widths do mw[k] = widths[k] end
+      local r = mw[column + 1]
+      if r == nil then mw[column + 1] = width
+      elseif r > width then width = r
+      else mw[column + 1] = width end
+      widths[#widths + 1] = width
+      format(tw, out, line0, this, widths)
+      widths[#widths] = nil
+      line0 = this
+    end
+    this = this + 1
+  end
+  write_lines(tw, out, line0, line1, widths)
+end
+
+local TW = {}
+TW.__index = TW
+
+-- flush(): lay out the buffered lines, keep their text for take()
+function TW:flush()
+  if #self.lines == 0 then return end
+  format(self, self.out, 1, #self.lines + 1, {})
+  self.lines = {}
+end
+
+-- take() -> the text flushed so far (once)
+function TW:take()
+  local s = table.concat(self.out)
+  self.out = {}
+  return s
+end
+
+-- ---------------------------------------------------------------- tables
 local Table = {}
 Table.__index = Table
 
 function M.table(opts)
-  return setmetatable({ opts = opts or {}, header = nil, rows = {}, widths = {} }, Table)
+  -- widths: the tabwriter's remembered column widths (1-based)
+  return setmetatable({ opts = opts or {}, lines = {}, out = {}, widths = {} }, Table)
 end
 
-local function row_meta(row)
-  local o = row.object
-  if type(o) == "table" and type(o.metadata) == "table" then return o.metadata end
-  return {}
+-- kubectl's cell writing: a value is cut at its first line break (\n, \r,
+-- \f) and "..." added; ESC is shown as ^[
+local function cell_out(s)
+  if not s:find("[\f\n\r\27]") then return s end
+  local cut = s:find("[\f\n\r]")
+  if cut then return (s:sub(1, cut - 1):gsub("\27", "^[")) .. "..." end
+  return (s:gsub("\27", "^["))
 end
 
---- add(t [, event [, context]]): take the rows of a server Table (or of a watch event's Table)
+local function defs_key(defs)
+  local parts = {}
+  for i, c in ipairs(defs) do
+    parts[i] = table.concat({ tostring(c.name), tostring(c.type), tostring(c.format), tostring(c.priority or 0),
+                              tostring(c.description) }, "\0")
+  end
+  return table.concat(parts, "\1")
+end
+
+-- the columns of a new set of column definitions (decorated as kubectl's
+-- decorateTable does: NAMESPACE first, then the label columns, LABELS)
+function Table:columns(defs)
+  local o = self.opts
+  local cols = {} -- {header =, src = index in the row's cells | kind}
+  if o.context then cols[#cols + 1] = { header = "CONTEXT", kind = "context" } end
+  if o.event then cols[#cols + 1] = { header = "EVENT", kind = "event" } end
+  if o.namespace then cols[#cols + 1] = { header = "NAMESPACE", kind = "namespace" } end
+  local name_col
+  if o.kind_prefix then
+    for i, c in ipairs(defs) do
+      if c.format == "name" and c.type == "string" then name_col = i; break end
+    end
+  end
+  for i, c in ipairs(defs) do
+    if o.wide or (c.priority or 0) == 0 then
+      cols[#cols + 1] = { header = tostring(c.name):upper(), src = i, name = i == name_col }
+    end
+  end
+  for _, l in ipairs(o.labels or {}) do
+    cols[#cols + 1] = { header = (l:match("([^/]*)$")):upper(), kind = "label", label = l }
+  end
+  if o.show_labels then cols[#cols + 1] = { header = "LABELS", kind = "labels" } end
+  self.cols, self.ndefs = cols, #defs
+end
+
+--- add(t [, event [, context]]): print the rows of a server Table (or of a
+-- watch event's Table) as kubectl's table printer prints them into its
+-- tabwriter: the header before the first rows of a set of column
+-- definitions, padded to the widest cell of each column so the first flush
+-- sets the widths; a later table of the same columns has no header and its
+-- first row padded instead; a flush every 100 rows of a table. Tables
+-- added one after the other (the chunks of a list) thus align as kubectl's
+-- do: each chunk at least as wide as the ones before, a chunk's rows up to
+-- its last flush at the widths known then.
 function Table:add(tbl, event, context)
   local o = self.opts
-  if not self.cols and type(tbl.columnDefinitions) == "table" and #tbl.columnDefinitions > 0 then
-    self.cols = {}
-    local header = {}
-    if o.context then header[#header + 1] = "CONTEXT" end
-    if o.event then header[#header + 1] = "EVENT" end
-    if o.namespace then header[#header + 1] = "NAMESPACE" end
-    for i, c in ipairs(tbl.columnDefinitions) do
-      local show = o.wide or (c.priority or 0) == 0
-      self.cols[i] = show
-      if show then header[#header + 1] = tostring(c.name):upper() end
+  local defs = tbl.columnDefinitions
+  if type(defs) == "table" and #defs > 0 then
+    local key = defs_key(defs)
+    if key ~= self.defs then
+      self.defs, self.printed_headers = key, false
+      self:columns(defs)
     end
-    for _, l in ipairs(o.labels or {}) do header[#header + 1] = (l:match("([^/]*)$")):upper() end
-    if o.show_labels then header[#header + 1] = "LABELS" end
-    self.header = header
   end
-  for _, row in ipairs(type(tbl.rows) == "table" and tbl.rows or {}) do
-    local out = {}
-    local m = row_meta(row)
-    if o.context then out[#out + 1] = context or "" end
-    if o.event then out[#out + 1] = event or "ADDED" end
-    if o.namespace then out[#out + 1] = cell_text(m.namespace) end
-    local first = true
-    for i, c in ipairs(row.cells or {}) do
-      if self.cols and self.cols[i] then
-        local s = cell_text(c)
-        if first and o.kind_prefix then s = o.kind_prefix .. "/" .. s end
-        first = false
-        out[#out + 1] = s
+  local cols = self.cols
+  if not cols then return end
+  local rows = type(tbl.rows) == "table" and tbl.rows or {}
+  local no_headers = o.no_headers or self.printed_headers
+  if #rows > 0 then self.printed_headers = true end
+  -- the cells of each row (nil: no value), as decorateTable makes them
+  local cells_of = {}
+  for ri, row in ipairs(rows) do
+    local obj = type(row) == "table" and row.object or nil
+    local m = type(obj) == "table" and (type(obj.metadata) == "table" and obj.metadata or {}) or nil
+    local labels = m and type(m.labels) == "table" and m.labels or {}
+    local rc = type(row) == "table" and type(row.cells) == "table" and row.cells or {}
+    local cells = {}
+    for ci, c in ipairs(cols) do
+      local v
+      if c.src then
+        v = rc[c.src]
+        if v == util.null then v = nil end
+        if v ~= nil then
+          v = cell_text(v)
+          if c.name then v = o.kind_prefix .. "/" .. v end
+        end
+      elseif c.kind == "context" then v = context or ""
+      elseif c.kind == "event" then v = event or "ADDED"
+      elseif c.kind == "namespace" then v = m and cell_text(m.namespace) or nil
+      elseif c.kind == "label" then v = m and cell_text(labels[c.label]) or nil
+      elseif c.kind == "labels" then v = m and M.format_labels(m.labels) or nil
       end
+      cells[ci] = v
     end
-    local labels = type(m.labels) == "table" and m.labels or {}
-    for _, l in ipairs(o.labels or {}) do out[#out + 1] = cell_text(labels[l]) end
-    if o.show_labels then out[#out + 1] = M.format_labels(m.labels) end
-    self.rows[#self.rows + 1] = out
+    cells_of[ri] = cells
+  end
+  local ncols = #cols
+  -- the pre-scan: the widest cell of each column, in bytes
+  local maxw = {}
+  for ci = 1, ncols do
+    local w = 0
+    for _, cells in ipairs(cells_of) do
+      local v = cells[ci]
+      if v and #v > w then w = #v end
+    end
+    maxw[ci] = w
+  end
+  if not no_headers then
+    if #rows == 0 then return end
+    local h = {}
+    for ci, c in ipairs(cols) do
+      h[ci] = c.header
+      if ci < ncols and maxw[ci] > #c.header then h[ci] = c.header .. (" "):rep(maxw[ci] - #c.header) end
+    end
+    tw_line(self, table.concat(h, "\t"))
+  end
+  for ri, cells in ipairs(cells_of) do
+    local parts = {}
+    for ci = 1, ncols do
+      local v = cells[ci] or ""
+      local s = cell_out(v)
+      if no_headers and ri == 1 and ci < ncols and maxw[ci] > #v then s = s .. (" "):rep(maxw[ci] - #v) end
+      parts[ci] = s
+    end
+    tw_line(self, table.concat(parts, "\t"))
+    if ri % 100 == 0 then self:flush() end
   end
 end
 
--- widths: tabwriter with minwidth 6, padding 3; the last column unpadded
-local function measure(widths, cells)
-  for i = 1, #cells - 1 do
-    local w = math.max(6, #cells[i] + 3)
-    if w > (widths[i] or 0) then widths[i] = w end
-  end
-end
+Table.flush = TW.flush
+Table.take = TW.take
 
-local function line(widths, cells)
-  local parts = {}
-  for i = 1, #cells - 1 do
-    parts[i] = cells[i] .. (" "):rep((widths[i] or 0) - #cells[i])
-  end
-  parts[#cells] = cells[#cells]
-  return table.concat(parts) .. "\n"
-end
-
---- render() -> the text of the rows added since the last render (with the
--- header the first time); widths are remembered across calls, as kubectl's
--- tabwriter remembers them during a watch
+--- render() -> the text of everything added so far, flushed (a tabwriter
+-- Flush: kubectl flushes at the end of each resource type and after each
+-- watch event)
 function Table:render()
-  local show_header = self.header and not self.opts.no_headers and not self.header_done
-  if #self.rows == 0 then return "" end
-  if show_header then measure(self.widths, self.header) end
-  for _, r in ipairs(self.rows) do measure(self.widths, r) end
-  local out = {}
-  if show_header then
-    out[#out + 1] = line(self.widths, self.header)
-    self.header_done = true
-  end
-  for _, r in ipairs(self.rows) do out[#out + 1] = line(self.widths, r) end
-  self.rows = {}
-  return table.concat(out)
+  self:flush()
+  return self:take()
 end
 
-function Table:count() return #self.rows end
+--- pending() -> the text flushed so far without flushing (streaming a
+-- list: the rows of the last, partial 100 wait for the next chunk, as in
+-- kubectl)
+Table.pending = TW.take
+
+M.tabwriter = function() return setmetatable({ lines = {}, out = {}, widths = {} }, TW) end
 
 return M

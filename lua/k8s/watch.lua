@@ -85,7 +85,7 @@ function W:_list_opts()
   local ls, fs = self:_selectors()
   local o = self.opts
   return { namespace = o.namespace, all_namespaces = o.all_namespaces, labelSelector = ls,
-           fieldSelector = fs, limit = o.limit, accept = o.accept }
+           fieldSelector = fs, limit = o.limit, accept = o.accept, query = o.query }
 end
 
 -- the first list (no resourceVersion given): every item is ADDED, initial;
@@ -108,13 +108,16 @@ function W:_next_page(first)
   end
   -- a list of several pages: each initial event also carries its page (and
   -- the first of a page says so), for printers that show a page as kubectl
-  -- does (`get -w -o json` prints one List per page then)
-  local paged = self.paged and page.kind ~= "Table" or nil
+  -- does (`get -w -o json` prints one List per page then, `get -w` one
+  -- table per page)
+  local paged = self.paged or nil
   for i, it in ipairs(units(page)) do
     self:_push { type = "ADDED", object = it, initial = true,
                  page = paged and page or nil, page_first = paged and i == 1 or nil }
   end
-  if first and not self.paged then self.pager = nil end
+  -- the last page: no pager left (so initial_pending() knows at once)
+  local cont = type(page.metadata) == "table" and page.metadata.continue or nil
+  if cont == nil or cont == "" then self.pager = nil end
 end
 
 -- 410: list again, queue the differences against what was delivered
@@ -262,6 +265,14 @@ end
 --- events() -> iterator for `for ev in w:events()`
 function W:events()
   return function() return self:next() end
+end
+
+--- initial_pending() -> true while events of the first list are still to
+-- come (queued, or pages not yet read): get -w prints that list as one table
+function W:initial_pending()
+  if self.pager ~= nil then return true end
+  local ev = self.queue[self.head]
+  return ev ~= nil and ev.initial == true
 end
 
 function W:close()
