@@ -197,6 +197,16 @@ for args in "" "--chunk-size 250" "--chunk-size 130" "--no-headers" "--chunk-siz
   # shellcheck disable=SC2086
   same "get (1,200 objects) $args" get $plural $m $args
 done
+# get -w: the first list as kubectl prints it, one table per page, the
+# pages aligned as get aligns them (then nothing happens: both time out)
+for args in "--chunk-size 250" "--chunk-size 250 --sort-by .spec.count" "-L app --no-headers"; do
+  # shellcheck disable=SC2086
+  timeout 10 "$KS" get $plural $m -w $args >"$tmp/a" 2>&1
+  # shellcheck disable=SC2086
+  timeout 10 $KC get $plural $m -w $args >"$tmp/b" 2>&1
+  if [ "$(wc -l <"$tmp/b")" -ge 1200 ] && cmp -s "$tmp/a" "$tmp/b"; then ok "get -w (1,200 objects) $args: the first list as kubectl's"
+  else nok "get -w (1,200 objects) $args" "$(diff "$tmp/a" "$tmp/b" | head -6)"; fi
+done
 # the chunks really are several: kubectl's alignment changes from one to the next
 "$KS" get $plural $m >"$tmp/a" 2>&1
 widths=$(awk 'NR > 1 { match($0, /^[^ ]+ +/); print RLENGTH }' "$tmp/a" | uniq | tr '\n' ' ')
