@@ -7,7 +7,13 @@
 --                             event =, context =}
 --          t:add(server_table [, event [, context]])  -- a meta.k8s.io Table (rows, columnDefinitions);
 --            with opts.context a leading CONTEXT column holding `context` (get --contexts)
---          t:render() -> text aligned as kubectl's tabwriter does
+--          t:pending() -> the text flushed so far (a list's chunks print as they arrive)
+--          t:render() -> all the text added so far, flushed (end of a type, a watch event)
+--          Alignment is kubectl 1.37's: its table printer (header, or a later
+--          table's first row, padded to the table's widest cells; a flush
+--          every 100 rows) into liggitt/tabwriter (minwidth 6, padding 3,
+--          widths remembered across flushes, only growing): chunks of a
+--          list align as kubectl's do (see Table:add)
 local util = require "k8s.util"
 
 local json = util.json
