@@ -150,10 +150,18 @@ local function runes(s)
   return utf8.len(s) or #s
 end
 
--- tw_line(tw, text): one line (no "\n"), its cells split at \t and \v
-local function tw_line(tw, text)
+-- tw_line(tw, texts): one line of cells (a cell holding \t or \v is split
+-- there, as the tabwriter splits what it is written)
+local function tw_line(tw, texts)
   local cells = {}
-  for c in (text .. "\t"):gmatch("([^\t\v]*)[\t\v]") do cells[#cells + 1] = { c, runes(c) } end
+  for i = 1, #texts do
+    local c = texts[i]
+    if c:find("[\t\v]") then
+      for part in (c .. "\t"):gmatch("([^\t\v]*)[\t\v]") do cells[#cells + 1] = { part, runes(part) } end
+    else
+      cells[#cells + 1] = { c, runes(c) }
+    end
+  end
   tw.lines[#tw.lines + 1] = cells
   if #cells == 1 then tw:flush() end
 end
@@ -344,7 +352,7 @@ function Table:add(tbl, event, context)
       h[ci] = c.header
       if ci < ncols and maxw[ci] > #c.header then h[ci] = c.header .. (" "):rep(maxw[ci] - #c.header) end
     end
-    tw_line(self, table.concat(h, "\t"))
+    tw_line(self, h)
   end
   for ri, cells in ipairs(cells_of) do
     local parts = {}
@@ -354,7 +362,7 @@ function Table:add(tbl, event, context)
       if no_headers and ri == 1 and ci < ncols and maxw[ci] > #v then s = s .. (" "):rep(maxw[ci] - #v) end
       parts[ci] = s
     end
-    tw_line(self, table.concat(parts, "\t"))
+    tw_line(self, parts)
     if ri % 100 == 0 then self:flush() end
   end
 end
