@@ -261,10 +261,10 @@ end
 -- decorateTable does: NAMESPACE first, then the label columns, LABELS)
 function Table:columns(defs)
   local o = self.opts
-  local cols = {} -- {header =, src = index in the row's cells | kind}
-  if o.context then cols[#cols + 1] = { header = "CONTEXT", kind = "context" } end
-  if o.event then cols[#cols + 1] = { header = "EVENT", kind = "event" } end
-  if o.namespace then cols[#cols + 1] = { header = "NAMESPACE", kind = "namespace" } end
+  local cols = {} -- {header =, src = index in the row's cells | from = what fills it}
+  if o.context then cols[#cols + 1] = { header = "CONTEXT", from = "context" } end
+  if o.event then cols[#cols + 1] = { header = "EVENT", from = "event" } end
+  if o.namespace then cols[#cols + 1] = { header = "NAMESPACE", from = "namespace" } end
   local name_col
   if o.kind_prefix then
     for i, c in ipairs(defs) do
@@ -277,9 +277,9 @@ function Table:columns(defs)
     end
   end
   for _, l in ipairs(o.labels or {}) do
-    cols[#cols + 1] = { header = (l:match("([^/]*)$")):upper(), kind = "label", label = l }
+    cols[#cols + 1] = { header = (l:match("([^/]*)$")):upper(), from = "label", label = l }
   end
-  if o.show_labels then cols[#cols + 1] = { header = "LABELS", kind = "labels" } end
+  if o.show_labels then cols[#cols + 1] = { header = "LABELS", from = "labels" } end
   self.cols, self.ndefs = cols, #defs
 end
 
@@ -324,11 +324,11 @@ function Table:add(tbl, event, context)
           v = cell_text(v)
           if c.name then v = o.kind_prefix .. "/" .. v end
         end
-      elseif c.kind == "context" then v = context or ""
-      elseif c.kind == "event" then v = event or "ADDED"
-      elseif c.kind == "namespace" then v = m and cell_text(m.namespace) or nil
-      elseif c.kind == "label" then v = m and cell_text(labels[c.label]) or nil
-      elseif c.kind == "labels" then v = m and M.format_labels(m.labels) or nil
+      elseif c.from == "context" then v = context or ""
+      elseif c.from == "event" then v = event or "ADDED"
+      elseif c.from == "namespace" then v = m and cell_text(m.namespace) or nil
+      elseif c.from == "label" then v = m and cell_text(labels[c.label]) or nil
+      elseif c.from == "labels" then v = m and M.format_labels(m.labels) or nil
       end
       cells[ci] = v
     end
