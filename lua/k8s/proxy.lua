@@ -408,53 +408,24 @@ local function forward(self, req, r, multi)
     ho.h2c = true
   end
   if r.upgrade then return tunnel(self, req, r, ho, h) end
-  local s <close>, err = http.stream(ho)
-  if not s then
-    local msg = tostring(err)
-    log_error(self, "Error while proxying request: " .. msg)
-    return plain(req, 500, msg .. "\n"), 500, 0
-  end
-  local rh = {}
-  local clen
-  for name, v in pairs(s.headers) do
-    if name == "content-length" then
-      clen = math.tointeger(tonumber(v))
-    elseif not hop[name] and name ~= "date" then
-      rh[#rh + 1] = canonical(name) .. ": " .. v
+  -- the answer goes from the upstream transfer to the client in C
+  -- (src/core/relay.c): no Lua per chunk.  Only a log or on_error hook needs
+  -- to wait for the outcome here.
+  if not (self.opts.log or self.opts.on_error) then
+    local ok, err = req:relay(ho)
+    if not ok then
+      log_error(self, "Error while proxying request: " .. tostring(err))
+      return plain(req, 500, tostring(err) .. "\n"), 500, 0
     end
+    return true
   end
-  local status = s.status
-  if status >= 300 then -- collected whole by ksh.http
-    local body, berr = whole_body(s)
-    s:close()
-    if not body then
-      log_error(self, "Error while proxying request: " .. tostring(berr))
-      return plain(req, 500, tostring(berr) .. "\n"), 500, 0
-    end
-    req:respond(status, rh, #body)
-    req:write(body)
-    req:finish()
-    return true, status, #body
+  local ok, status, bytes, err, st = req:relay(ho, true)
+  if err == nil and not ok then -- setup failure: nothing was sent
+    log_error(self, "Error while proxying request: " .. tostring(status))
+    return plain(req, 500, tostring(status) .. "\n"), 500, 0
   end
-  req:respond(status, rh, clen)
-  local bytes = 0
-  while true do
-    local chunk, rerr = s:read()
-    if not chunk then
-      s:close()
-      if rerr then
-        -- the stream broke mid-body: the client sees a cut-off response
-        log_error(self, "Error while proxying request: " .. tostring(rerr))
-        return nil, status, bytes
-      end
-      break
-    end
-    bytes = bytes + #chunk
-    local wok = req:write(chunk)
-    if not wok then s:close(); return nil, status, bytes end
-  end
-  req:finish()
-  return true, status, bytes
+  if err and status ~= 499 then log_error(self, "Error while proxying request: " .. tostring(err)) end
+  return ok, status, bytes, st
 end
 
 local function header_map(list)
@@ -476,9 +447,10 @@ local function handle(self, req)
   local r = { method = method, target = target, query = query, headers = headers, body = body,
               remote = remote, user = self.client.user, context = self.client.context,
               upgrade = wants_upgrade(headers) or nil }
-  local function finish_log(status, bytes)
+  local function finish_log(status, bytes, st)
     if self.opts.log then
-      local lok, lerr = pcall(self.opts.log, r, { status = status, bytes = bytes or 0, duration = loop.now() - t0 })
+      local lok, lerr = pcall(self.opts.log, r, { status = status, bytes = bytes or 0, duration = loop.now() - t0,
+        peak = st and st.peak, pauses = st and st.pauses })
       if not lok then log_error(self, "log: " .. tostring(lerr)) end
     end
   end
@@ -562,8 +534,8 @@ local function handle(self, req)
     end
     r.body = r.body or ""
   end
-  local _, status, bytes = forward(self, req, r, repeated(hl))
-  return finish_log(status, bytes)
+  local _, status, bytes, st = forward(self, req, r, repeated(hl))
+  return finish_log(status, bytes, st)
 end
 
 --- serve(): accept requests until close() (each one runs in its own task)

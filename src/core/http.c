@@ -22,6 +22,8 @@ struct http_req {
   struct curl_slist *hdrs, *connect_to;
   char *method, *url;
   int framing;
+  http_sink sink;
+  void *sink_ud;
   http_framer framer;
   void *fud;
   buf_t in;   /* bytes not yet framed */
@@ -207,6 +209,14 @@ static int feed(http_req *r, const char *data, size_t n) {
 static size_t on_write(char *data, size_t sz, size_t nm, void *ud) {
   http_req *r = ud;
   size_t n = sz * nm;
+  if (r->sink) {
+    size_t k = r->sink(r->sink_ud, r, data, n);
+    if (k == HTTP_SINK_PAUSE) {
+      r->paused = 1;
+      return CURL_WRITEFUNC_PAUSE;
+    }
+    return k == n ? n : 0;
+  }
   if (r->framing == HTTP_FRAME_NONE || r->status >= 300) {
     /* error bodies are always collected whole */
     return buf_add(&r->body, data, n) ? 0 : n;
@@ -326,7 +336,7 @@ static void on_done(void *ud, void *easy, int rcode) {
   r->rc = rc;
   r->t1 = loop_now();
   if (rc == CURLE_OK) {
-    if (r->status >= 200 && r->status < 300 && r->framing != HTTP_FRAME_NONE) {
+    if (r->status >= 200 && r->status < 300 && r->framing != HTTP_FRAME_NONE && !r->sink) {
       r->eof = 1;
       feed(r, NULL, 0);
     }
@@ -425,6 +435,8 @@ http_req *http_start(loop_t *lp, const http_opts *o, http_notify notify, void *u
   r->method = strdup(o->method ? o->method : "GET");
   r->url = strdup(o->url ? o->url : "");
   r->framing = o->framing;
+  r->sink = o->sink;
+  r->sink_ud = o->sink_ud;
   r->max_queue = o->max_queue ? o->max_queue : 4u << 20;
   switch (o->framing) {
   case HTTP_FRAME_LINES: r->framer = http_frame_lines; break;
@@ -519,6 +531,12 @@ void http_cancel(http_req *r) {
   r->done = 1;
   r->t1 = loop_now();
   set_error(r, "interrupted", "interrupted");
+}
+
+void http_resume(http_req *r) {
+  if (!r || !r->paused || r->done || !r->easy) return;
+  r->paused = 0;
+  curl_easy_pause(r->easy, CURLPAUSE_CONT);
 }
 
 void http_free(http_req *r) {

@@ -24,6 +24,15 @@ enum { HTTP_FRAME_NONE = 0, HTTP_FRAME_LINES, HTTP_FRAME_GRPC, HTTP_FRAME_RAW, H
  * http_eof(r) true: a framer that cannot make a record of the rest fails. */
 typedef long (*http_framer)(void *ud, http_req *r, const char *data, size_t len);
 
+/* A sink takes the body as it arrives instead of the framer and the record
+ * queue, whatever the status (the headers are complete when it is first
+ * called).  It runs inside libcurl's write callback: it must not call libcurl
+ * or free the request.  It returns len (taken), HTTP_SINK_PAUSE (the same
+ * bytes come again after http_resume), or anything else to abort the
+ * transfer. */
+typedef size_t (*http_sink)(void *ud, http_req *r, const char *data, size_t len);
+#define HTTP_SINK_PAUSE ((size_t)-1)
+
 typedef struct {
   const char *method; /* default GET */
   const char *url;
@@ -47,6 +56,8 @@ typedef struct {
   http_framer framer;          /* for HTTP_FRAME_CUSTOM */
   void *framer_ud;
   size_t max_queue; /* bytes of queued records before pausing; 0: 4 MiB */
+  http_sink sink;   /* the body goes here (see http_sink); framing is ignored */
+  void *sink_ud;
 } http_opts;
 
 /* Called (from the loop, never inside a curl callback) when something new is
@@ -77,6 +88,9 @@ const char *http_error_kind(int code, const char *msg);
 void http_free(http_req *r);
 /* Abort a running transfer (it ends with kind "interrupted"). */
 void http_cancel(http_req *r);
+/* Resume a transfer whose sink paused it (from the loop, not from a libcurl
+ * callback); no-op otherwise. */
+void http_resume(http_req *r);
 
 /* State */
 int http_done(const http_req *r);         /* transfer finished (ok or not) */

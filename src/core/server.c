@@ -568,7 +568,7 @@ int srv_respond(srv_conn *c, int status, const char *const *headers, long long c
   return 0;
 }
 
-long long srv_write(srv_conn *c, const char *data, size_t len) {
+static long long conn_write(srv_conn *c, const char *data, size_t len, int may_flush) {
   if (c->state == C_DEAD) return -1;
   if (!c->responded || c->ended) return -1;
   if (len == 0 || c->nobody) return (long long)(c->out.len - c->outhead);
@@ -581,10 +581,14 @@ long long srv_write(srv_conn *c, const char *data, size_t len) {
   if (c->chunked) buf_add(&c->out, "\r\n", 2);
   /* send now only once a good amount is queued: small writes coalesce until
    * the loop comes round (watch() asks for POLLOUT) */
-  if (c->out.len - c->outhead >= 16384 && conn_flush(c)) return -1;
+  if (may_flush && c->out.len - c->outhead >= 16384 && conn_flush(c)) return -1;
   watch(c);
   return (long long)(c->out.len - c->outhead);
 }
+
+long long srv_write(srv_conn *c, const char *data, size_t len) { return conn_write(c, data, len, 1); }
+long long srv_queue(srv_conn *c, const char *data, size_t len) { return conn_write(c, data, len, 0); }
+size_t srv_pending(const srv_conn *c) { return c->out.len - c->outhead; }
 
 int srv_end(srv_conn *c) {
   if (c->state == C_DEAD) return -1;

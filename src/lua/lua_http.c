@@ -110,52 +110,52 @@ static int opt_bool(lua_State *L, int t, const char *k) {
   return v;
 }
 
-/* start{url=, method=, headers={...}, body=, framing="lines"|"grpc"|"raw", ...} -> req | nil, err */
-static int l_start(lua_State *L) {
-  luaL_checktype(L, 1, LUA_TTABLE);
+void httpc_opts(lua_State *L, int t, http_opts *op) {
+  t = lua_absindex(L, t);
+  luaL_checktype(L, t, LUA_TTABLE);
   http_opts o;
   memset(&o, 0, sizeof o);
   size_t n;
-  o.url = opt_str(L, 1, "url", &n);
-  if (!o.url) return luaL_argerror(L, 1, "url is required");
-  o.method = opt_str(L, 1, "method", &n);
-  o.body = opt_str(L, 1, "body", &o.body_len);
-  o.cacert_file = opt_str(L, 1, "cacert", &n);
-  o.cert_file = opt_str(L, 1, "cert", &n);
-  o.key_file = opt_str(L, 1, "key", &n);
-  o.cacert_pem = opt_str(L, 1, "cacert_pem", &o.cacert_pem_len);
-  o.cert_pem = opt_str(L, 1, "cert_pem", &o.cert_pem_len);
-  o.key_pem = opt_str(L, 1, "key_pem", &o.key_pem_len);
-  o.server_name = opt_str(L, 1, "server_name", &n);
-  o.user = opt_str(L, 1, "user", &n);
-  o.password = opt_str(L, 1, "password", &n);
-  o.proxy = opt_str(L, 1, "proxy", &n);
-  o.insecure = opt_bool(L, 1, "insecure");
-  o.h2c = opt_bool(L, 1, "h2c");
-  o.http1 = opt_bool(L, 1, "http1");
-  o.compressed = opt_bool(L, 1, "compressed");
-  o.connect_timeout = opt_num(L, 1, "connect_timeout");
-  o.timeout = opt_num(L, 1, "timeout");
-  o.idle_timeout = opt_num(L, 1, "idle_timeout");
-  o.max_queue = (size_t)opt_num(L, 1, "max_queue");
-  const char *fr = opt_str(L, 1, "framing", &n);
+  o.url = opt_str(L, t, "url", &n);
+  if (!o.url) luaL_argerror(L, t, "url is required");
+  o.method = opt_str(L, t, "method", &n);
+  o.body = opt_str(L, t, "body", &o.body_len);
+  o.cacert_file = opt_str(L, t, "cacert", &n);
+  o.cert_file = opt_str(L, t, "cert", &n);
+  o.key_file = opt_str(L, t, "key", &n);
+  o.cacert_pem = opt_str(L, t, "cacert_pem", &o.cacert_pem_len);
+  o.cert_pem = opt_str(L, t, "cert_pem", &o.cert_pem_len);
+  o.key_pem = opt_str(L, t, "key_pem", &o.key_pem_len);
+  o.server_name = opt_str(L, t, "server_name", &n);
+  o.user = opt_str(L, t, "user", &n);
+  o.password = opt_str(L, t, "password", &n);
+  o.proxy = opt_str(L, t, "proxy", &n);
+  o.insecure = opt_bool(L, t, "insecure");
+  o.h2c = opt_bool(L, t, "h2c");
+  o.http1 = opt_bool(L, t, "http1");
+  o.compressed = opt_bool(L, t, "compressed");
+  o.connect_timeout = opt_num(L, t, "connect_timeout");
+  o.timeout = opt_num(L, t, "timeout");
+  o.idle_timeout = opt_num(L, t, "idle_timeout");
+  o.max_queue = (size_t)opt_num(L, t, "max_queue");
+  const char *fr = opt_str(L, t, "framing", &n);
   if (!fr || strcmp(fr, "none") == 0) o.framing = HTTP_FRAME_NONE;
   else if (strcmp(fr, "lines") == 0) o.framing = HTTP_FRAME_LINES;
   else if (strcmp(fr, "grpc") == 0) o.framing = HTTP_FRAME_GRPC;
   else if (strcmp(fr, "raw") == 0) o.framing = HTTP_FRAME_RAW;
   else if (strcmp(fr, "custom") != 0)
-    return luaL_error(L, "unknown framing '%s' (none, lines, grpc, raw)", fr);
+    luaL_error(L, "unknown framing '%s' (none, lines, grpc, raw)", fr);
   /* a C framer from another binding: a typed userdata, never a raw pointer */
-  if (lua_getfield(L, 1, "framer") != LUA_TNIL) {
+  if (lua_getfield(L, t, "framer") != LUA_TNIL) {
     lframer *f = luaL_testudata(L, -1, HTTPC_FRAMER_MT);
     if (!f)
-      return luaL_argerror(L, 1, lua_pushfstring(L, "'framer' must be a framer (from scanner:framer()), got %s",
+      luaL_argerror(L, t, lua_pushfstring(L, "'framer' must be a framer (from scanner:framer()), got %s",
                                                  luaL_typename(L, -1)));
     o.framing = HTTP_FRAME_CUSTOM;
     o.framer = f->fn;
     o.framer_ud = f->ud;
   } else if (o.framing == HTTP_FRAME_NONE && fr && strcmp(fr, "custom") == 0) {
-    return luaL_argerror(L, 1, "framing 'custom' needs a framer");
+    luaL_argerror(L, t, "framing 'custom' needs a framer");
   }
   lua_pop(L, 1); /* the framer stays referenced by the options table */
 
@@ -164,7 +164,7 @@ static int l_start(lua_State *L) {
   lua_newtable(L);
   int anchor = lua_gettop(L);
   lua_Integer cnt = 0;
-  lua_getfield(L, 1, "headers");
+  lua_getfield(L, t, "headers");
   if (lua_istable(L, -1)) {
     int ht = lua_gettop(L);
     lua_pushnil(L);
@@ -191,7 +191,13 @@ static int l_start(lua_State *L) {
   }
   hv[cnt] = NULL;
   o.headers = hv;
+  *op = o;
+}
 
+/* start{url=, method=, headers={...}, body=, framing="lines"|"grpc"|"raw", ...} -> req | nil, err */
+static int l_start(lua_State *L) {
+  http_opts o;
+  httpc_opts(L, 1, &o);
   lreq *q = lua_newuserdatauv(L, sizeof *q, 1);
   memset(q, 0, sizeof *q);
   luaL_setmetatable(L, MT);

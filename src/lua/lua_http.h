@@ -15,4 +15,10 @@
  * the framer, and the framer as long as any request using it. */
 void httpc_push_framer(lua_State *L, http_framer fn, void *ud, int owner);
 
+/* Reads the options table at index t (url, method, headers, body, TLS,
+ * timeouts, framing: http.request's) into *o.  Pushes values that anchor
+ * the header strings (o is valid until they are popped); the table must
+ * stay alive too.  Raises on a malformed option. */
+void httpc_opts(lua_State *L, int t, http_opts *o);
+
 #endif

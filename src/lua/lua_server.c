@@ -17,15 +17,26 @@
  *     sends the request upstream (src/core/tunnel.c); on a 101 the client's
  *     connection is taken from the server and spliced with the upstream until
  *     either side ends.  headers: {lowercase name = value}.
+ *   req:relay(opts [, wait])  opts: ksh.httpc.start's (url, method, headers,
+ *       body, TLS...).  The request goes upstream and the answer (status,
+ *       headers, body) straight to the client, all in C (src/core/relay.c):
+ *       no Lua per chunk.  Without wait it returns true at once and the
+ *       request is the relay's (req is closed; an upstream failure is
+ *       printed on stderr); with wait the task waits and gets
+ *       ok, status, bytes, err|nil, {peak=, pauses=}  (ok: a whole response
+ *       was sent; status 499: the client went away first)
  *
  * The user API (k8s.proxy_server, kscript proxy) is lua/k8s/proxy.lua. */
 #include <lauxlib.h>
 #include <lua.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "error.h"
 #include "host.h"
+#include "lua_http.h"
+#include "relay.h"
 #include "server.h"
 #include "tunnel.h"
 
@@ -49,6 +60,8 @@ typedef struct {
   task_t *owner;  /* cancelled when the client goes away */
   tun_t *tun;     /* an upgrade in progress */
   task_t *tun_waiter;
+  relay_t *relay; /* a relay the calling task waits for */
+  task_t *relay_waiter;
 } lreq;
 
 /* --- the server --- */
@@ -347,6 +360,11 @@ static int l_closed(lua_State *L) {
 
 static int l_req_close(lua_State *L) {
   lreq *q = luaL_checkudata(L, 1, MT_REQ);
+  if (q->relay) {
+    relay_free(q->relay);
+    q->relay = NULL;
+    q->relay_waiter = NULL;
+  }
   if (q->tun) {
     tun_free(q->tun);
     q->tun = NULL;
@@ -512,6 +530,85 @@ static int l_upgrade(lua_State *L) {
   return host_yield(L, t, upgrade_cancel, q);
 }
 
+/* --- relays: the request runs in C (src/core/relay.c) --- */
+
+/* a relay nobody waits for: the connection is the relay's */
+static void relay_detached_done(void *ud, relay_t *x) {
+  srv_conn *c = ud;
+  const char *kind;
+  const char *err = relay_error(x, &kind);
+  if (err && !relay_client_gone(x)) fprintf(stderr, "kscript: proxy: Error while proxying request: %s\n", err);
+  relay_free(x);
+  srv_release(c);
+}
+
+static void relay_waited_done(void *ud, relay_t *x) {
+  lreq *q = ud;
+  task_t *t = q->relay_waiter;
+  q->relay_waiter = NULL;
+  srv_set_notify(q->c, req_notify, q);
+  if (!t) return;
+  lua_State *co = host_task_thread(t);
+  const char *kind;
+  const char *err = relay_error(x, &kind);
+  int ok = relay_complete(x) || (relay_status(x) == 500 && err && !relay_client_gone(x));
+  if (ok) lua_pushboolean(co, 1);
+  else luaL_pushfail(co);
+  lua_pushinteger(co, relay_client_gone(x) && !relay_status(x) ? 499 : relay_status(x));
+  lua_pushinteger(co, (lua_Integer)relay_bytes(x));
+  if (err) error_push(co, kind, "%s", err);
+  else lua_pushnil(co);
+  lua_createtable(co, 0, 2);
+  lua_pushinteger(co, (lua_Integer)relay_peak(x));
+  lua_setfield(co, -2, "peak");
+  lua_pushinteger(co, (lua_Integer)relay_pauses(x));
+  lua_setfield(co, -2, "pauses");
+  q->relay = NULL;
+  relay_free(x);
+  host_wake(t, 5);
+}
+
+static void relay_cancel(void *ud) {
+  lreq *q = ud;
+  q->relay_waiter = NULL;
+  if (q->relay) {
+    relay_free(q->relay); /* cancels the upstream transfer */
+    q->relay = NULL;
+    if (q->c) srv_set_notify(q->c, req_notify, q);
+  }
+}
+
+/* relay(opts [, wait]) -> see the header comment */
+static int l_relay(lua_State *L) {
+  lreq *q = check_req(L);
+  int wait = lua_toboolean(L, 3);
+  if (q->tun || q->relay) return luaL_error(L, "request already forwarded");
+  if (srv_is_closed(q->c)) return gone(L);
+  http_opts o;
+  httpc_opts(L, 2, &o);
+  const char *err = NULL;
+  if (!wait) {
+    srv_conn *c = q->c;
+    relay_t *x = relay_start(host_loop(L), c, &o, relay_detached_done, c, &err);
+    if (!x)
+      return error_fail(L, strcmp(err, "malformed URL") == 0 ? "url" : "error", "%s %s: %s",
+                        o.method ? o.method : "GET", o.url, err);
+    q->c = NULL; /* the relay's now: it releases c when done */
+    q->owner = NULL;
+    q->waiter = NULL;
+    lua_pushboolean(L, 1);
+    return 1;
+  }
+  q->relay = relay_start(host_loop(L), q->c, &o, relay_waited_done, q, &err);
+  if (!q->relay)
+    return error_fail(L, strcmp(err, "malformed URL") == 0 ? "url" : "error", "%s %s: %s",
+                      o.method ? o.method : "GET", o.url, err);
+  task_t *t = host_task(L);
+  q->relay_waiter = t;
+  lua_settop(L, 2);
+  return host_yield(L, t, relay_cancel, q);
+}
+
 static int l_req_tostring(lua_State *L) {
   lreq *q = luaL_checkudata(L, 1, MT_REQ);
   if (!q->c) lua_pushliteral(L, "server request (closed)");
@@ -537,6 +634,7 @@ int luaopen_ksh_server(lua_State *L) {
   static const luaL_Reg rmeth[] = {{"info", l_info},     {"own", l_own},       {"respond", l_respond},
                                    {"write", l_write},   {"drain", l_drain},   {"finish", l_finish},
                                    {"closed", l_closed}, {"close", l_req_close}, {"upgrade", l_upgrade},
+                                   {"relay", l_relay},
                                    {NULL, NULL}};
   luaL_newmetatable(L, MT_REQ);
   luaL_newlib(L, rmeth);

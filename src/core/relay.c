@@ -1,0 +1,206 @@
+/* relay.c: a proxied request from a server.c connection to an http.c
+ * transfer and back, with no copy of the body outside the two buffers. */
+#define _POSIX_C_SOURCE 200809L
+#include "relay.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+struct relay {
+  loop_t *lp;
+  srv_conn *c;
+  http_req *r;
+  relay_fn done;
+  void *ud;
+  int responded, finished, complete, client_gone, paused, status;
+  unsigned pauses;
+  unsigned long long bytes;
+  size_t peak;
+};
+
+/* response headers never forwarded (hop-by-hop, or set by server.c) */
+static int skip_header(const char *name, size_t n) {
+  static const char *const names[] = {"connection", "keep-alive", "proxy-connection", "proxy-authenticate",
+                                      "proxy-authorization", "te", "trailer", "transfer-encoding",
+                                      "upgrade", "date", "content-length", NULL};
+  for (int i = 0; names[i]; i++)
+    if (strlen(names[i]) == n && strncasecmp(name, names[i], n) == 0) return 1;
+  return 0;
+}
+
+/* Go's textproto.CanonicalMIMEHeaderKey, in place: "content-type" ->
+ * "Content-Type"; a name with a byte Go does not accept stays as it is */
+static void canonical(char *p, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    unsigned char ch = (unsigned char)p[i];
+    if (ch == ' ' || ch < 0x21 || ch > 0x7e || ch == ':') return;
+  }
+  int up = 1;
+  for (size_t i = 0; i < n; i++) {
+    p[i] = (char)(up ? toupper((unsigned char)p[i]) : tolower((unsigned char)p[i]));
+    up = p[i] == '-';
+  }
+}
+
+/* the status line and headers of the upstream answer, to the client */
+static void send_head(relay_t *x) {
+  if (x->responded) return;
+  x->responded = 1;
+  size_t nh = http_header_count(x->r, 0);
+  const char *stackv[65];
+  const char **hv = nh < 64 ? stackv : malloc((nh + 1) * sizeof *hv);
+  size_t total = 0;
+  for (size_t i = 0; i < nh; i++) total += strlen(http_header_line(x->r, 0, i)) + 1;
+  char stackb[4096];
+  char *b = total <= sizeof stackb ? stackb : malloc(total);
+  long long cl = -1;
+  size_t k = 0, off = 0;
+  if (hv && b) {
+    for (size_t i = 0; i < nh; i++) {
+      const char *line = http_header_line(x->r, 0, i);
+      const char *colon = strchr(line, ':');
+      if (!colon) continue;
+      size_t nl = (size_t)(colon - line);
+      if (nl == 14 && strncasecmp(line, "content-length", 14) == 0) {
+        char *end;
+        long long v = strtoll(colon + 1, &end, 10);
+        if (end != colon + 1 && v >= 0) cl = v;
+        continue;
+      }
+      if (skip_header(line, nl)) continue;
+      size_t len = strlen(line);
+      if (strpbrk(line, "\r\n")) continue;
+      memcpy(b + off, line, len + 1);
+      canonical(b + off, nl);
+      hv[k++] = b + off;
+      off += len + 1;
+    }
+    hv[k] = NULL;
+  }
+  int status = (int)http_status(x->r);
+  if (status < 100 || status > 999) status = 502;
+  x->status = status;
+  srv_respond(x->c, status, hv && b ? hv : NULL, cl);
+  if (hv != stackv) free(hv);
+  if (b != stackb) free(b);
+}
+
+static void finish(relay_t *x) {
+  if (x->finished) return;
+  x->finished = 1;
+  srv_set_notify(x->c, NULL, NULL);
+  x->done(x->ud, x);
+}
+
+/* inside libcurl's write callback: queue only, never send (a failed send
+ * would run server.c's close notice, which cancels the transfer) */
+static size_t relay_sink(void *ud, http_req *r, const char *data, size_t len) {
+  relay_t *x = ud;
+  (void)r;
+  if (x->finished || srv_is_closed(x->c)) return 0;
+  send_head(x);
+  size_t pending = srv_pending(x->c);
+  if (pending > x->peak) x->peak = pending;
+  if (pending > srv_high_water()) {
+    x->paused = 1;
+    x->pauses++;
+    return HTTP_SINK_PAUSE;
+  }
+  if (srv_queue(x->c, data, len) < 0) return 0;
+  x->bytes += len;
+  return len;
+}
+
+/* from the loop: headers complete, or the transfer ended */
+static void relay_http(void *ud, http_req *r) {
+  relay_t *x = ud;
+  if (x->finished) return;
+  if (!http_done(r)) {
+    if (http_headers_done(r) && http_status(r) > 0) send_head(x);
+    return;
+  }
+  const char *kind;
+  const char *err = http_error(r, &kind);
+  if (!err) {
+    send_head(x); /* an empty body */
+    srv_end(x->c);
+    x->complete = 1;
+  } else if (!x->responded) {
+    x->responded = 1;
+    x->status = 500;
+    static const char *const h[] = {"Content-Type: text/plain; charset=utf-8", "X-Content-Type-Options: nosniff",
+                                    NULL};
+    size_t n = strlen(err);
+    if (srv_respond(x->c, 500, h, (long long)n + 1) == 0) {
+      srv_queue(x->c, err, n); /* never sends here: c stays ours until finish */
+      srv_queue(x->c, "\n", 1);
+      srv_end(x->c);
+    }
+  } /* else cut off mid-body: releasing the unfinished response closes it */
+  finish(x);
+}
+
+static void relay_srv(void *ud, srv_conn *c, int ev) {
+  relay_t *x = ud;
+  (void)c;
+  if (x->finished) return;
+  if (ev == SRV_EV_DRAIN) {
+    if (x->paused && srv_pending(x->c) <= srv_high_water()) {
+      x->paused = 0;
+      http_resume(x->r);
+    }
+    return;
+  }
+  /* the client went away: stop the upstream at once (a watch ends there) */
+  x->client_gone = 1;
+  http_cancel(x->r);
+  finish(x);
+}
+
+relay_t *relay_start(loop_t *lp, srv_conn *c, const http_opts *o, relay_fn done, void *ud, const char **err) {
+  relay_t *x = calloc(1, sizeof *x);
+  if (!x) {
+    *err = "out of memory";
+    return NULL;
+  }
+  x->lp = lp;
+  x->c = c;
+  x->done = done;
+  x->ud = ud;
+  http_opts ho = *o;
+  ho.framing = HTTP_FRAME_NONE;
+  ho.sink = relay_sink;
+  ho.sink_ud = x;
+  x->r = http_start(lp, &ho, relay_http, x, err);
+  if (!x->r) {
+    free(x);
+    return NULL;
+  }
+  srv_set_notify(c, relay_srv, x);
+  return x;
+}
+
+void relay_free(relay_t *x) {
+  if (!x) return;
+  if (!x->finished && x->c) srv_set_notify(x->c, NULL, NULL);
+  http_free(x->r);
+  free(x);
+}
+
+int relay_status(const relay_t *x) { return x->status; }
+unsigned long long relay_bytes(const relay_t *x) { return x->bytes; }
+int relay_complete(const relay_t *x) { return x->complete; }
+int relay_client_gone(const relay_t *x) { return x->client_gone; }
+size_t relay_peak(const relay_t *x) { return x->peak; }
+unsigned relay_pauses(const relay_t *x) { return x->pauses; }
+
+const char *relay_error(const relay_t *x, const char **kind) {
+  if (x->client_gone) {
+    *kind = "closed";
+    return "the client closed the connection";
+  }
+  return http_error(x->r, kind);
+}
