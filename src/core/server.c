@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -568,15 +569,51 @@ int srv_respond(srv_conn *c, int status, const char *const *headers, long long c
   return 0;
 }
 
+/* Send what is pending plus a chunk (its framing around it) in one sendmsg,
+ * straight from the caller's memory; what the socket does not take is
+ * queued.  Never closes: a failed send is left for the loop to find. */
+static long long conn_send_direct(srv_conn *c, const char *sz, size_t szl, const char *data, size_t len) {
+  struct iovec iov[4];
+  int n = 0;
+  size_t pending = c->out.len - c->outhead;
+  if (pending) iov[n++] = (struct iovec){c->out.p + c->outhead, pending};
+  if (szl) iov[n++] = (struct iovec){(void *)sz, szl};
+  iov[n++] = (struct iovec){(void *)data, len};
+  if (c->chunked) iov[n++] = (struct iovec){(void *)"\r\n", 2};
+  struct msghdr m;
+  memset(&m, 0, sizeof m);
+  m.msg_iov = iov;
+  m.msg_iovlen = (size_t)n;
+  ssize_t w = sendmsg(c->fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
+  size_t k = w > 0 ? (size_t)w : 0;
+  int i = 0;
+  if (pending) {
+    size_t t = k < pending ? k : pending;
+    c->outhead += t;
+    k -= t;
+    i = 1;
+    if (c->outhead == c->out.len) c->out.len = c->outhead = 0;
+  }
+  for (; i < n; i++) { /* queue the rest */
+    size_t t = k < iov[i].iov_len ? k : iov[i].iov_len;
+    k -= t;
+    if (t < iov[i].iov_len && buf_add(&c->out, (const char *)iov[i].iov_base + t, iov[i].iov_len - t)) return -1;
+  }
+  watch(c); /* POLLOUT while anything is left; a failed send fails again there */
+  return (long long)(c->out.len - c->outhead);
+}
+
 static long long conn_write(srv_conn *c, const char *data, size_t len, int may_flush) {
   if (c->state == C_DEAD) return -1;
   if (!c->responded || c->ended) return -1;
   if (len == 0 || c->nobody) return (long long)(c->out.len - c->outhead);
-  if (c->chunked) {
-    char sz[24];
-    int n = snprintf(sz, sizeof sz, "%zx\r\n", len);
-    buf_add(&c->out, sz, (size_t)n);
-  }
+  char sz[24];
+  size_t szl = c->chunked ? (size_t)snprintf(sz, sizeof sz, "%zx\r\n", len) : 0;
+  /* srv_queue: straight to the socket when little is waiting (no copy, no
+   * trip round the loop); a slow client's bytes queue up */
+  if (!may_flush && c->fd >= 0 && c->out.len - c->outhead < HIGH_WATER)
+    return conn_send_direct(c, sz, szl, data, len);
+  if (szl) buf_add(&c->out, sz, szl);
   if (buf_add(&c->out, data, len)) return -1;
   if (c->chunked) buf_add(&c->out, "\r\n", 2);
   /* send now only once a good amount is queued: small writes coalesce until

@@ -66,9 +66,11 @@ int srv_respond(srv_conn *c, int status, const char *const *headers, long long c
 /* Queue body bytes; returns the bytes waiting to be sent (the caller waits
  * for SRV_EV_DRAIN while it is over srv_high_water), or -1 if the client is gone. */
 long long srv_write(srv_conn *c, const char *data, size_t len);
-/* As srv_write, but never sends from inside the call (the loop sends when
- * the socket is writable): safe inside another library's callback, where a
- * failed send must not run the notify callback. */
+/* As srv_write, but safe inside another library's callback: it never closes
+ * the connection nor runs the notify callback (a failed send is found by the
+ * loop later).  With little output waiting it sends at once, pending bytes
+ * and data in one sendmsg from the caller's memory; what the socket does not
+ * take is queued. */
 long long srv_queue(srv_conn *c, const char *data, size_t len);
 /* Bytes of output waiting to be sent. */
 size_t srv_pending(const srv_conn *c);
