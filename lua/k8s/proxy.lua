@@ -163,8 +163,13 @@ local hop = {
   ["proxy-authorization"] = true, te = true, trailer = true, ["transfer-encoding"] = true, upgrade = true,
 }
 
+local canon_cache, canon_n = {}, 0
 local function canonical(name)
-  return (name:gsub("(%w)([%w]*)", function(a, b) return a:upper() .. b:lower() end))
+  local c = canon_cache[name]
+  if c then return c end
+  c = name:gsub("(%w)([%w]*)", function(a, b) return a:upper() .. b:lower() end)
+  if canon_n < 1000 then canon_n = canon_n + 1; canon_cache[name] = c end -- bounded: names come from clients
+  return c
 end
 
 -- percent-decoding of a path; nil when a % is not followed by two hex digits
@@ -465,7 +470,7 @@ local function handle(self, req)
   end
   -- net/http's ServeMux: a path with . or .. segments or // goes to its clean
   -- form (on the escaped path: %2e%2e stays, and the filters see "..")
-  local cleaned = clean_path(rawpath)
+  local cleaned = (rawpath:find("/.", 1, true) or rawpath:find("//", 1, true)) and clean_path(rawpath) or rawpath
   if cleaned ~= rawpath and method ~= "CONNECT" then
     redirect(req, method, cleaned .. (query ~= "" and ("?" .. query) or ""))
     return finish_log(307, 0)

@@ -60,6 +60,13 @@ void http_fail(http_req *r, const char *kind, const char *msg) { set_error(r, ki
 
 static int http_inited;
 
+/* Easy handles of finished transfers, reset and kept for the next ones:
+ * creating one per request (its structures and download buffer) was a
+ * visible part of a short request's cost. */
+#define POOL_MAX 32
+static CURL *pool[POOL_MAX];
+static int npool;
+
 int http_global_init(void) {
   if (http_inited) return 0;
   if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) return -1;
@@ -69,6 +76,7 @@ int http_global_init(void) {
 
 void http_global_cleanup(void) {
   if (!http_inited) return;
+  while (npool > 0) curl_easy_cleanup(pool[--npool]);
   curl_global_cleanup();
   http_inited = 0;
 }
@@ -453,7 +461,7 @@ http_req *http_start(loop_t *lp, const http_opts *o, http_notify notify, void *u
     http_free(r);
     return NULL;
   }
-  CURL *e = r->easy = http_global_init() == 0 ? curl_easy_init() : NULL;
+  CURL *e = r->easy = http_global_init() != 0 ? NULL : npool > 0 ? pool[--npool] : curl_easy_init();
   if (!e || !r->method || !r->url) {
     *err = "cannot create a transfer";
     http_free(r);
@@ -549,7 +557,14 @@ void http_free(http_req *r) {
     r->notify = NULL;
     return;
   }
-  if (r->easy) curl_easy_cleanup(r->easy);
+  if (r->easy) {
+    if (npool < POOL_MAX && http_inited) {
+      curl_easy_reset(r->easy); /* every option back to its default */
+      pool[npool++] = r->easy;
+    } else {
+      curl_easy_cleanup(r->easy);
+    }
+  }
   curl_slist_free_all(r->hdrs);
   curl_slist_free_all(r->connect_to);
   for (int t = 0; t < 2; t++) {
