@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #define HIGH_WATER (256 * 1024)
+#define DIRECT_MIN (64 * 1024) /* srv_queue: bytes worth a sendmsg of their own */
 #define SRV_MAX_INPUT (1024 * 1024) /* unparsed input kept while a response runs */
 
 static void buf_eat(buf_t *b, size_t n) {
@@ -609,9 +610,12 @@ static long long conn_write(srv_conn *c, const char *data, size_t len, int may_f
   if (len == 0 || c->nobody) return (long long)(c->out.len - c->outhead);
   char sz[24];
   size_t szl = c->chunked ? (size_t)snprintf(sz, sizeof sz, "%zx\r\n", len) : 0;
-  /* srv_queue: straight to the socket when little is waiting (no copy, no
-   * trip round the loop); a slow client's bytes queue up */
-  if (!may_flush && c->fd >= 0 && c->out.len - c->outhead < HIGH_WATER)
+  /* srv_queue: small writes gather in the buffer (the loop sends them when
+   * it comes round); once 64 KiB are there, they and the data go to the
+   * socket in one sendmsg (the data not copied); a slow client's bytes
+   * queue up */
+  size_t pending = c->out.len - c->outhead;
+  if (!may_flush && c->fd >= 0 && pending < HIGH_WATER && pending + szl + len + 2 >= DIRECT_MIN)
     return conn_send_direct(c, sz, szl, data, len);
   if (szl) buf_add(&c->out, sz, szl);
   if (buf_add(&c->out, data, len)) return -1;

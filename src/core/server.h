@@ -68,9 +68,9 @@ int srv_respond(srv_conn *c, int status, const char *const *headers, long long c
 long long srv_write(srv_conn *c, const char *data, size_t len);
 /* As srv_write, but safe inside another library's callback: it never closes
  * the connection nor runs the notify callback (a failed send is found by the
- * loop later).  With little output waiting it sends at once, pending bytes
- * and data in one sendmsg from the caller's memory; what the socket does not
- * take is queued. */
+ * loop later).  Small writes gather in the output buffer for the loop to
+ * send; once 64 KiB are there they and the data go out in one sendmsg from
+ * the caller's memory; what the socket does not take is queued. */
 long long srv_queue(srv_conn *c, const char *data, size_t len);
 /* Bytes of output waiting to be sent. */
 size_t srv_pending(const srv_conn *c);

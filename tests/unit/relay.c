@@ -158,7 +158,7 @@ int main(void) {
   static char buf[BIG + 65536];
 
   /* a small answer: status, Content-Length, headers canonical, hop-by-hop gone */
-  int fd = dial(px_port, 4096); /* a small window: the 4 MiB body below outruns it */
+  int fd = dial(px_port, 16384); /* a small window: the 4 MiB body below outruns it */
   const char *g = "GET /small HTTP/1.1\r\nHost: h\r\n\r\n";
   send(fd, g, strlen(g), 0);
   collect(fd, buf, sizeof buf, "hello", 0, 0);
@@ -172,7 +172,7 @@ int main(void) {
   /* the same connection again (keep-alive), a 4 MiB chunked body read slowly */
   send(fd, "GET /big HTTP/1.1\r\nHost: h\r\n\r\n", 30, 0);
   relays_done = 0;
-  size_t n = collect(fd, buf, sizeof buf, "\r\n0\r\n\r\n", 0, 16384);
+  size_t n = collect(fd, buf, sizeof buf, "\r\n0\r\n\r\n", 0, 65536);
   ok(relays_done == 1 && last_complete, "the big relay completed on the kept-alive connection");
   ok(strstr(buf, "Transfer-Encoding: chunked\r\n") != NULL, "no upstream length: chunked");
   /* dechunk and count */
@@ -208,14 +208,11 @@ int main(void) {
   ok(up_closed == 1, "and the upstream sees its request cancelled");
 
   /* an unreachable upstream: 500 with the error text */
-  int dead_port = up_port;
   srv_close(up);
   for (int i = 0; i < 5; i++) loop_run_once(lp, 1);
   fd = dial(px_port, 0);
   send(fd, g, strlen(g), 0);
-  (void)dead_port;
-  collect(fd, buf, sizeof buf, "\n", 0, 0);
-  collect(fd, buf + strlen(buf), sizeof buf - strlen(buf), "refused", 0, 0);
+  collect(fd, buf, sizeof buf, "refused", 0, 0);
   ok(strncmp(buf, "HTTP/1.1 500 ", 13) == 0 && strstr(buf, "Content-Type: text/plain; charset=utf-8") &&
      strstr(buf, "refused"), "unreachable upstream: 500 with the error");
   ok(last_status == 500 && !last_complete, "relay: status 500, not complete");
