@@ -384,7 +384,9 @@ Scan.__name = "etcd.scan"
 --- scanner(prefix [, opts]) -> a scan: sc:records() iterates raw KeyValue
 -- records (for ksh.etcdpb.kvs/lines), sc:kvs() the KeyValues; after the end
 -- sc.header, sc.revision and sc.count are set.  opts: page (keys per Range,
--- 0 for one Range), keys_only, revision, serializable, range_end, from_key.
+-- 0 for one Range), keys_only, revision, serializable, range_end, from_key,
+-- header_records (records() also yields the REC_HEADER and REC_END records,
+-- for ksh.etcdpb.json_range).
 function Client:scanner(prefix, opts)
   opts = opts or {}
   local o = { range_end = opts.range_end, from_key = opts.from_key, prefix = opts.range_end == nil and not opts.from_key }
@@ -392,7 +394,7 @@ function Client:scanner(prefix, opts)
   return setmetatable({
     client = self, key = key, range_end = range_end, page = opts.page or M.default_page,
     keys_only = opts.keys_only, serializable = opts.serializable, revision = opts.revision or 0,
-    pages = 0, n = 0, max_queue = opts.max_queue,
+    pages = 0, n = 0, max_queue = opts.max_queue, header_records = opts.header_records,
   }, Scan)
 end
 
@@ -403,7 +405,7 @@ function Scan:_open()
   if self.page > 0 then req.limit = self.page end
   local body = pb.encode("RangeRequest", req, true)
   local s, e = c:_try(function(ep)
-    local sc = pb.range_scanner()
+    local sc = pb.range_scanner(self.header_records)
     local st, se = http.stream(c:_opts(ep, "/etcdserverpb.KV/Range", body, {
       framer = sc:framer(), max_queue = self.max_queue,
       -- a server that sends nothing for the client's timeout (30 s) is
@@ -442,6 +444,8 @@ function Scan:next_record()
     elseif rec:sub(1, 1) == pb.REC_KVS then
       self.last_rec = rec
       return rec
+    elseif rec:sub(1, 1) == pb.REC_HEADER then
+      return rec -- only with header_records
     else -- pb.REC_END: the rest of the RangeResponse
       local r, derr = pb.decode("RangeResponse", rec:sub(2))
       if not r then self:close(); error(err("protocol", "etcd KV/Range: " .. tostring(derr)), 0) end
@@ -459,6 +463,7 @@ function Scan:next_record()
         if not last then self:close(); error(lerr or err("protocol", "etcd KV/Range: more without keys"), 0) end
         self.key = last .. "\0"
       end
+      if self.header_records then return rec end
     end
   end
   return nil
@@ -579,6 +584,28 @@ function Watch:_handle(r)
   self.floor = self.next_rev
 end
 
+-- the next WatchResponse message, or nil after a reconnect (call again); raises
+function Watch:_read()
+  if not self.stream then
+    local s, e = self:_open()
+    if not s then self.done = true; error(e, 0) end
+    self.stream = s
+  end
+  local rec, e = self.stream:read()
+  if rec then return rec end
+  local s = self.stream
+  e = e or grpc_error("Watch", s.headers, s:trailers())
+    or err("closed", "etcd watch: the server ended the stream")
+  self:_reconnect(e)
+  return nil
+end
+
+function Watch:_decode(rec)
+  local r, derr = pb.decode("WatchResponse", rec)
+  if not r then self:close(); error(err("protocol", "etcd watch: " .. tostring(derr)), 0) end
+  self:_handle(r)
+end
+
 --- next() -> the next event; raises on failure
 function Watch:next()
   while true do
@@ -589,21 +616,38 @@ function Watch:next()
     end
     if self.done then return nil end
     self.buf, self.i = {}, 1
-    if not self.stream then
-      local s, e = self:_open()
-      if not s then self.done = true; error(e, 0) end
-      self.stream = s
+    local rec = self:_read()
+    if rec then self:_decode(rec) end
+  end
+end
+
+--- next_output(printer) -> the text of the next batch of events as printer
+-- (a ksh.etcdpb.watch_printer) writes it from the response's bytes, with no
+-- tables; or false and a progress event (a table, for the caller to print);
+-- or nil at the end.  Raises on failure.  Do not mix with next().
+function Watch:next_output(printer)
+  while true do
+    if self.i <= #self.buf then
+      local ev = self.buf[self.i]
+      self.i = self.i + 1
+      return false, ev
     end
-    local rec, e = self.stream:read()
+    if self.done then return nil end
+    self.buf, self.i = {}, 1
+    local rec = self:_read()
     if rec then
-      local r, derr = pb.decode("WatchResponse", rec)
-      if not r then self:close(); error(err("protocol", "etcd watch: " .. tostring(derr)), 0) end
-      self:_handle(r)
-    else
-      local s = self.stream
-      e = e or grpc_error("Watch", s.headers, s:trailers())
-        or err("closed", "etcd watch: the server ended the stream")
-      self:_reconnect(e)
+      local text, n, max_rev = printer:feed(rec, self.floor)
+      if text then
+        -- as _handle: events before the floor were seen before a reconnect
+        if n > 0 and max_rev + 1 > self.next_rev then self.next_rev = max_rev + 1 end
+        self.floor = self.next_rev
+        if n > 0 then return text end
+      elseif text == false then
+        self:_decode(rec) -- created, canceled, a progress notification
+      else
+        self:close()
+        error(err("protocol", "etcd watch: " .. tostring(n and n.message or n)), 0)
+      end
     end
   end
 end

@@ -485,32 +485,20 @@ local function stream_get(c, o, req)
     if not ok then sc:close(); world(e) end
     return
   end
-  -- json: the header and count of a count-only Range, then the keys at its revision
-  local head = call(c:get(req.key, { range_end = req.range_end, count_only = true, revision = req.revision,
-                                     serializable = req.serializable }))
-  local hdr = ctl.json.header(head.header)
-  local count = head.count or 0
-  out("{" .. (hdr and '"header":' .. hdr or ""))
-  local n = 0
-  if count > 0 then
-    local sc = c:scanner(req.key, { range_end = req.range_end, keys_only = req.keys_only,
-                                    revision = req.revision or head.header.revision, serializable = req.serializable })
-    local kvjson = ctl.json.kv
-    local ok, e = pcall(function()
-      for rec in sc:records() do
-        local parts = {}
-        for i, kv in ipairs(pb.kvs(rec)) do parts[i] = kvjson(kv) end
-        if #parts > 0 then
-          out((n == 0 and (hdr and "," or "") .. '"kvs":[' or ",") .. table.concat(parts, ","))
-          n = n + #parts
-        end
-      end
-    end)
-    if not ok then sc:close(); world(e) end
-    if n > 0 then out("]") end
-  end
-  -- count is omitted when 0 (omitempty), as etcdctl's encoding/json does
-  out((count > 0 and ((hdr or n > 0) and "," or "") .. '"count":' .. count or "") .. "}\n")
+  -- json: written in C from the response (ksh.etcdpb.json_range): the
+  -- header as it arrives (before the keys), the keys, the count at the end
+  local sc = c:scanner(req.key, { range_end = req.range_end, keys_only = req.keys_only, revision = req.revision,
+                                  serializable = req.serializable, header_records = true })
+  local printer = pb.json_range(ctl.json.decoding())
+  local ok, e = pcall(function()
+    for rec in sc:records() do
+      local s, ferr = printer:feed(rec)
+      if not s then error(ferr, 0) end
+      if s ~= "" then out(s) end
+    end
+  end)
+  if not ok then sc:close(); world(e) end
+  out(printer:finish())
 end
 
 function run.get(o, args)
@@ -1584,7 +1572,24 @@ function run.watch(o, args, after_dash, dash)
   if not p or not p.watch then fail(EXIT_BAD_FEATURE, "%s not supported as output format", w) end
   local c = connect(o)
   local watcher = c:watcher(key, wo)
-  local ok, e = pcall(function()
+  local ok, e
+  if not exec and not o.hex and (w == "simple" or w == "json") then
+    -- the events' text written in C from the responses (ksh.etcdpb.watch_printer)
+    local printer = pb.watch_printer(w)
+    ok, e = pcall(function()
+      while true do
+        local text, ev = watcher:next_output(printer)
+        if text == nil then break end
+        if text then
+          out(text)
+        else
+          out(("progress notify: %d\n"):format(ev.revision))
+          p.watch(out, { header = ev.header, events = {} }, {})
+        end
+        io.stdout:flush()
+      end
+    end)
+  else ok, e = pcall(function()
     while true do
       local ev = watcher:next()
       if not ev then break end
@@ -1615,7 +1620,7 @@ function run.watch(o, args, after_dash, dash)
         end
       end
     end
-  end)
+  end) end
   watcher:close()
   if not ok then
     if getmetatable(e) == Fail or ksh.is_interrupt(e) then error(e, 0) end

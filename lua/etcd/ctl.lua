@@ -172,6 +172,8 @@ end
 
 --- json.set_decode(on): key and value bytes as text (kscript's --decode)
 function json.set_decode(on) decode_text = on and true or false end
+--- json.decoding() -> whether set_decode is on
+function json.decoding() return decode_text end
 
 function json.header(h)
   if not h then return nil end

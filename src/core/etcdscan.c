@@ -3,6 +3,9 @@
 
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "gofmt.h"
 
@@ -30,6 +33,7 @@ long etcdscan_feed(etcdscan_range *s, const char *data, size_t len, etcdscan_emi
       if (p[0] != 0) return scan_fail(s, p[0] == 1 ? "compressed gRPC message (not supported)" : "malformed gRPC frame");
       s->left = (uint64_t)p[1] << 24 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 8 | p[4];
       s->in_msg = 1;
+      s->msg_kvs = 0;
       s->rest.len = 0;
       if (pb_put_raw(&s->rest, (char[]){ETCDSCAN_REC_END}, 1)) return scan_fail(s, "out of memory");
       p += 5;
@@ -71,8 +75,15 @@ long etcdscan_feed(etcdscan_range *s, const char *data, size_t len, etcdscan_emi
       if (rc < 0 || (rc == 0 && whole) || field == 0) return scan_fail(s, "malformed RangeResponse");
       if (rc == 0) break;
       pb_buf *dst = field == 2 && (key & 7) == PB_LEN ? &s->batch : &s->rest;
-      if (field == 2 && dst == &s->batch) s->kvs++;
+      if (field == 2 && dst == &s->batch) s->kvs++, s->msg_kvs++;
       if (pb_put_raw(dst, p, (size_t)(q - p))) return scan_fail(s, "out of memory");
+      if (field == 1 && (key & 7) == PB_LEN && s->early_header && s->msg_kvs == 0) {
+        pb_buf h = {0};
+        int bad = pb_put_raw(&h, (char[]){ETCDSCAN_REC_HEADER}, 1) || pb_put_raw(&h, p, (size_t)(q - p));
+        if (!bad) bad = emit(ctx, h.p, h.len);
+        pb_buf_free(&h);
+        if (bad) return scan_fail(s, "out of memory");
+      }
       s->left -= (uint64_t)(q - p);
       p = q;
     }
@@ -115,12 +126,32 @@ static size_t utf8_len(const unsigned char *s, size_t n) {
   return k > 1 && cp >= 0xA0 ? (size_t)k : 0;
 }
 
+/* The first index from i on whose byte is not plain printable ASCII (below
+ * 0x20, 0x7f and up, or a backslash), 16 bytes at a time; or n. */
+static size_t skip_plain(const unsigned char *s, size_t i, size_t n) {
+#if defined(__SSE2__)
+  const __m128i sp = _mm_set1_epi8(0x20), del = _mm_set1_epi8(0x7f), bs = _mm_set1_epi8('\\');
+  while (n - i >= 16) {
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+    /* signed: bytes >= 0x80 are below 0x20 too */
+    __m128i m = _mm_or_si128(_mm_cmplt_epi8(v, sp), _mm_or_si128(_mm_cmpeq_epi8(v, del), _mm_cmpeq_epi8(v, bs)));
+    int mask = _mm_movemask_epi8(m);
+    if (mask) return i + (size_t)__builtin_ctz((unsigned)mask);
+    i += 16;
+  }
+#endif
+  while (i < n && s[i] >= 0x20 && s[i] < 0x7f && s[i] != '\\') i++;
+  return i;
+}
+
 int etcdscan_escape(pb_buf *b, const char *str, size_t n) {
   static const char hex[] = "0123456789abcdef";
   const unsigned char *s = (const unsigned char *)str;
   size_t i = 0, run = 0;
   int escaped = 0;
   while (i < n) {
+    i = skip_plain(s, i, n);
+    if (i >= n) break;
     unsigned char c = s[i];
     if (c >= 0x20 && c < 0x7f && c != '\\') {
       i++;

@@ -18,6 +18,11 @@
  *       count), once the whole gRPC message has been read. */
 #define ETCDSCAN_REC_KVS 'K'
 #define ETCDSCAN_REC_END 'E'
+/* With early_header set, also ETCDSCAN_REC_HEADER + the header field (tag,
+ * length, ResponseHeader) as soon as it is read, when it comes before the
+ * message's first kvs (etcd sends it first): a printer can write the header
+ * before the keys without a second request.  It is in the END record too. */
+#define ETCDSCAN_REC_HEADER 'H'
 
 /* Scanner state for RangeResponses arriving as gRPC messages in chunks of any
  * size; records go out through the callback.
@@ -29,6 +34,8 @@ typedef struct {
   pb_buf batch;     /* kvs of the current chunk */
   long messages;    /* complete messages seen */
   long kvs;         /* KeyValues emitted */
+  long msg_kvs;     /* KeyValues of the current message */
+  int early_header; /* emit ETCDSCAN_REC_HEADER records (set by the caller) */
   const char *err;  /* static message after a failure */
 } etcdscan_range;
 

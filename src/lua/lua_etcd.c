@@ -2,12 +2,16 @@
  * (connect, get, scan, put, del, txn, watch) is lua/etcd.lua on top of it.
  *
  *   encode(type, table) -> bytes      decode(type, bytes) -> table | nil, err
- *   range_scanner() -> sc             sc:framer() -> framer (for http.stream)
+ *   range_scanner([early_header]) -> sc   sc:framer() -> framer (for http.stream)
  *   sc:clean() -> bool, sc:count() -> KeyValues seen
  *   kvs(record [, keys_only]) -> {kv, ...}     (REC_KVS records of the scanner)
  *   lines(record, values, raw) -> text, n      (one key per line, escaped)
  *   last_key(record) -> key          escape(s) -> text, escaped        prefix_end(prefix) -> range_end
- *   REC_KVS, REC_END: the first byte of the scanner's records (etcdscan.h)
+ *   REC_KVS, REC_END, REC_HEADER: the first byte of the scanner's records (etcdscan.h)
+ * etcdctl's output in C (etcd_out.c):
+ *   json_range([text]) -> p   p:feed(record) -> text | nil, err   p:finish() -> text
+ *   watch_printer("simple"|"json") -> w
+ *   w:feed(message, floor) -> text, printed, max_rev | false (not a batch of events) | nil, err
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -20,12 +24,15 @@
 #include "error.h"
 #include "http.h"
 #include "lua_http.h"
+#include "etcd_out.h"
 #include "etcdscan.h"
 #include "pb.h"
 
 int luaopen_ksh_etcdpb(lua_State *L);
 
 #define SCANNER_MT "ksh.etcdpb.scanner"
+#define JRANGE_MT "ksh.etcdpb.json_range"
+#define WPRINT_MT "ksh.etcdpb.watch_printer"
 
 /* --- encode: Lua table -> protobuf --- */
 
@@ -312,8 +319,10 @@ static long range_framer(void *ud, http_req *r, const char *data, size_t len) {
 }
 
 static int l_range_scanner(lua_State *L) {
+  int early = lua_toboolean(L, 1);
   scanner *sc = lua_newuserdatauv(L, sizeof *sc, 0);
   memset(sc, 0, sizeof *sc);
+  sc->s.early_header = early;
   luaL_setmetatable(L, SCANNER_MT);
   return 1;
 }
@@ -461,6 +470,107 @@ static int l_prefix_end(lua_State *L) {
   return 1;
 }
 
+/* --- etcdctl's output (etcd_out.c) --- */
+
+typedef struct {
+  etcd_out_range r;
+  buf_t out; /* reused for each piece of text */
+} jrange;
+
+static void push_out(lua_State *L, buf_t *b) {
+  lua_pushlstring(L, b->p ? b->p : "", b->len);
+  b->len = 0;
+  if (b->cap > (1u << 22)) buf_free(b); /* keep a usual piece's memory, not a huge one's */
+}
+
+/* json_range([text]) -> printer of a streamed get -w json */
+static int l_json_range(lua_State *L) {
+  int text = lua_toboolean(L, 1);
+  jrange *j = lua_newuserdatauv(L, sizeof *j, 0);
+  memset(j, 0, sizeof *j);
+  j->r.text = text;
+  luaL_setmetatable(L, JRANGE_MT);
+  return 1;
+}
+
+static int jr_feed(lua_State *L) {
+  jrange *j = luaL_checkudata(L, 1, JRANGE_MT);
+  size_t n;
+  const char *rec = luaL_checklstring(L, 2, &n);
+  if (etcd_out_range_feed(&j->r, &j->out, rec, n)) {
+    j->out.len = 0;
+    return error_fail(L, "protocol", "malformed RangeResponse record (or out of memory)");
+  }
+  push_out(L, &j->out);
+  return 1;
+}
+
+static int jr_finish(lua_State *L) {
+  jrange *j = luaL_checkudata(L, 1, JRANGE_MT);
+  if (etcd_out_range_finish(&j->r, &j->out)) return luaL_error(L, "out of memory");
+  push_out(L, &j->out);
+  return 1;
+}
+
+static int jr_gc(lua_State *L) {
+  jrange *j = luaL_checkudata(L, 1, JRANGE_MT);
+  etcd_out_range_free(&j->r);
+  buf_free(&j->out);
+  return 0;
+}
+
+typedef struct {
+  int format;
+  buf_t out;
+} wprinter;
+
+/* watch_printer(format) -> printer of WatchResponses as etcdctl watch -w format */
+static int l_watch_printer(lua_State *L) {
+  static const char *const formats[] = {"simple", "json", NULL};
+  int f = luaL_checkoption(L, 1, NULL, formats);
+  wprinter *w = lua_newuserdatauv(L, sizeof *w, 0);
+  memset(w, 0, sizeof *w);
+  w->format = f == 0 ? ETCD_OUT_SIMPLE : ETCD_OUT_JSON;
+  luaL_setmetatable(L, WPRINT_MT);
+  return 1;
+}
+
+static int wp_feed(lua_State *L) {
+  wprinter *w = luaL_checkudata(L, 1, WPRINT_MT);
+  size_t n;
+  const char *m = luaL_checklstring(L, 2, &n);
+  lua_Integer floor = luaL_checkinteger(L, 3);
+  etcd_out_watchinfo wi;
+  if (etcd_out_watch(&w->out, m, n, w->format, floor, &wi)) {
+    w->out.len = 0;
+    return error_fail(L, "protocol", "malformed WatchResponse (or out of memory)");
+  }
+  if (wi.created || wi.canceled || wi.events == 0) {
+    lua_pushboolean(L, 0);
+    return 1;
+  }
+  push_out(L, &w->out);
+  lua_pushinteger(L, wi.printed);
+  lua_pushinteger(L, wi.max_rev);
+  return 3;
+}
+
+static int wp_gc(lua_State *L) {
+  wprinter *w = luaL_checkudata(L, 1, WPRINT_MT);
+  buf_free(&w->out);
+  return 0;
+}
+
+static void new_class(lua_State *L, const char *name, const luaL_Reg *meth, lua_CFunction gc) {
+  luaL_newmetatable(L, name);
+  lua_newtable(L);
+  luaL_setfuncs(L, meth, 0);
+  lua_setfield(L, -2, "__index");
+  lua_pushcfunction(L, gc);
+  lua_setfield(L, -2, "__gc");
+  lua_pop(L, 1);
+}
+
 int luaopen_ksh_etcdpb(lua_State *L) {
   static const luaL_Reg sc_meth[] = {{"framer", sc_framer}, {"clean", sc_clean}, {"count", sc_count}, {NULL, NULL}};
   luaL_newmetatable(L, SCANNER_MT);
@@ -469,13 +579,20 @@ int luaopen_ksh_etcdpb(lua_State *L) {
   lua_pushcfunction(L, sc_gc);
   lua_setfield(L, -2, "__gc");
   lua_pop(L, 1);
+  static const luaL_Reg jr_meth[] = {{"feed", jr_feed}, {"finish", jr_finish}, {NULL, NULL}};
+  new_class(L, JRANGE_MT, jr_meth, jr_gc);
+  static const luaL_Reg wp_meth[] = {{"feed", wp_feed}, {NULL, NULL}};
+  new_class(L, WPRINT_MT, wp_meth, wp_gc);
   static const luaL_Reg fns[] = {{"encode", l_encode}, {"decode", l_decode}, {"range_scanner", l_range_scanner},
                                  {"kvs", l_kvs},       {"lines", l_lines},   {"escape", l_escape},
-                                 {"prefix_end", l_prefix_end}, {"last_key", l_last_key}, {NULL, NULL}};
+                                 {"prefix_end", l_prefix_end}, {"last_key", l_last_key},
+                                 {"json_range", l_json_range}, {"watch_printer", l_watch_printer}, {NULL, NULL}};
   luaL_newlib(L, fns);
   lua_pushlstring(L, (char[]){ETCDSCAN_REC_KVS}, 1);
   lua_setfield(L, -2, "REC_KVS");
   lua_pushlstring(L, (char[]){ETCDSCAN_REC_END}, 1);
   lua_setfield(L, -2, "REC_END");
+  lua_pushlstring(L, (char[]){ETCDSCAN_REC_HEADER}, 1);
+  lua_setfield(L, -2, "REC_HEADER");
   return 1;
 }

@@ -141,5 +141,21 @@ int main(void) {
     free(outb);
     free(e);
   }
+  { /* long inputs take the two-digits-per-lookup path: every byte value, both alphabets */
+    static const char want[] = "//79/Pv6+fj39vX08/Lx8O/u7ezr6uno5+bl5OPi4eDf3t3c29rZ2NfW1dTT0tHQz87NzMvKycjHxsXEw8LBwL++vby7urm4t7a1tLOysbCvrq2sq6qpqKempaSjoqGgn56dnJuamZiXlpWUk5KRkI+OjYyLiomIh4aFhIOCgYB/fn18e3p5eHd2dXRzcnFwb25tbGtqaWhnZmVkY2JhYF9eXVxbWllYV1ZVVFNSUVBPTk1MS0pJSEdGRURDQkFAPz49PDs6OTg3NjU0MzIxMC8uLSwrKikoJyYlJCMiISAfHh0cGxoZGBcWFRQTEhEQDw4NDAsKCQgHBgUEAwIBAHRhaWwh";
+    static const char want_url[] = "__79_Pv6-fj39vX08_Lx8O_u7ezr6uno5-bl5OPi4eDf3t3c29rZ2NfW1dTT0tHQz87NzMvKycjHxsXEw8LBwL--vby7urm4t7a1tLOysbCvrq2sq6qpqKempaSjoqGgn56dnJuamZiXlpWUk5KRkI-OjYyLiomIh4aFhIOCgYB_fn18e3p5eHd2dXRzcnFwb25tbGtqaWhnZmVkY2JhYF9eXVxbWllYV1ZVVFNSUVBPTk1MS0pJSEdGRURDQkFAPz49PDs6OTg3NjU0MzIxMC8uLSwrKikoJyYlJCMiISAfHh0cGxoZGBcWFRQTEhEQDw4NDAsKCQgHBgUEAwIBAHRhaWwh";
+    unsigned char in[261];
+    for (int i = 0; i < 256; i++) in[i] = (unsigned char)(255 - i);
+    memcpy(in + 256, "tail!", 5);
+    char out[400];
+    size_t n = b64_encode(in, sizeof in, out, 0);
+    ok(n == strlen(want) && strcmp(out, want) == 0, "encode 261 bytes (every byte value)");
+    n = b64_encode(in, sizeof in, out, B64_URL);
+    ok(n == strlen(want_url) && strcmp(out, want_url) == 0, "encode 261 bytes, URL alphabet");
+    unsigned char round[400];
+    size_t bad;
+    ok(b64_decode(want, strlen(want), round, 0, &bad) == (ptrdiff_t)sizeof in && memcmp(round, in, sizeof in) == 0,
+       "decode 261 bytes back");
+  }
   return done_testing();
 }

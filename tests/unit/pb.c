@@ -198,6 +198,20 @@ int main(void) {
   ok(escape_is("\x00\x1b", 2, "\\x00\\x1b", 1), "NUL and ESC escaped");
   ok(escape_is("\xc3", 1, "\\xc3", 1), "truncated UTF-8 escaped");
   ok(escape_is("\xc0\xaf", 2, "\\xc0\\xaf", 1), "overlong UTF-8 escaped");
+  /* past 16 bytes the plain run is found 16 at a time: a special byte at every offset */
+  for (int at = 0; at < 40; at++) {
+    char in[41], want[48];
+    memset(in, 'a', 40);
+    in[40] = 0;
+    in[at] = at % 3 == 0 ? '\\' : at % 3 == 1 ? '\x7f' : '\n';
+    memcpy(want, in, (size_t)at);
+    const char *e = at % 3 == 0 ? "\\\\" : at % 3 == 1 ? "\\x7f" : "\\n";
+    strcpy(want + at, e);
+    strcat(want, in + at + 1);
+    ok(escape_is(in, 40, want, 1), "a %s at offset %d of 40 bytes escaped", at % 3 == 0 ? "backslash" : at % 3 == 1 ? "DEL" : "newline", at);
+  }
+  ok(escape_is("0123456789abcdef0123456789abcdef caf\xc3\xa9 \xe2\x9c\x93 0123456789abcdef", 59,
+               "0123456789abcdef0123456789abcdef caf\xc3\xa9 \xe2\x9c\x93 0123456789abcdef", 0), "UTF-8 after a long ASCII run as is");
   ok(escape_is("\xed\xa0\x80", 3, "\\xed\\xa0\\x80", 1), "surrogates escaped");
   ok(escape_is("\xc2\x85", 2, "\\xc2\\x85", 1), "C1 control (NEL) escaped");
   ok(escape_is("\xf0\x9f\x98\x80", 4, "\xf0\x9f\x98\x80", 0), "4-byte UTF-8 (emoji) as is");
