@@ -823,58 +823,18 @@ static void put_newline(enc_t *e, int depth) {
   }
 }
 
-static const char hexdig[] = "0123456789abcdef";
 
-/* Go's appendString: \" \\ \b \f \n \r \t, other bytes < 0x20 as \u00xx,
- * <>& as \u003c.. (escape_html), U+2028/9 escaped, invalid UTF-8 bytes as \ufffd */
+/* Go's appendString (gofmt_jquote, which the C output paths use too): \" \\
+ * \b \f \n \r \t, other bytes < 0x20 as \u00xx, <>& as \u003c.. (escape_html),
+ * U+2028/9 escaped, invalid UTF-8 bytes as \ufffd */
 static void enc_string(enc_t *e, const char *str, size_t len) {
-  const unsigned char *s = (const unsigned char *)str, *end = s + len, *p = s, *run = s;
-  const unsigned char *cls = e->esc;
-  NEED(e, len + 2);
-  PUTC(e, '"');
-  int html = cls == esc_go;
-  for (;;) {
-    p = skip_plain(p, end, html);
-    while (p < end && !cls[*p]) p++;
-    if (p > run) put(e, (const char *)run, (size_t)(p - run));
-    if (p >= end) break;
-    unsigned c = *p;
-    if (c >= 0x80) {
-      uint32_t cp;
-      int n = gofmt_utf8_decode(p, (size_t)(end - p), &cp);
-      if (n == 0) {
-        put(e, "\\ufffd", 6);
-        p++;
-      } else if (cp == 0x2028 || cp == 0x2029) {
-        put(e, cp == 0x2028 ? "\\u2028" : "\\u2029", 6);
-        p += n;
-      } else {
-        put(e, (const char *)p, (size_t)n);
-        p += n;
-      }
-      run = p;
-      continue;
-    }
-    NEED(e, 6);
-    PUTC(e, '\\');
-    switch (c) {
-    case '"': case '\\': PUTC(e, c); break;
-    case '\b': PUTC(e, 'b'); break;
-    case '\f': PUTC(e, 'f'); break;
-    case '\n': PUTC(e, 'n'); break;
-    case '\r': PUTC(e, 'r'); break;
-    case '\t': PUTC(e, 't'); break;
-    default:
-      PUTC(e, 'u');
-      PUTC(e, '0');
-      PUTC(e, '0');
-      PUTC(e, hexdig[c >> 4]);
-      PUTC(e, hexdig[c & 15]);
-    }
-    run = ++p;
-  }
-  NEED(e, 1);
-  PUTC(e, '"');
+  /* the encoder's buffer lent to the core's quoting (both grow it with realloc) */
+  buf_t b = {e->b->p, e->b->n, e->b->cap};
+  int rc = gofmt_jquote(&b, str, len, e->esc == esc_go);
+  e->b->p = b.p;
+  e->b->n = b.len;
+  e->b->cap = b.cap;
+  if (rc) luaL_error(e->L, "json: out of memory");
 }
 
 static void enc_value(enc_t *e, int idx);
