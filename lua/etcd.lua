@@ -385,8 +385,9 @@ Scan.__name = "etcd.scan"
 -- records (for ksh.etcdpb.kvs/lines), sc:kvs() the KeyValues; after the end
 -- sc.header, sc.revision and sc.count are set.  opts: page (keys per Range,
 -- 0 for one Range), keys_only, revision, serializable, range_end, from_key,
--- header_records (records() also yields the REC_HEADER and REC_END records,
--- for ksh.etcdpb.json_range).
+-- header_records (the scanner reports the header as soon as it arrives),
+-- output (a ksh.etcdpb.output: the KeyValues are printed to stdout by C as
+-- they arrive and records() yields none of them; call output:finish() after).
 function Client:scanner(prefix, opts)
   opts = opts or {}
   local o = { range_end = opts.range_end, from_key = opts.from_key, prefix = opts.range_end == nil and not opts.from_key }
@@ -394,7 +395,7 @@ function Client:scanner(prefix, opts)
   return setmetatable({
     client = self, key = key, range_end = range_end, page = opts.page or M.default_page,
     keys_only = opts.keys_only, serializable = opts.serializable, revision = opts.revision or 0,
-    pages = 0, n = 0, max_queue = opts.max_queue, header_records = opts.header_records,
+    pages = 0, n = 0, max_queue = opts.max_queue, header_records = opts.header_records, output = opts.output,
   }, Scan)
 end
 
@@ -405,7 +406,7 @@ function Scan:_open()
   if self.page > 0 then req.limit = self.page end
   local body = pb.encode("RangeRequest", req, true)
   local s, e = c:_try(function(ep)
-    local sc = pb.range_scanner(self.header_records)
+    local sc = pb.range_scanner(self.header_records, self.output)
     local st, se = http.stream(c:_opts(ep, "/etcdserverpb.KV/Range", body, {
       framer = sc:framer(), max_queue = self.max_queue,
       -- a server that sends nothing for the client's timeout (30 s) is
@@ -444,8 +445,6 @@ function Scan:next_record()
     elseif rec:sub(1, 1) == pb.REC_KVS then
       self.last_rec = rec
       return rec
-    elseif rec:sub(1, 1) == pb.REC_HEADER then
-      return rec -- only with header_records
     else -- pb.REC_END: the rest of the RangeResponse
       local r, derr = pb.decode("RangeResponse", rec:sub(2))
       if not r then self:close(); error(err("protocol", "etcd KV/Range: " .. tostring(derr)), 0) end
@@ -459,11 +458,11 @@ function Scan:next_record()
       self.more = self.page > 0 and r.more
       if self.more then
         local last, lerr = nil, nil
-        if self.last_rec then last, lerr = pb.last_key(self.last_rec) end
+        if self.last_rec then last, lerr = pb.last_key(self.last_rec)
+        elseif self.output then last = self.output:last_key() end -- the records went to the printer
         if not last then self:close(); error(lerr or err("protocol", "etcd KV/Range: more without keys"), 0) end
         self.key = last .. "\0"
       end
-      if self.header_records then return rec end
     end
   end
   return nil

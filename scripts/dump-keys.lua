@@ -97,11 +97,15 @@ else
                            timeout = o.timeout }
 end
 if not c then error(cerr, 0) end
-local sc = c:scanner(prefix, { keys_only = not (o.values or o.count or o.decode), page = o.page, revision = o.rev })
+local progress = sys.isatty(2)
+-- the plain listing without a progress line: printed by C as the response
+-- arrives (ksh.etcdpb.output), from the response's bytes to stdout
+local printer = not (o.count or o.decode or progress) and pb.output("lines", o.values, o.raw) or nil
+local sc = c:scanner(prefix, { keys_only = not (o.values or o.count or o.decode), page = o.page, revision = o.rev,
+                               output = not o.snapshot and printer or nil })
 local out = io.stdout
 out:setvbuf("full", 1 << 16)
 
-local progress = sys.isatty(2)
 local t0, shown, n = now(), nil, 0
 local function show(done)
   if not progress then return end
@@ -161,6 +165,19 @@ elseif o.decode then
     show()
   end
   show(true)
+elseif printer then
+  local ok, e = pcall(function()
+    for rec in sc:records() do -- records reach Lua only from a snapshot file
+      local fed, ferr = printer:feed(rec)
+      if not fed then error(ferr, 0) end
+    end
+  end)
+  if ok then ok, e = printer:finish() end
+  if not ok then
+    sc:close()
+    if type(e) == "table" and e.kind == "pipe" then return 141 end -- stdout closed: quietly, as a SIGPIPE
+    error(e, 0)
+  end
 else
   local lines, values, raw = pb.lines, o.values, o.raw
   for rec in sc:records() do

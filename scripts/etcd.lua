@@ -51,8 +51,7 @@
 -- Output and exit codes are etcdctl 3.6's; errors end with etcdctl's
 -- "Error: ..." line.  Differences: a flag and its ETCDCTL_ variable may both
 -- be set (the flag wins, -v says so); `get --prefix` streams in bounded
--- memory (json: a count-only Range first gives the header and count, the
--- keys are read at its revision).  More in share/etcd.md.
+-- memory (one Range, printed by C as it arrives).  More in share/etcd.md.
 local etcd = require "etcd"
 local ctl = require "etcd.ctl"
 local pb = require "ksh.etcdpb"
@@ -465,40 +464,59 @@ local function k8s_value(kv)
   return kv.value
 end
 
+-- a write to a closed pipe ends the command quietly, with a SIGPIPE'd
+-- process's status (etcdctl dies of the signal)
+local function stopped(e) return type(e) == "table" and e.kind == "pipe" end
+
 local function stream_get(c, o, req)
   local w = o["write-out"]
-  if w == "simple" then
+  local dec = w == "simple" and ctl.simple.decoder()
+  if w == "simple" and (dec or o["print-value-only"]) then
     local sc = c:scanner(req.key, { range_end = req.range_end, keys_only = req.keys_only, revision = req.revision,
                                     serializable = req.serializable })
-    local lines, dec = pb.lines, ctl.simple.decoder()
     local ok, e = pcall(function()
       if dec then
         for kv in sc:kvs() do
           if o["print-value-only"] then out(dec(kv) .. "\n") else out(kv.key .. "\n" .. dec(kv) .. "\n") end
         end
-      elseif o["print-value-only"] then
-        for kv in sc:kvs() do out(kv.value .. "\n") end
       else
-        for rec in sc:records() do out((lines(rec, true, true))) end
+        for kv in sc:kvs() do out(kv.value .. "\n") end
       end
     end)
     if not ok then sc:close(); world(e) end
     return
   end
-  -- json: written in C from the response (ksh.etcdpb.json_range): the
-  -- header as it arrives (before the keys), the keys, the count at the end
-  local sc = c:scanner(req.key, { range_end = req.range_end, keys_only = req.keys_only, revision = req.revision,
-                                  serializable = req.serializable, header_records = true })
-  local printer = pb.json_range(ctl.json.decoding())
-  local ok, e = pcall(function()
-    for rec in sc:records() do
-      local s, ferr = printer:feed(rec)
-      if not s then error(ferr, 0) end
-      if s ~= "" then out(s) end
-    end
-  end)
-  if not ok then sc:close(); world(e) end
-  out(printer:finish())
+  -- printed by C as the response arrives (ksh.etcdpb.output): simple as
+  -- key and value lines; json with the header first (etcd sends it before
+  -- the keys), the keys, the count last
+  local printer = w == "simple" and pb.output("lines", true, true) or pb.output("json", ctl.json.decoding())
+  io.stdout:flush()
+  local ok, e
+  if o.snapshot ~= "" then
+    -- a snapshot file's scan hands its records to Lua: fed to the printer from here
+    local head = w == "json" and call(c:get(req.key, { range_end = req.range_end, count_only = true,
+                                                       revision = req.revision }))
+    local sc = c:scanner(req.key, { range_end = req.range_end, keys_only = req.keys_only,
+                                    revision = req.revision or (head and head.header.revision) })
+    ok, e = pcall(function()
+      if head then
+        local fed, ferr = printer:feed(pb.REC_END .. pb.encode("RangeResponse", { header = head.header, count = head.count }))
+        if not fed then error(ferr, 0) end
+      end
+      for rec in sc:records() do
+        local fed, ferr = printer:feed(rec)
+        if not fed then error(ferr, 0) end
+      end
+    end)
+  else
+    local sc = c:scanner(req.key, { range_end = req.range_end, keys_only = req.keys_only, revision = req.revision,
+                                    serializable = req.serializable, header_records = w == "json", output = printer })
+    ok, e = pcall(function() for _ in sc:records() do end end)
+    if not ok then sc:close() end
+  end
+  if ok then ok, e = printer:finish() end
+  if stopped(e) then return 141 end
+  if not ok then world(e) end
 end
 
 function run.get(o, args)

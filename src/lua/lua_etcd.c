@@ -2,18 +2,22 @@
  * (connect, get, scan, put, del, txn, watch) is lua/etcd.lua on top of it.
  *
  *   encode(type, table) -> bytes      decode(type, bytes) -> table | nil, err
- *   range_scanner([early_header]) -> sc   sc:framer() -> framer (for http.stream)
+ *   range_scanner([early_header [, output]]) -> sc   sc:framer() -> framer (for http.stream)
  *   sc:clean() -> bool, sc:count() -> KeyValues seen
  *   kvs(record [, keys_only]) -> {kv, ...}     (REC_KVS records of the scanner)
  *   lines(record, values, raw) -> text, n      (one key per line, escaped)
  *   last_key(record) -> key          escape(s) -> text, escaped        prefix_end(prefix) -> range_end
  *   REC_KVS, REC_END, REC_HEADER: the first byte of the scanner's records (etcdscan.h)
  * etcdctl's output in C (etcd_out.c):
- *   json_range([text]) -> p   p:feed(record) -> text | nil, err   p:finish() -> text
+ *   output("json", text) | output("lines", values, raw) -> o: with range_scanner(early, o) the
+ *     range's KeyValues are printed to stdout in C (o:count(); o:finish() -> true | nil, err;
+ *     o:feed(record) for records read in Lua)
  *   watch_printer("simple"|"json") -> w
  *   w:feed(message, floor) -> text, printed, max_rev | false (not a batch of events) | nil, err
  */
 #include <errno.h>
+#include <poll.h>
+#include <unistd.h>
 #include <inttypes.h>
 #include <lauxlib.h>
 #include <lua.h>
@@ -31,7 +35,6 @@
 int luaopen_ksh_etcdpb(lua_State *L);
 
 #define SCANNER_MT "ksh.etcdpb.scanner"
-#define JRANGE_MT "ksh.etcdpb.json_range"
 #define WPRINT_MT "ksh.etcdpb.watch_printer"
 
 /* --- encode: Lua table -> protobuf --- */
@@ -303,26 +306,174 @@ static int l_decode(lua_State *L) {
   return 1;
 }
 
+/* --- output sinks: a range's records printed to stdout in C --- */
+
+enum { SINK_LINES, SINK_JSON };
+
+#define SINK_FLUSH (256u * 1024)
+
+typedef struct {
+  int kind;
+  int values, raw;   /* SINK_LINES: pb.lines' flags */
+  etcd_out_range jr; /* SINK_JSON */
+  buf_t out;
+  long count;        /* KeyValues printed */
+  int werr;          /* errno of a failed write to stdout */
+  buf_t last;        /* the key of the last KeyValue (where a paged scan goes on) */
+} sink;
+
+/* the key of the last KeyValue of a record's kvs into *last; 0 or -1 */
+static int record_last_key(const char *p, size_t n, buf_t *last) {
+  const char *end = p + n, *kv = NULL;
+  size_t kvn = 0;
+  pb_field fl, kf;
+  int rc;
+  while ((rc = pb_next(&p, end, &fl)) == 1)
+    if (fl.field == 2 && fl.wiretype == PB_LEN) kv = fl.data, kvn = fl.len;
+  if (rc < 0) return -1;
+  if (!kv) return 0;
+  last->len = 0;
+  const char *q = kv, *qe = kv + kvn;
+  while ((rc = pb_next(&q, qe, &kf)) == 1)
+    if (kf.field == 1 && kf.wiretype == PB_LEN) return buf_add(last, kf.data, kf.len);
+  return rc < 0 ? -1 : buf_add(last, "", 0);
+}
+
+static int sink_write(sink *k) {
+  size_t off = 0;
+  while (off < k->out.len && !k->werr) {
+    ssize_t w = write(1, k->out.p + off, k->out.len - off);
+    if (w > 0) off += (size_t)w;
+    else if (w < 0 && errno == EINTR) continue;
+    else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      struct pollfd pf = {.fd = 1, .events = POLLOUT};
+      poll(&pf, 1, -1);
+    } else k->werr = w < 0 ? errno : EIO;
+  }
+  k->out.len = 0;
+  return k->werr ? -1 : 0;
+}
+
+/* the lines of a KeyValue record (pb.lines) appended to out */
+static int lines_of(buf_t *out, const char *p, size_t n, int values, int raw, long *count);
+
+static int sink_feed(sink *k, const char *rec, size_t n) {
+  int rc;
+  if (k->kind == SINK_JSON) {
+    rc = etcd_out_range_feed(&k->jr, &k->out, rec, n);
+    if (!rc && rec[0] == ETCDSCAN_REC_KVS) k->count = k->jr.nkvs;
+  } else {
+    rc = rec[0] == ETCDSCAN_REC_KVS ? lines_of(&k->out, rec + 1, n - 1, k->values, k->raw, &k->count) : 0;
+  }
+  if (rc || (rec[0] == ETCDSCAN_REC_KVS && record_last_key(rec + 1, n - 1, &k->last))) return -1;
+  return k->out.len >= SINK_FLUSH ? sink_write(k) : 0;
+}
+
+#define SINK_MT "ksh.etcdpb.output"
+
+/* output("json", text) | output("lines", values, raw) -> a sink for range_scanner */
+static int l_output(lua_State *L) {
+  static const char *const kinds[] = {"lines", "json", NULL};
+  int kind = luaL_checkoption(L, 1, NULL, kinds);
+  sink *k = lua_newuserdatauv(L, sizeof *k, 0);
+  memset(k, 0, sizeof *k);
+  k->kind = kind == 0 ? SINK_LINES : SINK_JSON;
+  if (k->kind == SINK_JSON) k->jr.text = lua_toboolean(L, 2);
+  else k->values = lua_toboolean(L, 2), k->raw = lua_toboolean(L, 3);
+  luaL_setmetatable(L, SINK_MT);
+  return 1;
+}
+
+/* o:finish() -> true | nil, err: writes what is left (json: the end of the document) */
+static int sink_finish(lua_State *L) {
+  sink *k = luaL_checkudata(L, 1, SINK_MT);
+  if (k->kind == SINK_JSON && etcd_out_range_finish(&k->jr, &k->out)) return luaL_error(L, "out of memory");
+  if (sink_write(k)) return error_fail(L, k->werr == EPIPE ? "pipe" : "io", "write to stdout: %s", strerror(k->werr));
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* o:feed(record) -> true | nil, err: a record from Lua (a snapshot file's scan) */
+static int sink_lfeed(lua_State *L) {
+  sink *k = luaL_checkudata(L, 1, SINK_MT);
+  size_t n;
+  const char *rec = luaL_checklstring(L, 2, &n);
+  if (n == 0 || sink_feed(k, rec, n)) {
+    if (k->werr) return error_fail(L, k->werr == EPIPE ? "pipe" : "io", "write to stdout: %s", strerror(k->werr));
+    return error_fail(L, "protocol", "malformed KeyValue record");
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* o:last_key() -> the key of the last KeyValue printed | nil */
+static int sink_last_key(lua_State *L) {
+  sink *k = luaL_checkudata(L, 1, SINK_MT);
+  if (!k->last.p) return 0;
+  lua_pushlstring(L, k->last.p, k->last.len);
+  return 1;
+}
+
+static int sink_count(lua_State *L) {
+  sink *k = luaL_checkudata(L, 1, SINK_MT);
+  lua_pushinteger(L, k->count);
+  return 1;
+}
+
+static int sink_gc(lua_State *L) {
+  sink *k = luaL_checkudata(L, 1, SINK_MT);
+  etcd_out_range_free(&k->jr);
+  buf_free(&k->out);
+  buf_free(&k->last);
+  return 0;
+}
+
 /* --- the streamed RangeResponse --- */
 
 typedef struct {
   etcdscan_range s;
+  sink *out; /* records printed here instead of queued (kept alive by a user value) */
 } scanner;
 
-static int emit_cb(void *ctx, const char *d, size_t n) { return http_emit(ctx, d, n); }
+typedef struct {
+  http_req *r;
+  scanner *sc;
+} emit_ctx;
+
+static int emit_cb(void *ctx, const char *d, size_t n) {
+  emit_ctx *e = ctx;
+  sink *k = e->sc->out;
+  if (k && n > 0) {
+    if (sink_feed(k, d, n)) return -1;
+    if (d[0] != ETCDSCAN_REC_END) return 0; /* the end still goes to Lua: pages, more, count */
+  }
+  return http_emit(e->r, d, n);
+}
 
 static long range_framer(void *ud, http_req *r, const char *data, size_t len) {
   scanner *sc = ud;
-  long c = etcdscan_feed(&sc->s, data, len, emit_cb, r);
-  if (c < 0) http_fail(r, "protocol", sc->s.err);
+  emit_ctx e = {r, sc};
+  long c = etcdscan_feed(&sc->s, data, len, emit_cb, &e);
+  if (c < 0) {
+    if (sc->out && sc->out->werr)
+      http_fail(r, sc->out->werr == EPIPE ? "pipe" : "io", strerror(sc->out->werr));
+    else
+      http_fail(r, "protocol", sc->out ? "malformed RangeResponse (or out of memory)" : sc->s.err);
+  }
   return c;
 }
 
 static int l_range_scanner(lua_State *L) {
   int early = lua_toboolean(L, 1);
-  scanner *sc = lua_newuserdatauv(L, sizeof *sc, 0);
+  sink *k = lua_isnoneornil(L, 2) ? NULL : luaL_checkudata(L, 2, SINK_MT);
+  scanner *sc = lua_newuserdatauv(L, sizeof *sc, 1);
   memset(sc, 0, sizeof *sc);
   sc->s.early_header = early;
+  sc->out = k;
+  if (k) {
+    lua_pushvalue(L, 2);
+    lua_setiuservalue(L, -2, 1);
+  }
   luaL_setmetatable(L, SCANNER_MT);
   return 1;
 }
@@ -409,12 +560,26 @@ static int l_last_key(lua_State *L) {
  * when the record is malformed */
 static int l_lines(lua_State *L) {
   size_t n;
-  const char *p = check_record(L, &n), *end = p + n;
+  const char *p = check_record(L, &n);
   int values = lua_toboolean(L, 2), raw = lua_toboolean(L, 3);
-  pb_buf out = {0};
+  buf_t out = {0};
+  long count = 0;
+  if (lines_of(&out, p, n, values, raw, &count)) {
+    buf_free(&out);
+    return malformed_record(L);
+  }
+  lua_pushlstring(L, out.p ? out.p : "", out.len);
+  buf_free(&out);
+  lua_pushinteger(L, count);
+  return 2;
+}
+
+static int lines_of(buf_t *out, const char *p, size_t n, int values, int raw, long *count) {
+  const char *end = p + n;
   pb_field fl, kf;
   int rc;
-  lua_Integer count = 0;
+  /* etcdscan_escape writes a pb_buf: out lent to one (both grow with realloc) */
+  pb_buf b = {out->p, out->len, out->cap, 0};
   while ((rc = pb_next(&p, end, &fl)) == 1) {
     if (fl.field != 2 || fl.wiretype != PB_LEN) break;
     const char *key = "", *val = "";
@@ -430,23 +595,18 @@ static int l_lines(lua_State *L) {
       rc = -1;
       break;
     }
-    if (raw) pb_put_raw(&out, key, kl);
-    else etcdscan_escape(&out, key, kl);
-    pb_put_raw(&out, "\n", 1);
+    if (raw) pb_put_raw(&b, key, kl);
+    else etcdscan_escape(&b, key, kl);
+    pb_put_raw(&b, "\n", 1);
     if (values) {
-      if (raw) pb_put_raw(&out, val, vl);
-      else etcdscan_escape(&out, val, vl);
-      pb_put_raw(&out, "\n", 1);
+      if (raw) pb_put_raw(&b, val, vl);
+      else etcdscan_escape(&b, val, vl);
+      pb_put_raw(&b, "\n", 1);
     }
-    count++;
+    (*count)++;
   }
-  if (rc != 0) {
-    pb_buf_free(&out);
-    return malformed_record(L);
-  }
-  push_buf(L, &out);
-  lua_pushinteger(L, count);
-  return 2;
+  out->p = b.p, out->len = b.len, out->cap = b.cap;
+  return rc != 0 || b.oom ? -1 : 0;
 }
 
 /* escape(s) -> text, escaped */
@@ -472,51 +632,10 @@ static int l_prefix_end(lua_State *L) {
 
 /* --- etcdctl's output (etcd_out.c) --- */
 
-typedef struct {
-  etcd_out_range r;
-  buf_t out; /* reused for each piece of text */
-} jrange;
-
 static void push_out(lua_State *L, buf_t *b) {
   lua_pushlstring(L, b->p ? b->p : "", b->len);
   b->len = 0;
   if (b->cap > (1u << 22)) buf_free(b); /* keep a usual piece's memory, not a huge one's */
-}
-
-/* json_range([text]) -> printer of a streamed get -w json */
-static int l_json_range(lua_State *L) {
-  int text = lua_toboolean(L, 1);
-  jrange *j = lua_newuserdatauv(L, sizeof *j, 0);
-  memset(j, 0, sizeof *j);
-  j->r.text = text;
-  luaL_setmetatable(L, JRANGE_MT);
-  return 1;
-}
-
-static int jr_feed(lua_State *L) {
-  jrange *j = luaL_checkudata(L, 1, JRANGE_MT);
-  size_t n;
-  const char *rec = luaL_checklstring(L, 2, &n);
-  if (etcd_out_range_feed(&j->r, &j->out, rec, n)) {
-    j->out.len = 0;
-    return error_fail(L, "protocol", "malformed RangeResponse record (or out of memory)");
-  }
-  push_out(L, &j->out);
-  return 1;
-}
-
-static int jr_finish(lua_State *L) {
-  jrange *j = luaL_checkudata(L, 1, JRANGE_MT);
-  if (etcd_out_range_finish(&j->r, &j->out)) return luaL_error(L, "out of memory");
-  push_out(L, &j->out);
-  return 1;
-}
-
-static int jr_gc(lua_State *L) {
-  jrange *j = luaL_checkudata(L, 1, JRANGE_MT);
-  etcd_out_range_free(&j->r);
-  buf_free(&j->out);
-  return 0;
 }
 
 typedef struct {
@@ -579,14 +698,15 @@ int luaopen_ksh_etcdpb(lua_State *L) {
   lua_pushcfunction(L, sc_gc);
   lua_setfield(L, -2, "__gc");
   lua_pop(L, 1);
-  static const luaL_Reg jr_meth[] = {{"feed", jr_feed}, {"finish", jr_finish}, {NULL, NULL}};
-  new_class(L, JRANGE_MT, jr_meth, jr_gc);
+  static const luaL_Reg sink_meth[] = {{"finish", sink_finish}, {"feed", sink_lfeed}, {"count", sink_count},
+                                        {"last_key", sink_last_key}, {NULL, NULL}};
+  new_class(L, SINK_MT, sink_meth, sink_gc);
   static const luaL_Reg wp_meth[] = {{"feed", wp_feed}, {NULL, NULL}};
   new_class(L, WPRINT_MT, wp_meth, wp_gc);
   static const luaL_Reg fns[] = {{"encode", l_encode}, {"decode", l_decode}, {"range_scanner", l_range_scanner},
                                  {"kvs", l_kvs},       {"lines", l_lines},   {"escape", l_escape},
                                  {"prefix_end", l_prefix_end}, {"last_key", l_last_key},
-                                 {"json_range", l_json_range}, {"watch_printer", l_watch_printer}, {NULL, NULL}};
+                                 {"output", l_output}, {"watch_printer", l_watch_printer}, {NULL, NULL}};
   luaL_newlib(L, fns);
   lua_pushlstring(L, (char[]){ETCDSCAN_REC_KVS}, 1);
   lua_setfield(L, -2, "REC_KVS");
