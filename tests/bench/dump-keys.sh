@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # tests/bench/dump-keys.sh [RUNS]: kscript dump-keys against etcdctl on 100,000
 # Kubernetes-shaped keys (~800-byte values) in etcd 3.4 on loopback, side by
-# side in one run; medians of RUNS (default 5) runs of wall time and peak RSS
-# (/usr/bin/time -f %M), with ratios.  Not a test: it prints numbers.
+# side in one run; medians of RUNS (default 5) rounds, each running every
+# command of a group once (interleaved, so drifting load hits all alike), of
+# wall time, CPU and peak RSS, with ratios.  Not a test: it prints numbers.
 #   KSCRIPT=path (default build/kscript), ETCD=path (default /usr/bin/etcd)
 set -eu
 export LC_ALL=C ETCDCTL_API=3
@@ -19,20 +20,34 @@ echo "etcd $("${ETCD:-/usr/bin/etcd}" --version | head -1 | awk '{print $3}') at
 "$kscript" tests/etcd/fill.lua 2000 800 /seed/registry
 t=$ETCD_TEST_TMP
 
-# one measurement: prints "seconds KB"
-measure() { /usr/bin/time -f "%e %M" -o "$t/time" "$@" >/dev/null 2>"$t/stderr" || { cat "$t/stderr" >&2; return 1; }; cat "$t/time"; }
+. tests/bench/lib.sh
+# one measurement: prints "seconds KB cpu-seconds" (run_measured, tests/bench/lib.sh)
+measure() { run_measured "$t/m" "$@" && cat "$t/m"; }
 median() { sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
-declare -A T R
-bench() { # bench NAME CMD...
-  local name=$1; shift
-  local i out secs=() kbs=()
+declare -A T R C CMD
+GROUP=()
+bench() { # bench NAME CMD...: one command of the group run_group measures
+  CMD[$1]=$(shift; printf '%q ' "$@")
+  GROUP+=("$1")
+}
+run_group() { # the group's commands interleaved, RUNS rounds (the machine's load drifts: each
+  # round sees about the same), then the medians
+  local i name s k c
+  declare -A S K U
   for i in $(seq 1 "$runs"); do
-    out=$(measure "$@")
-    secs+=("${out% *}"); kbs+=("${out#* }")
+    for name in "${GROUP[@]}"; do
+      read -r s k c <<<"$(eval "measure ${CMD[$name]}")"
+      S[$name]+="$s "; K[$name]+="$k "; U[$name]+="$c "
+    done
   done
-  T[$name]=$(printf '%s\n' "${secs[@]}" | median)
-  R[$name]=$(printf '%s\n' "${kbs[@]}" | median)
-  printf '%-28s %8.3f s %9.1f MB   (runs: %s)\n' "$name" "${T[$name]}" "$(echo "${R[$name]}" | awk '{print $1/1024}')" "${secs[*]}"
+  for name in "${GROUP[@]}"; do
+    T[$name]=$(printf '%s\n' ${S[$name]} | median)
+    R[$name]=$(printf '%s\n' ${K[$name]} | median)
+    C[$name]=$(printf '%s\n' ${U[$name]} | median)
+    printf '%-28s %8.3f s %7.3f s cpu %9.1f MB   (runs: %s)\n' "$name" "${T[$name]}" "${C[$name]}" \
+      "$(echo "${R[$name]}" | awk '{print $1/1024}')" "${S[$name]}"
+  done
+  GROUP=()
 }
 # the hand-encoded RangeRequest for /registry (keys only / with values), as curl sends it
 printf '\0\0\0\0\x18\x0a\x09/registry\x12\x09/registrz\x40\x01' >"$t/range-keys.bin"
@@ -49,14 +64,17 @@ echo "== keys only (100,000 keys)"
 bench "kscript dump-keys" "$kscript" dump-keys
 bench "etcdctl --keys-only" etcdctl get /registry --prefix --keys-only
 bench "curl gRPC Range (floor)" bash -c "$(declare -f grpc_curl); grpc_curl $t/range-keys.bin"
+run_group
 echo "== with values (~80 MB)"
 bench "kscript dump-keys --values" "$kscript" dump-keys --values
 bench "etcdctl -w json" etcdctl get /registry --prefix -w json
 bench "etcdctl (values, simple)" etcdctl get /registry --prefix
 bench "curl gRPC Range+values" bash -c "$(declare -f grpc_curl); grpc_curl $t/range-values.bin"
+run_group
 echo "== the seed's pipeline (2,000 keys, x50)"
 runs_saved=$runs; runs=1
 bench "seed pipeline 2k" bash -c seed_pipeline
+run_group
 runs=$runs_saved
 seed100k=$(awk -v s="${T[seed pipeline 2k]}" 'BEGIN {print s * 50}')
 echo
@@ -65,8 +83,11 @@ echo "dump-keys / etcdctl --keys-only:        time $(ratio "${T[kscript dump-key
   "RSS $(ratio "${R[kscript dump-keys]}" "${R[etcdctl --keys-only]}")x (target <= 0.5)"
 echo "dump-keys --values / etcdctl -w json:   time $(ratio "${T[kscript dump-keys --values]}" "${T[etcdctl -w json]}")x (target <= 0.5)," \
   "RSS $(ratio "${R[kscript dump-keys --values]}" "${R[etcdctl -w json]}")x (target <= 0.1)"
-. tests/bench/lib.sh
+echo "dump-keys / gRPC floor:                 wall $(ratio "${T[kscript dump-keys]}" "${T[curl gRPC Range (floor)]}")x (target <= 1.1)," \
+  "--values $(ratio "${T[kscript dump-keys --values]}" "${T[curl gRPC Range+values]}")x (target <= 1.5);" \
+  "CPU $(ratio "${C[kscript dump-keys]}" "${C[curl gRPC Range (floor)]}")x, $(ratio "${C[kscript dump-keys --values]}" "${C[curl gRPC Range+values]}")x"
 row "dump-keys, 100,000 keys: wall" s "${T[kscript dump-keys]}" "etcdctl --keys-only" "${T[etcdctl --keys-only]}" "curl gRPC Range" "${T[curl gRPC Range (floor)]}"
 row "dump-keys, 100,000 keys: RSS" MB "$(awk -v k="${R[kscript dump-keys]}" 'BEGIN {printf "%.1f", k/1024}')" "etcdctl --keys-only" "$(awk -v k="${R[etcdctl --keys-only]}" 'BEGIN {printf "%.1f", k/1024}')" "curl gRPC Range" "$(awk -v k="${R[curl gRPC Range (floor)]}" 'BEGIN {printf "%.1f", k/1024}')"
 row "dump-keys --values (~80 MB): wall" s "${T[kscript dump-keys --values]}" "etcdctl -w json" "${T[etcdctl -w json]}" "curl gRPC Range+values" "${T[curl gRPC Range+values]}"
+row "dump-keys --values (~80 MB): CPU" s "${C[kscript dump-keys --values]}" "etcdctl -w json" "${C[etcdctl -w json]}" "curl gRPC Range+values" "${C[curl gRPC Range+values]}"
 echo "seed pipeline scaled to 100,000 keys:   ${seed100k} s; dump-keys is $(ratio "$seed100k" "${T[kscript dump-keys]}")x faster"

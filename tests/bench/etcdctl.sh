@@ -2,7 +2,8 @@
 # tests/bench/etcdctl.sh [RUNS]: `kscript etcd` against etcdctl 3.6 (built by
 # tests/etcd/build-etcdctl) on etcd 3.6, side by side in one run, with ratios.
 #   reads: 100,000 keys of ~800 bytes, get / --prefix with -w json, simple and
-#          --keys-only (median of RUNS, default 3, wall time and peak RSS);
+#          --keys-only (median of RUNS rounds, default 3, each running every
+#          command once, interleaved: wall time, CPU and peak RSS);
 #          the outputs are checked byte-identical first
 #   puts:  10,000 keys from one Lua script (concurrent on the loop) vs a shell
 #          loop of `etcdctl put` (PUTS_SHELL keys, default 1,000, scaled) and
@@ -32,20 +33,30 @@ measure() {
 }
 median() { sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
-declare -A T R C
-bench() { # bench NAME CMD...
-  local name=$1; shift
-  local i out secs=() kbs=() cpus=()
+declare -A T R C CMD
+GROUP=()
+bench() { # bench NAME CMD...: one command of the group run_group measures
+  CMD[$1]=$(shift; printf '%q ' "$@")
+  GROUP+=("$1")
+}
+run_group() { # the group's commands interleaved, RUNS rounds (the machine's load drifts: each
+  # round sees about the same), then the medians
+  local i name s k c
+  declare -A S K U
   for i in $(seq 1 "$runs"); do
-    out=$(measure "$@")
-    read -r s k c <<<"$out"
-    secs+=("$s"); kbs+=("$k"); cpus+=("$c")
+    for name in "${GROUP[@]}"; do
+      read -r s k c <<<"$(eval "measure ${CMD[$name]}")"
+      S[$name]+="$s "; K[$name]+="$k "; U[$name]+="$c "
+    done
   done
-  T[$name]=$(printf '%s\n' "${secs[@]}" | median)
-  R[$name]=$(printf '%s\n' "${kbs[@]}" | median)
-  C[$name]=$(printf '%s\n' "${cpus[@]}" | median)
-  printf '%-30s %7.3f s wall %7.3f s cpu %8.1f MB   (wall runs: %s)\n' "$name" "${T[$name]}" "${C[$name]}" \
-    "$(echo "${R[$name]}" | awk '{print $1/1024}')" "${secs[*]}"
+  for name in "${GROUP[@]}"; do
+    T[$name]=$(printf '%s\n' ${S[$name]} | median)
+    R[$name]=$(printf '%s\n' ${K[$name]} | median)
+    C[$name]=$(printf '%s\n' ${U[$name]} | median)
+    printf '%-30s %7.3f s wall %7.3f s cpu %8.1f MB   (wall runs: %s)\n' "$name" "${T[$name]}" "${C[$name]}" \
+      "$(echo "${R[$name]}" | awk '{print $1/1024}')" "${S[$name]}"
+  done
+  GROUP=()
 }
 for w in "-w json" "" "--keys-only"; do
   # shellcheck disable=SC2086
@@ -62,11 +73,19 @@ for w in "-w json" "" "--keys-only"; do
   # shellcheck disable=SC2086
   bench "etcdctl get $w" "$etcdctl" get / --prefix $w
 done
+run_group
 echo
 for w in "-w json" "" "--keys-only"; do
   echo "get / --prefix ${w:-(simple)}: kscript/etcdctl wall $(ratio "${T[kscript etcd get $w]}" "${T[etcdctl get $w]}")x," \
     "cpu $(ratio "${C[kscript etcd get $w]}" "${C[etcdctl get $w]}")x, RSS $(ratio "${R[kscript etcd get $w]}" "${R[etcdctl get $w]}")x"
 done
+
+. tests/bench/lib.sh
+mb() { awk -v k="$1" 'BEGIN {printf "%.1f", k / 1024}'; }
+j="kscript etcd get -w json" e="etcdctl get -w json"
+row "etcd get --prefix -w json, 100,000 keys: wall" s "${T[$j]}" "etcdctl" "${T[$e]}"
+row "etcd get --prefix -w json, 100,000 keys: CPU" s "${C[$j]}" "etcdctl" "${C[$e]}"
+row "etcd get --prefix -w json, 100,000 keys: RSS" MB "$(mb "${R[$j]}")" "etcdctl" "$(mb "${R[$e]}")"
 
 echo "== put"
 n=10000 shell_n=${PUTS_SHELL:-1000}
