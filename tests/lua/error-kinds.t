@@ -69,6 +69,10 @@ local function c_kinds(file)
     for name, kind in code:gmatch("([%w_]+)%s*%(%s*[%w_%->%.]*%s*,?%s*\"([a-z][a-z_]*)\"") do
       if name:find("error") or name:find("fail") then add(kind, file, ln) end
     end
+    -- a kind chosen in the call's second argument: error_fail(L, e == EPIPE ? "pipe" : "io", ...)
+    for name, a, b in code:gmatch("([%w_]+)%s*%(%s*[%w_%->%.]+%s*,[^,\"]*%?%s*\"([a-z][a-z_]*)\"%s*:%s*\"([a-z][a-z_]*)\"") do
+      if name:find("error") or name:find("fail") then add(a, file, ln); add(b, file, ln) end
+    end
     for kind in code:gmatch("kind%s*=%s*\"([a-z][a-z_]*)\"") do add(kind, file, ln) end
     if (fn:find("classify") or fn:find("kind")) and code:find("return", 1, true) then
       -- return "kind";  return cond ? "kind" : "kind";
