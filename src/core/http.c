@@ -618,3 +618,6 @@ http_req *http_test_req(void) {
 }
 
 void http_test_eof(http_req *r, int eof) { r->eof = eof; }
+
+/* For parser tests: one response header line as libcurl hands it over. */
+size_t http_test_header(http_req *r, const char *line, size_t n) { return on_header((char *)line, 1, n, r); }

@@ -131,5 +131,8 @@ long http_frame_grpc(void *ud, http_req *r, const char *data, size_t len);
 http_req *http_test_req(void);
 /* For parser tests: mark (1) or unmark the end of the body. */
 void http_test_eof(http_req *r, int eof);
+/* For parser tests: feed one header line (status line, header, blank line);
+ * returns n, or 0 when out of memory, as libcurl's header callback does. */
+size_t http_test_header(http_req *r, const char *line, size_t n);
 
 #endif
