@@ -82,11 +82,15 @@ M.form = form
 local function v2_error(method, key, e)
   if type(e) == "table" and e.kind == "http" and e.body then
     local j = json.decode(e.body)
-    if type(j) == "table" and j.errorCode then
-      local code = j.errorCode
-      local text = ("%d: %s (%s) [%d]"):format(code, j.message or "", j.cause or "", j.index or 0)
-      return err(KINDS[code] or (code >= 300 and code < 400 and "internal" or "invalid"), text, { code = code, cause = j.cause, index = j.index,
-        etcd_message = j.message, status = e.status, body = e.body })
+    -- (a body that does not look like etcd's gets the generic error below)
+    local code = type(j) == "table" and math.type(j.errorCode) == "integer" and j.errorCode
+    if code then
+      local index = math.type(j.index) == "integer" and j.index or nil
+      local msg = type(j.message) == "string" and j.message or nil
+      local cause = type(j.cause) == "string" and j.cause or nil
+      local text = ("%d: %s (%s) [%d]"):format(code, msg or "", cause or "", index or 0)
+      return err(KINDS[code] or (code >= 300 and code < 400 and "internal" or "invalid"), text, { code = code, cause = cause, index = index,
+        etcd_message = msg, status = e.status, body = e.body })
     end
   end
   if type(e) == "table" and e.message then
@@ -131,10 +135,10 @@ end
 
 local function decode_resp(method, key, resp)
   local j, derr = json.decode(resp.body)
-  if type(j) ~= "table" then
-    return nil, err("protocol", ("etcd v2 %s %s: %s"):format(method, key, derr or "not a JSON object"))
+  if type(j) ~= "table" or (j.node ~= nil and type(j.node) ~= "table") then
+    return nil, err("protocol", ("etcd v2 %s %s: %s"):format(method, key, derr or "not a JSON object with a node"))
   end
-  j.index = tonumber(resp.headers["x-etcd-index"]) or 0
+  j.index = math.tointeger(tonumber(resp.headers["x-etcd-index"]) or 0) or 0
   return j
 end
 
@@ -169,12 +173,24 @@ function Client:ls(key, opts)
   local r, e = self:get(key, { recursive = opts.recursive, sorted = true })
   if not r then return nil, e end
   local out = {}
+  local function bad() return err("protocol", ("etcd v2 GET %s: a node without a key"):format(key)) end
   local function walk(n)
+    if type(n) ~= "table" or type(n.key) ~= "string" then return false end
     out[#out + 1] = (n.dir and opts.dirs) and n.key .. "/" or n.key
-    for _, c in ipairs(n.nodes or {}) do walk(c) end
+    for _, c in ipairs(type(n.nodes) == "table" and n.nodes or {}) do
+      if not walk(c) then return false end
+    end
+    return true
   end
-  if not r.node.dir then out[1] = r.node.key end
-  for _, c in ipairs(r.node.nodes or {}) do walk(c) end
+  local root = r.node
+  if type(root) ~= "table" then return nil, bad() end
+  if not root.dir then
+    if type(root.key) ~= "string" then return nil, bad() end
+    out[1] = root.key
+  end
+  for _, c in ipairs(type(root.nodes) == "table" and root.nodes or {}) do
+    if not walk(c) then return nil, bad() end
+  end
   return out, r
 end
 
@@ -265,6 +281,9 @@ function Watch:next()
       local ev, derr = decode_resp("GET", self.key, resp)
       if not ev then error(derr, 0) end
       local mi = ev.node and ev.node.modifiedIndex or 0
+      if math.type(mi) ~= "integer" then
+        error(err("protocol", ("etcd v2 watch %s: an event without a modifiedIndex"):format(self.key)), 0)
+      end
       self.next_index = mi + 1
       self.started = true
       return ev
