@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# Faults of the peer kscript talks to (small fake TCP servers here ARE the
+# fault; the gRPC one relays a real etcd):
+#  - a slow-loris upstream: an "API server" that accepts and answers one
+#    byte a second (status line and headers never finished), and one that
+#    accepts and says nothing: a request fails with kind timeout at its
+#    request_timeout (kubectl --request-timeout likewise fails), never later;
+#  - half a gRPC frame, then a stall: a relay in front of the shared etcd
+#    forwards its HTTP/2 frames until the first DATA frame, of which it
+#    sends half, then nothing (connection kept open): the etcd client fails
+#    with kind timeout at its configured timeout, never hangs, never returns
+#    a partial answer; `kscript get` through it exits non-zero, as etcdctl
+#    does with its --command-timeout.
+# (A hung exec credential plugin: tests/k8s/kubeconfig.t, kind auth at
+# EXEC_TIMEOUT, the plugin and its child killed.)
+# Needs `eval "$(tests/env/up)"` (or the shared env); FAILS without it.
+set -uo pipefail
+export LC_ALL=C
+. "${KSCRIPT_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/k8s.sh" KSCRIPT_TEST_ETCD
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$tmp"; }
+trap cleanup EXIT
+ms_since() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
+
+# --- the fake upstreams: loris (a byte a second) and mute (nothing)
+cat > "$tmp/fake.py" <<'PY'
+import socket, sys, threading, time
+mode, portfile = sys.argv[1], sys.argv[2]
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", 0)); s.listen(16)
+open(portfile + ".tmp", "w").write(str(s.getsockname()[1]))
+import os; os.rename(portfile + ".tmp", portfile)
+def serve(c):
+    try:
+        c.recv(65536)
+        if mode == "loris":
+            for b in b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Slow: " + b"a" * 100000:
+                c.send(bytes([b])); time.sleep(1)
+        else:
+            time.sleep(3600)
+    except OSError:
+        pass
+    c.close()
+while True:
+    c, _ = s.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+PY
+python3 "$tmp/fake.py" loris "$tmp/loris.port" & pids+=($!)
+python3 "$tmp/fake.py" mute "$tmp/mute.port" & pids+=($!)
+wait_for 20 test -s "$tmp/loris.port" -a -s "$tmp/mute.port" || nok "the fake upstreams start"
+for m in loris mute; do
+  port=$(cat "$tmp/$m.port")
+  s=$(date +%s%N)
+  out=$("$KS" -e "local k = assert(k8s.connect{server = 'http://127.0.0.1:$port', request_timeout = 2})
+    local r, err = k:get('/version'); print(r and 'answered' or err.kind)" 2>&1)
+  ms=$(ms_since "$s")
+  is "$m upstream: the request fails with kind timeout" "$out" timeout
+  [ "$ms" -ge 1500 ] && [ "$ms" -lt 6000 ] && ok "$m upstream: at its request_timeout of 2 s ($ms ms)" \
+    || nok "$m upstream: at its request_timeout of 2 s" "$ms ms"
+  s=$(date +%s%N)
+  printf 'apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "http://127.0.0.1:%s"}}]\nusers: [{name: u, user: {}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\ncurrent-context: c\n' "$port" >"$tmp/$m.kc"
+  KUBECONFIG=$tmp/$m.kc timeout 60 "$KS" get pods --request-timeout 2s >/dev/null 2>"$tmp/err"; rc=$?
+  ms=$(ms_since "$s")
+  [ $rc = 1 ] && [ "$ms" -lt 15000 ] && grep -qi "timeout\|timed out\|too slow" "$tmp/err" \
+    && ok "$m upstream: kscript get exits 1 in $ms ms, saying it timed out ($(head -c 120 "$tmp/err"))" \
+    || nok "$m upstream: kscript get fails at --request-timeout, saying it timed out" "rc $rc after $ms ms: $(cat "$tmp/err")"
+  KUBECONFIG=$tmp/$m.kc timeout 60 "$KC" --request-timeout 2s get pods >/dev/null 2>&1; kc=$?
+  [ $kc != 0 ] && [ $kc != 124 ]; status "$m upstream: kubectl fails at --request-timeout too (exit $kc)" $?
+done
+
+# --- half a gRPC frame, then a stall
+cat > "$tmp/relay.py" <<'PY'
+# relay to etcd (h2c): client bytes forwarded as they come; the server's
+# HTTP/2 frames forwarded whole until the first DATA frame with a payload,
+# of which the 9-byte header and half the payload go through; then the
+# relay forwards nothing more but keeps both connections open
+import socket, sys, threading, os
+up_host, up_port = sys.argv[1].rsplit(":", 1)
+portfile = sys.argv[2]
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(16)
+open(portfile + ".tmp", "w").write(str(s.getsockname()[1])); os.rename(portfile + ".tmp", portfile)
+def c2s(c, u):
+    try:
+        while True:
+            d = c.recv(65536)
+            if not d: break
+            u.sendall(d)
+    except OSError: pass
+def s2c(c, u):
+    buf = b""
+    try:
+        while True:
+            d = u.recv(65536)
+            if not d: break
+            buf += d
+            while len(buf) >= 9:
+                ln = int.from_bytes(buf[0:3], "big"); typ = buf[3]
+                if len(buf) < 9 + ln: break
+                if typ == 0 and ln > 1:
+                    c.sendall(buf[:9 + ln // 2])
+                    open(portfile + ".cut", "w").write("%d\n" % ln)
+                    threading.Event().wait()   # stall forever
+                c.sendall(buf[:9 + ln]); buf = buf[9 + ln:]
+    except OSError: pass
+while True:
+    c, _ = s.accept()
+    u = socket.create_connection((up_host, int(up_port)))
+    threading.Thread(target=c2s, args=(c, u), daemon=True).start()
+    threading.Thread(target=s2c, args=(c, u), daemon=True).start()
+PY
+ep=${KSCRIPT_TEST_ETCD#http://}
+python3 "$tmp/relay.py" "$ep" "$tmp/relay.port" & pids+=($!)
+wait_for 20 test -s "$tmp/relay.port" || nok "the relay starts"
+rport=$(cat "$tmp/relay.port")
+s=$(date +%s%N)
+out=$(timeout 60 "$KS" -e "local e = require('etcd').connect{endpoints = 'http://127.0.0.1:$rport', timeout = 3}
+  local r, err = e:get('/registry/namespaces/', {prefix = true, limit = 5})
+  print(r and ('answered ' .. #r.kvs) or err.kind)" 2>&1); rc=$?
+ms=$(ms_since "$s")
+[ -s "$tmp/relay.port.cut" ] && ok "the relay cut a DATA frame of $(cat "$tmp/relay.port.cut") bytes in half" \
+  || nok "the relay cut a DATA frame in half"
+is "half a gRPC frame then a stall: kind timeout, not a partial answer" "$out" timeout
+[ $rc = 0 ] && [ "$ms" -lt 10000 ] && ok "at the client's timeout of 3 s ($ms ms)" || nok "at the client's timeout of 3 s" "rc $rc, $ms ms"
+rm -f "$tmp/relay.port.cut"
+s=$(date +%s%N)
+timeout 60 "$KS" etcd --endpoints "http://127.0.0.1:$rport" --command-timeout 3s get /registry/namespaces/ --prefix --keys-only >/dev/null 2>"$tmp/err"; rc=$?
+ms=$(ms_since "$s")
+[ $rc != 0 ] && [ $rc != 124 ] && [ "$ms" -lt 15000 ] && ok "kscript etcd get through it exits $rc in $ms ms ($(head -c 120 "$tmp/err"))" \
+  || nok "kscript etcd get through it fails at --command-timeout" "rc $rc after $ms ms: $(cat "$tmp/err")"
+finish
