@@ -749,7 +749,11 @@ local function each_table(fn)
       if t then fn(e, t) else report(err) end
     else
       local ok, err = ksh.try(function()
-        for page in k:pages(e, table_opts()) do fn(e, page) end
+        local prog <close> = require("ksh.progress").new(e.name) -- a terminal on stderr only
+        for page in k:pages(e, table_opts()) do
+          fn(e, page)
+          prog:add(#(type(page.rows) == "table" and page.rows or {}))
+        end
       end)
       if not ok then report(err) end
     end
