@@ -62,14 +62,16 @@ static const char check[] =
 
 static lua_State *L;
 static int fn_ref;
+static char path[64];
+static void unlink_path(void) { unlink(path); }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (!L) {
     host_t *h = host_new();
     if (!h) abort();
     L = host_state(h);
-    char path[64];
     snprintf(path, sizeof path, "/tmp/kubeconfig_fuzz.%d", (int)getpid());
+    atexit(unlink_path);
     if (luaL_loadstring(L, check) != LUA_OK) abort();
     lua_pushstring(L, path);
     if (lua_pcall(L, 1, 1, 0) != LUA_OK) {

@@ -61,11 +61,14 @@ static void on_request(void *ud, srv_conn *c) {
   srv_release(c);
 }
 
+static char path[80];
+static void unlink_path(void) { unlink(path); }
+
 static void setup(void) {
   lp = loop_new();
   if (!lp) fail("loop_new");
-  char path[80];
   snprintf(path, sizeof path, "/tmp/srv_fuzz.%d.sock", (int)getpid());
+  atexit(unlink_path);
   unlink(path);
   srv_opts o = {.unix_path = path, .max_body = MAX_BODY};
   char err[256];
