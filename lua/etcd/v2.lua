@@ -133,10 +133,38 @@ function Client:_request(method, key, query, body, extra)
     { endpoints = self.endpoints, cause = last, tried = tried })
 end
 
+-- The answer's shape as Go's json.Unmarshal into client.Response checks it:
+-- a field of another type is an error, null is the zero value (nil here).
+local NODE = { key = "string", value = "string", dir = "boolean", expiration = "string", ttl = "integer",
+               createdIndex = "integer", modifiedIndex = "integer", nodes = "table" }
+local function check_node(n, depth)
+  if type(n) ~= "table" or depth > 100 then return false end
+  for f, want in pairs(NODE) do
+    local v = n[f]
+    if v == json.null then n[f] = nil
+    elseif v ~= nil and (want == "integer" and math.type(v) or type(v)) ~= want then return false end
+  end
+  for _, c in ipairs(n.nodes or {}) do
+    if not check_node(c, depth + 1) then return false end
+  end
+  return true
+end
+
+local function check_resp(j)
+  if type(j) ~= "table" then return false end
+  if j.action == json.null then j.action = nil end
+  if j.action ~= nil and type(j.action) ~= "string" then return false end
+  for _, f in ipairs { "node", "prevNode" } do
+    if j[f] == json.null then j[f] = nil end
+    if j[f] ~= nil and not check_node(j[f], 1) then return false end
+  end
+  return true
+end
+
 local function decode_resp(method, key, resp)
   local j, derr = json.decode(resp.body)
-  if type(j) ~= "table" or (j.node ~= nil and type(j.node) ~= "table") then
-    return nil, err("protocol", ("etcd v2 %s %s: %s"):format(method, key, derr or "not a JSON object with a node"))
+  if not check_resp(j) then
+    return nil, err("protocol", ("etcd v2 %s %s: %s"):format(method, key, derr or "not an etcd v2 answer"))
   end
   j.index = math.tointeger(tonumber(resp.headers["x-etcd-index"]) or 0) or 0
   return j

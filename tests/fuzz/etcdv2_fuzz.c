@@ -6,7 +6,8 @@
  * status 400 or 404, the rest as body) and the X-Etcd-Index header.  Then
  * get, ls, set, rm and one watch step run: each must give a value or nil, err
  * with a string err.kind (the watch may raise such an error object, never a
- * Lua runtime error).  Built and run by tests/fuzz/run. */
+ * Lua runtime error); what get answers prints with `kscript etcd` v2's
+ * printers (etcd.ctl2.print_resp: simple, extended, json).  Built and run by tests/fuzz/run. */
 #include <lauxlib.h>
 #include <lua.h>
 #include <stdint.h>
@@ -24,6 +25,8 @@ static const char check[] =
     "package.loaded['etcd.v2'] = nil\n"
     "local v2 = require 'etcd.v2'\n"
     "local c = v2.new({}, {'http://127.0.0.1:1'})\n"
+    "local ctl2 = require 'etcd.ctl2'\n"
+    "local stdout, devnull = io.stdout, assert(io.open('/dev/null', 'w'))\n"
     "local function kind(e) return type(e) == 'table' and type(e.kind) == 'string' end\n"
     "local function check(what, v, e)\n"
     "  assert(v ~= nil or kind(e), what .. ': ' .. tostring(e))\n"
@@ -37,7 +40,13 @@ static const char check[] =
     "    return nil, {kind = 'http', status = sel & 2 == 0 and 400 or 404, body = body,\n"
     "                 message = 'HTTP ' .. (sel & 2 == 0 and 400 or 404), headers = hdrs}\n"
     "  end\n"
-    "  check('get', c:get('/a', {recursive = true}))\n"
+    "  local r, e = c:get('/a', {recursive = true})\n"
+    "  check('get', r, e)\n"
+    "  if r then\n"
+    "    io.stdout = devnull\n"
+    "    for _, f in ipairs{'simple', 'extended', 'json'} do ctl2.print_resp(r, f) end\n"
+    "    io.stdout = stdout\n"
+    "  end\n"
     "  check('ls', c:ls('/', {recursive = true, dirs = sel & 4 ~= 0}))\n"
     "  check('set', c:set('/a', 'v'))\n"
     "  check('rm', c:rm('/a', {recursive = true}))\n"
