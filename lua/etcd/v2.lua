@@ -158,7 +158,7 @@ local function check_resp(j)
     if j[f] == json.null then j[f] = nil end
     if j[f] ~= nil and not check_node(j[f], 1) then return false end
   end
-  return true
+  return j.node ~= nil -- every answer of the keys API has one (callers index it)
 end
 
 local function decode_resp(method, key, resp)
