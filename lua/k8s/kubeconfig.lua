@@ -112,6 +112,9 @@ local function named_list(doc, field, file, inner)
     end
     local v = e[inner]
     if v == util.null or v == nil then v = {} end
+    if type(v) ~= "table" then -- kubectl: cannot unmarshal string into ... api.Cluster
+      return nil, kerr("config", "%s: %s[%d].%s must be a mapping", file, field, i - 1, inner)
+    end
     out[#out + 1] = { name = e.name, value = v }
   end
   return out

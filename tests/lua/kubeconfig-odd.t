@@ -1,0 +1,35 @@
+#!/usr/bin/env kscript
+-- k8s.kubeconfig on odd files (regressions from tests/fuzz/kubeconfig_fuzz.c):
+-- a cluster, user or context that is not a mapping is nil, err of kind
+-- "config" naming the entry (kubectl: "cannot unmarshal string into Go
+-- struct field NamedCluster.clusters.cluster"), never a raise.
+package.path = (os.getenv("KSCRIPT_TOP") or ".") .. "/tests/lib/?.lua;" .. package.path
+local t = require "tap"
+local kc = require "k8s.kubeconfig"
+local path = os.tmpname()
+local function load(text)
+  local f = assert(io.open(path, "w"))
+  f:write(text)
+  f:close()
+  return pcall(kc.load, { kubeconfig = path })
+end
+for _, v in ipairs {
+  { "clusters:\n- name: c\n  cluster: \"ue}\"\n", "clusters[0].cluster must be a mapping" },
+  { "users:\n- name: u\n  user: {token: t}\n- name: v\n  user: 5\n", "users[1].user must be a mapping" },
+  { "contexts:\n- name: x\n  context: [a, b]\n", nil }, -- a list is a table: as an empty context
+  { "contexts:\n- name: x\n  context: yes\n", "contexts[0].context must be a mapping" },
+} do
+  local ok, cfg, err = load("apiVersion: v1\nkind: Config\n" .. v[1])
+  if v[2] then
+    t.ok(ok and cfg == nil and err.kind == "config" and err.message:find(v[2], 1, true),
+      v[2] .. (ok and err and (" (" .. tostring(err.message) .. ")") or ": raised " .. tostring(cfg)))
+  else
+    t.ok(ok, "a context that is a list loads (no raise): " .. tostring(ok and (cfg and "ok" or err.message) or cfg))
+  end
+end
+local f = assert(io.open((os.getenv("KSCRIPT_TOP") or ".") .. "/tests/fuzz/corpus/kubeconfig/regress-cluster-string"))
+local ok, cfg, err = load(f:read("a"))
+f:close()
+t.ok(ok and cfg == nil and err.kind == "config", "the fuzzer's input: kind config, no raise")
+os.remove(path)
+t.done()
