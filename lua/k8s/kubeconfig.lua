@@ -286,8 +286,9 @@ function M.resolve(cfg, opts)
         table.concat(cfg.files, ", "), names ~= "" and names or "none")
     end
   end
-  local clname = nonempty(opts.cluster) or ctx.cluster
-  local uname = nonempty(opts.user) or ctx.user
+  -- (a null or a mapping where a name belongs names nothing)
+  local clname = nonempty(opts.cluster) or (type(ctx.cluster) == "string" and ctx.cluster or nil)
+  local uname = nonempty(opts.user) or (type(ctx.user) == "string" and ctx.user or nil)
   local cl = clname and cfg.clusters[clname]
   if clname and not cl and not opts.server then
     return nil, kerr("config", "context %q: cluster %q not found", ctxname, clname)

@@ -31,5 +31,13 @@ local f = assert(io.open((os.getenv("KSCRIPT_TOP") or ".") .. "/tests/fuzz/corpu
 local ok, cfg, err = load(f:read("a"))
 f:close()
 t.ok(ok and cfg == nil and err.kind == "config", "the fuzzer's input: kind config, no raise")
+-- a context whose user is null (an empty YAML anchor) or a mapping: resolves
+-- as one without a user, never raises
+for _, u in ipairs { "&anchor", "null", "{a: 1}" } do
+  local lok, c = load("apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: 'https://h'}}]\n" ..
+    "contexts:\n- name: x\n  context: {cluster: c, user: " .. u .. "}\ncurrent-context: x\n")
+  local rok, r = pcall(kc.resolve, c, {})
+  t.ok(lok and c and rok and r and r.server == "https://h" and r.user == nil, "context user " .. u .. ": no user, no raise")
+end
 os.remove(path)
 t.done()
