@@ -12,6 +12,10 @@ typedef struct {
 /* Appends n bytes of d (doubling the allocation as needed); returns 0, or -1
  * when out of memory (b unchanged). */
 int buf_add(buf_t *b, const char *d, size_t n);
+/* Makes room for k more bytes and the NUL after them, doubling the
+ * allocation (the first one at least `first` bytes, a power of two); returns
+ * 0, or -1 when out of memory (b unchanged). */
+int buf_reserve(buf_t *b, size_t k, size_t first);
 /* Frees the bytes and empties b (it may be reused). */
 void buf_free(buf_t *b);
 

@@ -13,16 +13,7 @@
 
 /* --- output --- */
 
-static int need(buf_t *b, size_t k) {
-  if (b->cap - b->len > k) return 0;
-  size_t cap = b->cap ? b->cap : 1 << 16;
-  while (cap - b->len <= k) cap *= 2;
-  char *p = realloc(b->p, cap);
-  if (!p) return -1;
-  b->p = p;
-  b->cap = cap;
-  return 0;
-}
+static int need(buf_t *b, size_t k) { return buf_reserve(b, k, 1 << 16); }
 
 static int put(buf_t *b, const char *s, size_t n) {
   if (need(b, n)) return -1;

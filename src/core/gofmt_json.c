@@ -514,16 +514,7 @@ static int jsorted(gofmt_jdoc *d, int obj, const gofmt_jextra *extra, size_t nex
 
 /* ---------------------------------------------------------------- writing */
 
-static int out_need(buf_t *b, size_t k) {
-  if (b->cap - b->len > k) return 0;
-  size_t cap = b->cap ? b->cap : 4096;
-  while (cap - b->len <= k) cap *= 2;
-  char *p = realloc(b->p, cap);
-  if (!p) return -1;
-  b->p = p;
-  b->cap = cap;
-  return 0;
-}
+static int out_need(buf_t *b, size_t k) { return buf_reserve(b, k, 4096); }
 
 static void out_put(buf_t *b, const char *s, size_t n) {
   memcpy(b->p + b->len, s, n);
