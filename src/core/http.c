@@ -45,6 +45,8 @@ struct http_req {
   int notify_pending, freed;
   double t0, t1;
   char httpver[16];
+  double idle, last_rx; /* idle_timeout, and when a byte last came */
+  uint64_t idle_timer;
 };
 
 
@@ -217,6 +219,7 @@ static int feed(http_req *r, const char *data, size_t n) {
 static size_t on_write(char *data, size_t sz, size_t nm, void *ud) {
   http_req *r = ud;
   size_t n = sz * nm;
+  if (r->idle > 0) r->last_rx = loop_now();
   if (r->sink) {
     size_t k = r->sink(r->sink_ud, r, data, n);
     if (k == HTTP_SINK_PAUSE) {
@@ -246,6 +249,7 @@ static size_t on_write(char *data, size_t sz, size_t nm, void *ud) {
 static size_t on_header(char *line, size_t sz, size_t nm, void *ud) {
   http_req *r = ud;
   size_t n = sz * nm;
+  if (r->idle > 0) r->last_rx = loop_now();
   while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) n--;
   if (n >= 5 && memcmp(line, "HTTP/", 5) == 0 && !r->headers_done) {
     for (size_t i = 0; i < r->nh[0]; i++) free(r->hl[0][i]);
@@ -329,10 +333,42 @@ static int has_grpc_status(const http_req *r) {
   return 0;
 }
 
+static void idle_stop(http_req *r) {
+  if (r->idle_timer) loop_timer_cancel(r->lp, r->idle_timer);
+  r->idle_timer = 0;
+}
+
+/* The idle timeout, timed here: curl's low-speed check averages over a
+ * window of several seconds, so a server that sent a little and then
+ * stalled was given up on seconds past the limit.  A paused transfer waits
+ * for its reader, not for the server, and does not count as idle. */
+static void idle_check(void *ud) {
+  http_req *r = ud;
+  r->idle_timer = 0;
+  if (r->done) return;
+  double now = loop_now();
+  if (r->paused) r->last_rx = now;
+  if (now - r->last_rx < r->idle) {
+    r->idle_timer = loop_timer(r->lp, r->last_rx + r->idle - now, idle_check, r);
+    return;
+  }
+  if (r->attached) loop_remove_transfer(r->lp, r->easy);
+  r->attached = 0;
+  r->done = 1;
+  r->rc = CURLE_OPERATION_TIMEDOUT;
+  r->t1 = now;
+  char msg[96];
+  snprintf(msg, sizeof msg, "no data from the server for %g s: timed out", r->idle);
+  set_error(r, "timeout", msg);
+  if (!r->headers_done) r->headers_done = 1;
+  notify_soon(r);
+}
+
 static void on_done(void *ud, void *easy, int rcode) {
   http_req *r = ud;
   CURLcode rc = (CURLcode)rcode;
   (void)easy;
+  idle_stop(r);
   /* A gRPC server may reset the stream (RST_STREAM) right after a complete
    * answer: etcd 3.4 does for a method it does not know, after its
    * trailers-only response with grpc-status.  libcurl 7.88 then reports
@@ -513,10 +549,6 @@ http_req *http_start(loop_t *lp, const http_opts *o, http_notify notify, void *u
   if (o->proxy) curl_easy_setopt(e, CURLOPT_PROXY, o->proxy);
   if (o->connect_timeout > 0) curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)(o->connect_timeout * 1000));
   if (o->timeout > 0) curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(o->timeout * 1000));
-  if (o->idle_timeout > 0) {
-    curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (long)(o->idle_timeout + 0.999));
-  }
   if (o->server_name && *o->server_name && apply_server_name(r, o->server_name)) {
     *err = "malformed URL";
     http_free(r);
@@ -529,11 +561,17 @@ http_req *http_start(loop_t *lp, const http_opts *o, http_notify notify, void *u
     return NULL;
   }
   r->attached = 1;
+  if (o->idle_timeout > 0) {
+    r->idle = o->idle_timeout;
+    r->last_rx = r->t0;
+    r->idle_timer = loop_timer(lp, r->idle, idle_check, r);
+  }
   return r;
 }
 
 void http_cancel(http_req *r) {
   if (!r || r->done) return;
+  idle_stop(r);
   if (r->attached) loop_remove_transfer(r->lp, r->easy);
   r->attached = 0;
   r->done = 1;
@@ -549,6 +587,7 @@ void http_resume(http_req *r) {
 
 void http_free(http_req *r) {
   if (!r) return;
+  idle_stop(r);
   if (r->attached) loop_remove_transfer(r->lp, r->easy);
   r->attached = 0;
   if (r->notify_pending) {
