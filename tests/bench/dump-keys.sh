@@ -21,34 +21,8 @@ echo "etcd $("${ETCD:-/usr/bin/etcd}" --version | head -1 | awk '{print $3}') at
 t=$ETCD_TEST_TMP
 
 . tests/bench/lib.sh
-# one measurement: prints "seconds KB cpu-seconds" (run_measured, tests/bench/lib.sh)
-measure() { run_measured "$t/m" "$@" && cat "$t/m"; }
-median() { sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 declare -A T R C CMD
 GROUP=()
-bench() { # bench NAME CMD...: one command of the group run_group measures
-  CMD[$1]=$(shift; printf '%q ' "$@")
-  GROUP+=("$1")
-}
-run_group() { # the group's commands interleaved, RUNS rounds (the machine's load drifts: each
-  # round sees about the same), then the medians
-  local i name s k c
-  declare -A S K U
-  for i in $(seq 1 "$runs"); do
-    for name in "${GROUP[@]}"; do
-      read -r s k c <<<"$(eval "measure ${CMD[$name]}")"
-      S[$name]+="$s "; K[$name]+="$k "; U[$name]+="$c "
-    done
-  done
-  for name in "${GROUP[@]}"; do
-    T[$name]=$(printf '%s\n' ${S[$name]} | median)
-    R[$name]=$(printf '%s\n' ${K[$name]} | median)
-    C[$name]=$(printf '%s\n' ${U[$name]} | median)
-    printf '%-28s %8.3f s %7.3f s cpu %9.1f MB   (runs: %s)\n' "$name" "${T[$name]}" "${C[$name]}" \
-      "$(echo "${R[$name]}" | awk '{print $1/1024}')" "${S[$name]}"
-  done
-  GROUP=()
-}
 # the hand-encoded RangeRequest for /registry (keys only / with values), as curl sends it
 printf '\0\0\0\0\x18\x0a\x09/registry\x12\x09/registrz\x40\x01' >"$t/range-keys.bin"
 printf '\0\0\0\0\x16\x0a\x09/registry\x12\x09/registrz' >"$t/range-values.bin"

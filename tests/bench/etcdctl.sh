@@ -26,38 +26,11 @@ t=$ETCD_TEST_TMP
 echo "etcd 3.6 at $ETCDCTL_ENDPOINTS, etcdctl $("$etcdctl" version | head -1 | awk '{print $3}'); filling 100,000 keys..." >&2
 "$kscript" tests/etcd/fill.lua 100000 800
 
-# one measurement: prints "seconds KB cpu-seconds"
-measure() {
-  /usr/bin/time -f "%e %M %U %S" -o "$t/time" "$@" >/dev/null 2>"$t/stderr" || { cat "$t/stderr" >&2; return 1; }
-  awk '{print $1, $2, $3 + $4}' "$t/time"
-}
-median() { sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
+# measure, median, bench, run_group, row
+. tests/bench/lib.sh
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
 declare -A T R C CMD
 GROUP=()
-bench() { # bench NAME CMD...: one command of the group run_group measures
-  CMD[$1]=$(shift; printf '%q ' "$@")
-  GROUP+=("$1")
-}
-run_group() { # the group's commands interleaved, RUNS rounds (the machine's load drifts: each
-  # round sees about the same), then the medians
-  local i name s k c
-  declare -A S K U
-  for i in $(seq 1 "$runs"); do
-    for name in "${GROUP[@]}"; do
-      read -r s k c <<<"$(eval "measure ${CMD[$name]}")"
-      S[$name]+="$s "; K[$name]+="$k "; U[$name]+="$c "
-    done
-  done
-  for name in "${GROUP[@]}"; do
-    T[$name]=$(printf '%s\n' ${S[$name]} | median)
-    R[$name]=$(printf '%s\n' ${K[$name]} | median)
-    C[$name]=$(printf '%s\n' ${U[$name]} | median)
-    printf '%-30s %7.3f s wall %7.3f s cpu %8.1f MB   (wall runs: %s)\n' "$name" "${T[$name]}" "${C[$name]}" \
-      "$(echo "${R[$name]}" | awk '{print $1/1024}')" "${S[$name]}"
-  done
-  GROUP=()
-}
 for w in "-w json" "" "--keys-only"; do
   # shellcheck disable=SC2086
   "$kscript" etcd get / --prefix $w >"$t/k.out"
@@ -80,7 +53,6 @@ for w in "-w json" "" "--keys-only"; do
     "cpu $(ratio "${C[kscript etcd get $w]}" "${C[etcdctl get $w]}")x, RSS $(ratio "${R[kscript etcd get $w]}" "${R[etcdctl get $w]}")x"
 done
 
-. tests/bench/lib.sh
 mb() { awk -v k="$1" 'BEGIN {printf "%.1f", k / 1024}'; }
 j="kscript etcd get -w json" e="etcdctl get -w json"
 row "etcd get --prefix -w json, 100,000 keys: wall" s "${T[$j]}" "etcdctl" "${T[$e]}"
