@@ -375,17 +375,15 @@ local function sort_by_values(n, vals, swap_extra, what, field)
   return true
 end
 
---- objects(objs, field) -> true | nil, err: kubectl's SortObjects, in place
--- (a list of decoded objects; the field must be found in one of them)
-function M.objects(objs, field)
-  if #objs == 0 then return true end
-  local t, relaxed = compile(field)
-  if not t then return nil, relaxed end
+-- values(t, list, obj_of, relaxed, jsonpath_err) -> the first value of the
+-- compiled path t in each item's object | nil, err: a JSONPath failure
+-- (worded by jsonpath_err), or the path found in no item
+local function values(t, list, obj_of, relaxed, jsonpath_err)
   local vals, found = {}, false
-  for i, o in ipairs(objs) do
-    local ok, v = pcall(first_value, t, o)
+  for i, it in ipairs(list) do
+    local ok, v = pcall(first_value, t, obj_of(it))
     if not ok then
-      if type(v) == "table" and v.jsonpath then return nil, v.jsonpath end
+      if type(v) == "table" and v.jsonpath then return nil, jsonpath_err(v.jsonpath) end
       error(v, 0)
     end
     vals[i] = v
@@ -394,6 +392,17 @@ function M.objects(objs, field)
   if not found then
     return nil, ("couldn't find any field with path %s in the list of objects"):format(jsonpath.go_quote(relaxed))
   end
+  return vals
+end
+
+--- objects(objs, field) -> true | nil, err: kubectl's SortObjects, in place
+-- (a list of decoded objects; the field must be found in one of them)
+function M.objects(objs, field)
+  if #objs == 0 then return true end
+  local t, relaxed = compile(field)
+  if not t then return nil, relaxed end
+  local vals, e = values(t, objs, function(o) return o end, relaxed, function(m) return m end)
+  if not vals then return nil, e end
   return sort_by_values(#objs, vals, function(i, j) objs[i], objs[j] = objs[j], objs[i] end,
     "*unstructured.Unstructured", relaxed)
 end
@@ -406,20 +415,11 @@ function M.rows(rows, field)
   local relaxed = jsonpath.relaxed(field) or field
   local t, perr = jsonpath.parse(relaxed)
   if not t then return nil, "sorting error: " .. tostring(perr) end
-  local vals, found = {}, false
-  for i, r in ipairs(rows) do
+  local vals, e = values(t, rows, function(r)
     local obj = type(r) == "table" and r.object or nil
-    local ok, v = pcall(first_value, t, obj == nil and null or obj)
-    if not ok then
-      if type(v) == "table" and v.jsonpath then return nil, ("Failed to get values using %s (%s)"):format(relaxed, v.jsonpath) end
-      error(v, 0)
-    end
-    vals[i] = v
-    found = found or v ~= nil
-  end
-  if not found then
-    return nil, ("couldn't find any field with path %s in the list of objects"):format(jsonpath.go_quote(relaxed))
-  end
+    return obj == nil and null or obj
+  end, relaxed, function(m) return ("Failed to get values using %s (%s)"):format(relaxed, m) end)
+  if not vals then return nil, e end
   return sort_by_values(#rows, vals, function(i, j) rows[i], rows[j] = rows[j], rows[i] end,
     "[][][]reflect.Value", relaxed)
 end
