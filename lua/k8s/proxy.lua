@@ -278,7 +278,10 @@ function M.server(opts)
     if wp:sub(1, 1) ~= "/" then wp = "/" .. wp end
     self.www, self.www_prefix = opts.www, wp
   end
-  local srv, err = server.listen { address = opts.address or "127.0.0.1", port = opts.port or 8001, unix = opts.unix }
+  -- without a filter (which sees req.body) a large or chunked body streams
+  -- upstream as it arrives (src/core/relay.c), never held whole
+  local srv, err = server.listen { address = opts.address or "127.0.0.1", port = opts.port or 8001, unix = opts.unix,
+                                   stream_body = not opts.filter }
   if not srv then return nil, err end
   self.srv = srv
   return self
@@ -306,11 +309,47 @@ local function log_error(self, msg)
   if self.opts.on_error then self.opts.on_error(msg) else io.stderr:write("kscript: proxy: ", msg, "\n") end
 end
 
+-- -v: one line per relayed request (method, URL, status, duration), as
+-- ksh.http logs its own; never a header (the credentials travel there)
+local function verbose() local k = package.loaded.ksh; return k and k.verbose or false end
+
+local function vlog(method, url, status, t0, what)
+  if verbose() then
+    io.stderr:write(("* %s %s -> %s (%.1f ms, %s)\n"):format(method, url, status, (loop.now() - t0) * 1000, what))
+  end
+end
+
+-- the client authenticates with an exec plugin or a token file: a 401 makes
+-- it fetch fresh credentials (client-go's exec round tripper does the same)
+local function refreshable(client) return client.cfg.exec or client.cfg.token_file end
+
+-- after a 401 with the credentials `used`: fetch new ones, once for all the
+-- requests that were refused together
+local function refresh(client, used)
+  if client.token ~= used then return true end
+  return client:_credentials(true)
+end
+
+-- the same for the next requests, in a task of its own: the request's task
+-- ends (and its plugin run with it) as soon as its client hangs up
+local function refresh_later(self, client, used)
+  if client.token ~= used or client._proxy_refreshing then return end
+  local st = {}
+  client._proxy_refreshing = st
+  st.task = loop.spawn(function()
+    local ok, rok, rerr = pcall(refresh, client, used)
+    if client._proxy_refreshing == st then client._proxy_refreshing = nil end
+    if not ok or not rok then log_error(self, "refreshing credentials: " .. tostring(ok and rerr or rok)) end
+  end)
+end
+
+
 -- an upgrade (WebSocket, SPDY: exec, attach, port-forward, watch): the
 -- request goes upstream over a connection of its own; a 101 splices the
 -- client's connection with it until either side ends (src/core/tunnel.c),
 -- any other answer is forwarded as a normal response
-local function tunnel(self, req, r, ho, h)
+local function tunnel(self, req, r, ho, h, retry)
+  local t0 = loop.now()
   h[#h + 1] = "Connection: Upgrade"
   h[#h + 1] = "Upgrade: " .. r.headers.upgrade
   local origin = ho.url:match("^%a+://[^/?#]+")
@@ -323,11 +362,16 @@ local function tunnel(self, req, r, ho, h)
   }
   if not status then
     if rh.kind == "closed" and req:closed() then return nil, 499, 0 end
+    vlog(r.method, ho.url, 500, t0, "proxy upgrade")
     local msg = tostring(rh)
     log_error(self, "Error while proxying request: " .. msg)
     return plain(req, 500, msg .. "\n"), 500, 0
   end
+  vlog(r.method, ho.url, status, t0, "proxy upgrade")
   if status == 101 then return true, 101, down end
+  -- refused with credentials that may have expired: nothing went to the
+  -- client yet, so the caller may fetch fresh ones and try again
+  if status == 401 and retry then return "retry" end
   local out = {}
   for name, v in pairs(rh) do
     if not hop[name] and name ~= "date" and name ~= "content-length" then out[#out + 1] = canonical(name) .. ": " .. v end
@@ -367,10 +411,14 @@ local function repeated(list)
 end
 
 -- forward an accepted request upstream and stream the answer back
-local function forward(self, req, r, multi)
+local function forward(self, req, r, multi, attempt)
   local client = self.client
+  -- credentials being fetched after a 401: this request waits for them
+  local pending = client._proxy_refreshing
+  if pending and pending.task then pcall(pending.task.wait, pending.task) end
   local ok, cerr = client:_credentials(false)
   if not ok then return plain(req, 500, tostring(cerr) .. "\n") end
+  local used = client.token
   local ho = client:_http_opts { path = "/", method = r.method }
   local h = auth_lines(ho)
   local hostname = client.server:match("^%a+://([^/]+)")
@@ -412,19 +460,32 @@ local function forward(self, req, r, multi)
     or r.target:find("^/apis?/[^?]*/watch/") then
     ho.h2c = true
   end
-  if r.upgrade then return tunnel(self, req, r, ho, h) end
+  if r.upgrade then
+    local a, b, c = tunnel(self, req, r, ho, h, refreshable(client) and not attempt)
+    if a ~= "retry" then return a, b, c end
+    local rok, rerr = refresh(client, used)
+    if not rok then
+      log_error(self, "Error while proxying request: " .. tostring(rerr))
+      return plain(req, 500, tostring(rerr) .. "\n"), 500, 0
+    end
+    return forward(self, req, r, multi, 2)
+  end
+  local log = verbose()
   -- the answer goes from the upstream transfer to the client in C
   -- (src/core/relay.c): no Lua per chunk.  Only a log or on_error hook needs
   -- to wait for the outcome here.
-  if not (self.opts.log or self.opts.on_error) then
-    local ok, err = req:relay(ho)
+  if not (self.opts.log or self.opts.on_error or refreshable(client)) then
+    local ok, err = req:relay(ho, false, log)
     if not ok then
       log_error(self, "Error while proxying request: " .. tostring(err))
       return plain(req, 500, tostring(err) .. "\n"), 500, 0
     end
     return true
   end
-  local ok, status, bytes, err, st = req:relay(ho, true)
+  local ok, status, bytes, err, st = req:relay(ho, true, log)
+  -- a 401 goes to the client as it came (its body may have streamed): the
+  -- next request gets fresh credentials, as kubectl proxy's client-go does
+  if status == 401 and refreshable(client) then refresh_later(self, client, used) end
   if err == nil and not ok then -- setup failure: nothing was sent
     log_error(self, "Error while proxying request: " .. tostring(status))
     return plain(req, 500, tostring(status) .. "\n"), 500, 0

@@ -31,7 +31,9 @@ struct http_req {
   buf_t q;    /* queued records: [u32 len][bytes]... from qhead */
   size_t qhead, nrec, max_queue, peak_queue;
   buf_t cur; /* the record handed out last */
-  int paused;
+  int paused, send_paused;
+  http_source source;
+  void *source_ud;
   char **hl[2];
   size_t nh[2], caph[2];
   int headers_done, eof;
@@ -467,6 +469,18 @@ void http_set_tls(void *easy, const http_opts *o) {
   }
 }
 
+/* libcurl's read callback: the request body from the source */
+static size_t on_read(char *buf, size_t size, size_t nitems, void *ud) {
+  http_req *r = ud;
+  size_t k = r->source(r->source_ud, r, buf, size * nitems);
+  if (k == HTTP_SOURCE_PAUSE) {
+    r->send_paused = 1;
+    return CURL_READFUNC_PAUSE;
+  }
+  if (k == HTTP_SOURCE_ABORT) return CURL_READFUNC_ABORT;
+  return k;
+}
+
 http_req *http_start(loop_t *lp, const http_opts *o, http_notify notify, void *ud, const char **err) {
   http_req *r = calloc(1, sizeof *r);
   if (!r) {
@@ -518,7 +532,20 @@ http_req *http_start(loop_t *lp, const http_opts *o, http_notify notify, void *u
     if (strcmp(r->method, "HEAD") == 0) curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
     else curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, r->method);
   }
-  if (o->body) {
+  if (o->source) { /* a streamed body: POST as POST, other methods as an upload */
+    r->source = o->source;
+    r->source_ud = o->source_ud;
+    curl_easy_setopt(e, CURLOPT_READFUNCTION, on_read);
+    curl_easy_setopt(e, CURLOPT_READDATA, r);
+    if (strcmp(r->method, "POST") == 0) {
+      curl_easy_setopt(e, CURLOPT_POST, 1L);
+      curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(o->source_len >= 0 ? o->source_len : -1));
+      curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, NULL);
+    } else {
+      curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
+      curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)(o->source_len >= 0 ? o->source_len : -1));
+    }
+  } else if (o->body) {
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)o->body_len);
     curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, o->body);
     if (strcmp(r->method, "POST") == 0) curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, NULL);
@@ -582,7 +609,13 @@ void http_cancel(http_req *r) {
 void http_resume(http_req *r) {
   if (!r || !r->paused || r->done || !r->easy) return;
   r->paused = 0;
-  curl_easy_pause(r->easy, CURLPAUSE_CONT);
+  curl_easy_pause(r->easy, r->send_paused ? CURLPAUSE_SEND : CURLPAUSE_CONT);
+}
+
+void http_resume_send(http_req *r) {
+  if (!r || !r->send_paused || r->done || !r->easy) return;
+  r->send_paused = 0;
+  curl_easy_pause(r->easy, r->paused ? CURLPAUSE_RECV : CURLPAUSE_CONT);
 }
 
 void http_free(http_req *r) {

@@ -33,6 +33,14 @@ typedef long (*http_framer)(void *ud, http_req *r, const char *data, size_t len)
 typedef size_t (*http_sink)(void *ud, http_req *r, const char *data, size_t len);
 #define HTTP_SINK_PAUSE ((size_t)-1)
 
+/* A source gives the request body as it comes: it fills up to len bytes of
+ * buf and returns the count, 0 at the end, HTTP_SOURCE_PAUSE when nothing is
+ * there yet (call http_resume_send once there is), or HTTP_SOURCE_ABORT.  It
+ * runs inside libcurl's read callback: no libcurl calls, no freeing. */
+typedef size_t (*http_source)(void *ud, http_req *r, char *buf, size_t len);
+#define HTTP_SOURCE_PAUSE ((size_t)-1)
+#define HTTP_SOURCE_ABORT ((size_t)-2)
+
 typedef struct {
   const char *method; /* default GET */
   const char *url;
@@ -58,6 +66,9 @@ typedef struct {
   size_t max_queue; /* bytes of queued records before pausing; 0: 4 MiB */
   http_sink sink;   /* the body goes here (see http_sink); framing is ignored */
   void *sink_ud;
+  http_source source; /* the request body comes from here instead of body */
+  void *source_ud;
+  long long source_len; /* its length, -1 unknown (chunked on HTTP/1.1) */
 } http_opts;
 
 /* Called (from the loop, never inside a curl callback) when something new is
@@ -91,6 +102,8 @@ void http_cancel(http_req *r);
 /* Resume a transfer whose sink paused it (from the loop, not from a libcurl
  * callback); no-op otherwise. */
 void http_resume(http_req *r);
+/* Resume the upload of a transfer whose source paused it (from the loop). */
+void http_resume_send(http_req *r);
 
 /* State */
 int http_done(const http_req *r);         /* transfer finished (ok or not) */

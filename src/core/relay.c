@@ -16,8 +16,12 @@ struct relay {
   relay_fn done;
   void *ud;
   int responded, finished, complete, client_gone, paused, status;
+  int upload;      /* the request body streams from c (srv_body_read) */
   unsigned pauses;
-  unsigned long long bytes;
+  unsigned long long bytes, sent;
+  double t0;
+  relay_fn on_head;
+  void *head_ud;
   size_t peak;
 };
 
@@ -84,6 +88,7 @@ static void send_head(relay_t *x) {
   if (status < 100 || status > 999) status = 502;
   x->status = status;
   srv_respond(x->c, status, hv && b ? hv : NULL, cl);
+  if (x->on_head) x->on_head(x->head_ud, x);
   if (hv != stackv) free(hv);
   if (b != stackb) free(b);
 }
@@ -134,6 +139,7 @@ static void relay_http(void *ud, http_req *r) {
     static const char *const h[] = {"Content-Type: text/plain; charset=utf-8", "X-Content-Type-Options: nosniff",
                                     NULL};
     size_t n = strlen(err);
+    if (x->on_head) x->on_head(x->head_ud, x);
     if (srv_respond(x->c, 500, h, (long long)n + 1) == 0) {
       srv_queue(x->c, err, n); /* never sends here: c stays ours until finish */
       srv_queue(x->c, "\n", 1);
@@ -143,10 +149,25 @@ static void relay_http(void *ud, http_req *r) {
   finish(x);
 }
 
+/* inside libcurl's read callback: the client's body as it arrives */
+static size_t relay_source(void *ud, http_req *r, char *buf, size_t len) {
+  relay_t *x = ud;
+  (void)r;
+  long n = srv_body_read(x->c, buf, len);
+  if (n == SRV_BODY_WAIT) return HTTP_SOURCE_PAUSE;
+  if (n < 0) return HTTP_SOURCE_ABORT;
+  x->sent += (unsigned long long)n;
+  return (size_t)n;
+}
+
 static void relay_srv(void *ud, srv_conn *c, int ev) {
   relay_t *x = ud;
   (void)c;
   if (x->finished) return;
+  if (ev == SRV_EV_BODY) {
+    if (x->upload) http_resume_send(x->r);
+    return;
+  }
   if (ev == SRV_EV_DRAIN) {
     if (x->paused && srv_pending(x->c) <= srv_high_water()) {
       x->paused = 0;
@@ -170,7 +191,18 @@ relay_t *relay_start(loop_t *lp, srv_conn *c, const http_opts *o, relay_fn done,
   x->c = c;
   x->done = done;
   x->ud = ud;
+  x->t0 = loop_now();
   http_opts ho = *o;
+  if (!o->body && srv_body_streaming(c)) {
+    x->upload = 1;
+    ho.source = relay_source;
+    ho.source_ud = x;
+    ho.source_len = srv_body_length(c);
+    /* HTTP/1.1: an API server answering before the whole body came (413
+     * over its 3 MiB limit) resets an HTTP/2 stream, and libcurl 7.88 then
+     * loses part of the answer; over HTTP/1.1 it reads it whole */
+    if (!ho.h2c) ho.http1 = 1;
+  }
   ho.framing = HTTP_FRAME_NONE;
   ho.sink = relay_sink;
   ho.sink_ud = x;
@@ -190,6 +222,15 @@ void relay_free(relay_t *x) {
   free(x);
 }
 
+void relay_on_head(relay_t *x, relay_fn fn, void *ud) {
+  x->on_head = fn;
+  x->head_ud = ud;
+}
+
+double relay_elapsed(const relay_t *x) { return loop_now() - x->t0; }
+const char *relay_method(const relay_t *x) { return http_method(x->r); }
+const char *relay_url(const relay_t *x) { return http_url(x->r); }
+unsigned long long relay_sent(const relay_t *x) { return x->sent; }
 int relay_status(const relay_t *x) { return x->status; }
 unsigned long long relay_bytes(const relay_t *x) { return x->bytes; }
 int relay_complete(const relay_t *x) { return x->complete; }

@@ -9,6 +9,10 @@
  * while the client's pending output is over srv_high_water() and resumed
  * when it drains.  A client that goes away cancels the upstream transfer.
  * An upstream failure before the answer is a 500 with the error text.
+ * A request body the server streams (srv_body_streaming) goes upstream as it
+ * arrives (Content-Length kept, else chunked / HTTP/2 DATA), the transfer's
+ * upload paused while none is there; the server stops reading the client
+ * while 256 KiB wait (backpressure the other way).
  */
 #ifndef KSH_RELAY_H
 #define KSH_RELAY_H
@@ -31,6 +35,15 @@ typedef void (*relay_fn)(void *ud, relay_t *x);
  * notify callback until done.  Returns NULL with *err set on setup failure
  * (c untouched then). */
 relay_t *relay_start(loop_t *lp, srv_conn *c, const http_opts *o, relay_fn done, void *ud, const char **err);
+/* Call fn once the status going to the client is known (the upstream's, or
+ * 500 for a failure), before any body byte: a request log.  x stays valid. */
+void relay_on_head(relay_t *x, relay_fn fn, void *ud);
+/* Seconds since relay_start; the upstream method and URL; request body
+ * bytes streamed upstream from the client (a large or chunked body). */
+double relay_elapsed(const relay_t *x);
+const char *relay_method(const relay_t *x);
+const char *relay_url(const relay_t *x);
+unsigned long long relay_sent(const relay_t *x);
 /* Cancel if running and free.  Safe on NULL; does not release the connection. */
 void relay_free(relay_t *x);
 

@@ -27,6 +27,7 @@
 #define HIGH_WATER (256 * 1024)
 #define DIRECT_MIN (64 * 1024) /* srv_queue: bytes worth a sendmsg of their own */
 #define SRV_MAX_INPUT (1024 * 1024) /* unparsed input kept while a response runs */
+#define STREAM_MIN (64 * 1024) /* stream_body: bodies over this (or chunked) stream */
 
 static void buf_eat(buf_t *b, size_t n) {
   if (n >= b->len) {
@@ -45,6 +46,7 @@ struct srv {
   int port;
   char *unix_path;
   size_t max_body;
+  int stream_body;
   srv_request_fn on_request;
   void *ud;
   srv_conn *conns; /* every live connection */
@@ -60,6 +62,7 @@ struct srv_conn {
   int state;      /* C_READ: parsing; C_HELD: delivered, response pending */
   int held;       /* the upper layer holds c (until srv_release) */
   int close_after; /* close once the output is flushed */
+  uint64_t linger; /* closing with the client still sending: a timer */
   http_parser p;
   buf_t in;  /* bytes read, not yet parsed */
   buf_t out; /* bytes to send */
@@ -69,6 +72,9 @@ struct srv_conn {
   size_t nh;
   int last_was_value;
   int complete, too_big, expect_continue;
+  int streaming;      /* delivered at its headers: the body is read as it comes */
+  size_t bodyhead;    /* streaming: body bytes already taken */
+  long long declared; /* Content-Length, -1 if none (chunked) */
   char method[24];
   char remote[64];
   /* the response */
@@ -127,7 +133,9 @@ static void watch(srv_conn *c) {
   short ev = 0;
   /* keep reading while a response runs (a disconnect must be seen), up to a
    * bound of pipelined input */
-  if (c->in.len < SRV_MAX_INPUT) ev |= POLLIN;
+  if (c->close_after ||
+      (c->in.len < SRV_MAX_INPUT && !(c->streaming && !c->complete && c->body.len - c->bodyhead >= HIGH_WATER)))
+    ev |= POLLIN;
   if (c->out.len > c->outhead) ev |= POLLOUT;
   if (ev) loop_watch_fd(c->s->lp, c->fd, ev, conn_io, c);
   else loop_unwatch_fd(c->s->lp, c->fd);
@@ -135,6 +143,7 @@ static void watch(srv_conn *c) {
 
 static void conn_free(srv_conn *c) {
   srv_t *s = c->s;
+  if (c->linger) loop_timer_cancel(s->lp, c->linger);
   if (c->prev) c->prev->next = c->next;
   else if (s) s->conns = c->next;
   if (c->next) c->next->prev = c->prev;
@@ -166,6 +175,12 @@ static void conn_kill(srv_conn *c) {
   if (c->notify) c->notify(c->nud, c, SRV_EV_CLOSED);
 }
 
+static void linger_end(void *ud) {
+  srv_conn *c = ud;
+  c->linger = 0;
+  conn_kill(c);
+}
+
 /* Send what we can; returns -1 if the connection died (c may be freed). */
 static int conn_flush(srv_conn *c) {
   while (c->fd >= 0 && c->out.len > c->outhead) {
@@ -182,6 +197,17 @@ static int conn_flush(srv_conn *c) {
   if (c->out.len == c->outhead) {
     c->out.len = c->outhead = 0;
     if (c->close_after && c->state != C_HELD) {
+      if (c->streaming && !c->complete && !c->linger && c->fd >= 0) {
+        /* answered before the client sent its whole body: closing now would
+         * reset the connection and the client might lose the answer (Go's
+         * server waits too).  Send our end, read and drop what still comes
+         * for at most 2 s, then close. */
+        shutdown(c->fd, SHUT_WR);
+        c->linger = loop_timer(c->s->lp, 2.0, linger_end, c);
+        watch(c);
+        return 0;
+      }
+      if (c->linger) return 0; /* still lingering */
       conn_kill(c);
       return -1;
     }
@@ -201,6 +227,9 @@ static int on_begin(http_parser *p) {
   c->nh = 0;
   c->last_was_value = 0;
   c->complete = c->too_big = c->expect_continue = 0;
+  c->streaming = 0;
+  c->bodyhead = 0;
+  c->declared = -1;
   return 0;
 }
 
@@ -235,7 +264,11 @@ static int on_headers(http_parser *p) {
     if (buf_add(&c->hdr, "", 1)) return -1;
   }
   snprintf(c->method, sizeof c->method, "%s", http_method_str((enum http_method)p->method));
-  if (c->s->max_body && p->content_length != ULLONG_MAX && p->content_length > c->s->max_body) c->too_big = 1;
+  c->declared = p->content_length != ULLONG_MAX && p->content_length <= LLONG_MAX ? (long long)p->content_length : -1;
+  /* a body over STREAM_MIN, or of unknown length, is read as it comes (no
+   * limit then: the upstream has its own) */
+  if (c->s->stream_body && !p->upgrade && ((p->flags & F_CHUNKED) || c->declared > STREAM_MIN)) c->streaming = 1;
+  else if (c->s->max_body && c->declared >= 0 && (unsigned long long)c->declared > c->s->max_body) c->too_big = 1;
   /* Expect: 100-continue gets its interim response now */
   const char *h = c->hdr.p;
   for (size_t i = 0; i < c->nh; i++) {
@@ -250,6 +283,10 @@ static int on_headers(http_parser *p) {
 
 static int on_body(http_parser *p, const char *at, size_t len) {
   srv_conn *c = p->data;
+  if (c->streaming) {
+    if (c->bodyhead && c->bodyhead == c->body.len) c->body.len = c->bodyhead = 0;
+    return buf_add(&c->body, at, len);
+  }
   if (c->too_big || c->body.len + len > c->s->max_body) {
     c->too_big = 1;
     return 0;
@@ -287,7 +324,9 @@ static void conn_fail(srv_conn *c, int status, const char *body) {
 }
 
 static void conn_parse(srv_conn *c) {
-  if (c->state != C_READ || c->in.len == 0) return;
+  /* a streamed body still coming for a delivered request */
+  int more = c->state == C_HELD && c->streaming && !c->complete;
+  if ((c->state != C_READ && !more) || c->in.len == 0) return;
   size_t n = http_parser_execute(&c->p, &settings, c->in.p, c->in.len);
   enum http_errno e = HTTP_PARSER_ERRNO(&c->p);
   if (e == HPE_PAUSED) {
@@ -295,6 +334,15 @@ static void conn_parse(srv_conn *c) {
     e = HPE_OK;
   }
   buf_eat(&c->in, n);
+  if (more) {
+    if (e != HPE_OK) { /* a broken body: the request cannot end well */
+      conn_kill(c);
+      return;
+    }
+    watch(c);
+    if (c->notify) c->notify(c->nud, c, SRV_EV_BODY);
+    return;
+  }
   if (e != HPE_OK) {
     c->in.len = 0;
     if (e == HPE_HEADER_OVERFLOW) conn_fail(c, 431, "431 Request Header Fields Too Large");
@@ -309,7 +357,8 @@ static void conn_parse(srv_conn *c) {
     conn_fail(c, 413, "413 Request Entity Too Large");
     return;
   }
-  if (!c->complete) return;
+  if (!c->complete && !c->streaming) return;
+  if (c->complete) c->streaming = 0; /* all there already: a whole request */
   c->state = C_HELD;
   c->held = 1;
   c->responded = c->ended = c->chunked = 0;
@@ -347,7 +396,7 @@ static void conn_io(void *ud, int fd, short revents) {
       conn_kill(c); /* EOF or error: the client is gone */
       return;
     }
-    if (c->state == C_READ) conn_parse(c);
+    if (c->state == C_READ || (c->streaming && !c->complete)) conn_parse(c);
     else watch(c);
   }
 }
@@ -464,6 +513,7 @@ srv_t *srv_listen(loop_t *lp, const srv_opts *o, srv_request_fn on_request, void
   s->port = port;
   s->unix_path = o->unix_path ? strdup(o->unix_path) : NULL;
   s->max_body = o->max_body ? o->max_body : 64u * 1024 * 1024;
+  s->stream_body = o->stream_body;
   s->on_request = on_request;
   s->ud = ud;
   if (loop_watch_fd(lp, fd, POLLIN, on_accept, s) < 0) {
@@ -512,8 +562,34 @@ void srv_header(const srv_conn *c, size_t i, const char **name, const char **val
 }
 
 const char *srv_body(const srv_conn *c, size_t *len) {
+  if (c->streaming) {
+    *len = 0;
+    return "";
+  }
   *len = c->body.len;
   return c->body.p ? c->body.p : "";
+}
+
+int srv_body_streaming(const srv_conn *c) { return c->streaming; }
+long long srv_body_length(const srv_conn *c) { return c->declared; }
+
+long srv_body_read(srv_conn *c, char *dst, size_t n) {
+  if (!c->streaming) return 0;
+  size_t have = c->body.len - c->bodyhead;
+  if (have == 0) {
+    if (c->complete) return 0;
+    return c->state == C_DEAD ? -1 : SRV_BODY_WAIT;
+  }
+  if (n > have) n = have;
+  memcpy(dst, c->body.p + c->bodyhead, n);
+  c->bodyhead += n;
+  if (c->bodyhead == c->body.len) c->body.len = c->bodyhead = 0;
+  else if (c->bodyhead >= HIGH_WATER) {
+    buf_eat(&c->body, c->bodyhead);
+    c->bodyhead = 0;
+  }
+  if (!c->complete && c->state == C_HELD && c->body.len - c->bodyhead < HIGH_WATER) watch(c); /* read again */
+  return (long)n;
 }
 
 const char *srv_remote(const srv_conn *c) { return c->remote; }
@@ -541,6 +617,7 @@ static const char *http_date(void) {
 int srv_respond(srv_conn *c, int status, const char *const *headers, long long content_length) {
   if (c->state == C_DEAD || c->responded) return -1;
   c->responded = 1;
+  if (c->streaming && !c->complete) c->keepalive = 0; /* the rest of the body is not read */
   c->nobody = c->head || status == 204 || status == 304 || (status >= 100 && status < 200);
   char line[160];
   const char *reason = srv_reason(status);

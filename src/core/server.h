@@ -4,8 +4,10 @@
  * http-parser 2.9); this file owns the sockets, keep-alive, pipelining (one
  * request at a time per connection: the next is parsed once the response to
  * the previous one has ended) and the response framing (Content-Length or
- * chunked).  A request is delivered whole (headers and body); its response is
- * streamed: srv_respond, any number of srv_write, srv_end.
+ * chunked).  A request is delivered whole (headers and body), or, with
+ * stream_body, at its headers when its body is large or chunked (the body is
+ * then read as it arrives: srv_body_read); its response is streamed:
+ * srv_respond, any number of srv_write, srv_end.
  *
  * A connection handed to the upper layer stays valid until srv_release, even
  * when the client goes away meanwhile (the notify callback is told, and
@@ -24,8 +26,9 @@ typedef struct srv_conn srv_conn;
 /* A complete request is ready on c (the upper layer now holds c). */
 typedef void (*srv_request_fn)(void *ud, srv_conn *c);
 
-enum { SRV_EV_DRAIN = 1, SRV_EV_CLOSED = 2 };
-/* Output fell under the limit (SRV_EV_DRAIN) or the client went away. */
+enum { SRV_EV_DRAIN = 1, SRV_EV_CLOSED = 2, SRV_EV_BODY = 3 };
+/* Output fell under the limit (SRV_EV_DRAIN), the client went away, or more
+ * of a streamed body arrived (SRV_EV_BODY, also at its end). */
 typedef void (*srv_notify_fn)(void *ud, srv_conn *c, int ev);
 
 typedef struct {
@@ -33,6 +36,8 @@ typedef struct {
   int port;            /* 0: a free port (see srv_port) */
   const char *unix_path; /* listen on a Unix socket instead */
   size_t max_body;     /* request bodies over this get 413; 0: 64 MiB */
+  int stream_body;     /* deliver a request whose body is chunked or over 64 KiB
+                        * at its headers; the body streams (no max_body) */
 } srv_opts;
 
 /* Listen and serve on the loop.  Returns NULL with errbuf filled on failure
@@ -51,7 +56,19 @@ const char *srv_target(const srv_conn *c); /* raw request target, unchanged */
 size_t srv_header_count(const srv_conn *c);
 /* Header i as received (name case kept); both strings live in c. */
 void srv_header(const srv_conn *c, size_t i, const char **name, const char **value);
+/* The whole body ("" for a streamed one). */
 const char *srv_body(const srv_conn *c, size_t *len);
+/* The body is streamed: read it with srv_body_read. */
+int srv_body_streaming(const srv_conn *c);
+/* The request's Content-Length, -1 if it had none (chunked). */
+long long srv_body_length(const srv_conn *c);
+/* Take up to n bytes of a streamed body into dst: returns the count, 0 at its
+ * end, SRV_BODY_WAIT when none is there yet (SRV_EV_BODY tells when more
+ * came), -1 if the client went away before the end.  Safe inside another
+ * library's callback (never closes, never notifies).  Reading from the client
+ * stops while 256 KiB wait here (backpressure). */
+long srv_body_read(srv_conn *c, char *dst, size_t n);
+#define SRV_BODY_WAIT (-2)
 const char *srv_remote(const srv_conn *c); /* "ip:port" of the client */
 int srv_http_minor(const srv_conn *c);     /* 1 for HTTP/1.1, 0 for 1.0 */
 int srv_is_closed(const srv_conn *c);      /* the client went away */

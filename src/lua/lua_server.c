@@ -17,14 +17,17 @@
  *     sends the request upstream (src/core/tunnel.c); on a 101 the client's
  *     connection is taken from the server and spliced with the upstream until
  *     either side ends.  headers: {lowercase name = value}.
- *   req:relay(opts [, wait])  opts: ksh.httpc.start's (url, method, headers,
+ *   req:relay(opts [, wait [, log]])  opts: ksh.httpc.start's (url, method, headers,
  *       body, TLS...).  The request goes upstream and the answer (status,
  *       headers, body) straight to the client, all in C (src/core/relay.c):
  *       no Lua per chunk.  Without wait it returns true at once and the
  *       request is the relay's (req is closed; an upstream failure is
  *       printed on stderr); with wait the task waits and gets
  *       ok, status, bytes, err|nil, {peak=, pauses=}  (ok: a whole response
- *       was sent; status 499: the client went away first)
+ *       was sent; status 499: the client went away first).  log: one line
+ *       on stderr per request once its status is known (-v).  A body the
+ *       server streams (listen{stream_body=true}: chunked or over 64 KiB;
+ *       req:info() gives nil for it) goes upstream as it arrives.
  *
  * The user API (k8s.proxy_server, kscript proxy) is lua/k8s/proxy.lua. */
 #include <lauxlib.h>
@@ -122,7 +125,7 @@ static const char *opt_str(lua_State *L, int t, const char *k) {
   return s;
 }
 
-/* listen{address=, port=, unix=, max_body=} -> server | nil, err */
+/* listen{address=, port=, unix=, max_body=, stream_body=} -> server | nil, err */
 static int l_listen(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
   srv_opts o;
@@ -133,6 +136,9 @@ static int l_listen(lua_State *L) {
   if (o.port < 0 || o.port > 65535) return luaL_argerror(L, 1, "port out of range");
   lua_getfield(L, 1, "max_body");
   o.max_body = lua_isinteger(L, -1) && lua_tointeger(L, -1) > 0 ? (size_t)lua_tointeger(L, -1) : 0;
+  lua_pop(L, 1);
+  lua_getfield(L, 1, "stream_body");
+  o.stream_body = lua_toboolean(L, -1);
   lua_pop(L, 1);
   lsrv *ls = lua_newuserdatauv(L, sizeof *ls, 0);
   memset(ls, 0, sizeof *ls);
@@ -258,7 +264,8 @@ static int l_info(lua_State *L) {
   }
   size_t bl;
   const char *b = srv_body(c, &bl);
-  lua_pushlstring(L, b, bl);
+  if (srv_body_streaming(c)) lua_pushnil(L); /* it streams: relay() sends it on */
+  else lua_pushlstring(L, b, bl);
   lua_pushstring(L, srv_remote(c));
   lua_pushinteger(L, srv_http_minor(c));
   return 6;
@@ -532,6 +539,14 @@ static int l_upgrade(lua_State *L) {
 
 /* --- relays: the request runs in C (src/core/relay.c) --- */
 
+/* -v: one line per relayed request, in ksh.http's shape, once its status is
+ * known (the URL has no credentials: they travel in headers) */
+static void relay_log(void *ud, relay_t *x) {
+  (void)ud;
+  fprintf(stderr, "* %s %s -> %d (%.1f ms, proxy)\n", relay_method(x), relay_url(x), relay_status(x),
+          relay_elapsed(x) * 1000);
+}
+
 /* a relay nobody waits for: the connection is the relay's */
 static void relay_detached_done(void *ud, relay_t *x) {
   srv_conn *c = ud;
@@ -582,6 +597,7 @@ static void relay_cancel(void *ud) {
 static int l_relay(lua_State *L) {
   lreq *q = check_req(L);
   int wait = lua_toboolean(L, 3);
+  int vlog = lua_toboolean(L, 4);
   if (q->tun || q->relay) return luaL_error(L, "request already forwarded");
   if (srv_is_closed(q->c)) return gone(L);
   http_opts o;
@@ -593,6 +609,7 @@ static int l_relay(lua_State *L) {
     if (!x)
       return error_fail(L, strcmp(err, "malformed URL") == 0 ? "url" : "error", "%s %s: %s",
                         o.method ? o.method : "GET", o.url, err);
+    if (vlog) relay_on_head(x, relay_log, NULL);
     q->c = NULL; /* the relay's now: it releases c when done */
     q->owner = NULL;
     q->waiter = NULL;
@@ -603,6 +620,7 @@ static int l_relay(lua_State *L) {
   if (!q->relay)
     return error_fail(L, strcmp(err, "malformed URL") == 0 ? "url" : "error", "%s %s: %s",
                       o.method ? o.method : "GET", o.url, err);
+  if (vlog) relay_on_head(q->relay, relay_log, NULL);
   task_t *t = host_task(L);
   q->relay_waiter = t;
   lua_settop(L, 2);
