@@ -21,6 +21,7 @@
 --   --context NAME, --kubeconfig FILE, -s/--server URL, --token T, -n NS,
 --   --insecure-skip-tls-verify
 -- Regular expressions are Go's (RE2) syntax, unanchored, comma-separated as kubectl's.
+-- Request and response bodies stream.  `kscript -v proxy` logs one line per relayed request.
 local args = require "ksh.args"
 local k8s = require "k8s"
 local proxy = require "k8s.proxy"

@@ -22,6 +22,7 @@ struct relay {
   double t0;
   relay_fn on_head;
   void *head_ud;
+  int logged; /* on_head was called */
   size_t peak;
 };
 
@@ -88,7 +89,7 @@ static void send_head(relay_t *x) {
   if (status < 100 || status > 999) status = 502;
   x->status = status;
   srv_respond(x->c, status, hv && b ? hv : NULL, cl);
-  if (x->on_head) x->on_head(x->head_ud, x);
+  if (x->on_head && !x->logged++) x->on_head(x->head_ud, x);
   if (hv != stackv) free(hv);
   if (b != stackb) free(b);
 }
@@ -97,6 +98,7 @@ static void finish(relay_t *x) {
   if (x->finished) return;
   x->finished = 1;
   srv_set_notify(x->c, NULL, NULL);
+  if (x->on_head && !x->logged++) x->on_head(x->head_ud, x); /* no status: the client went away first */
   x->done(x->ud, x);
 }
 
@@ -139,7 +141,7 @@ static void relay_http(void *ud, http_req *r) {
     static const char *const h[] = {"Content-Type: text/plain; charset=utf-8", "X-Content-Type-Options: nosniff",
                                     NULL};
     size_t n = strlen(err);
-    if (x->on_head) x->on_head(x->head_ud, x);
+    if (x->on_head && !x->logged++) x->on_head(x->head_ud, x);
     if (srv_respond(x->c, 500, h, (long long)n + 1) == 0) {
       srv_queue(x->c, err, n); /* never sends here: c stays ours until finish */
       srv_queue(x->c, "\n", 1);

@@ -36,7 +36,9 @@ typedef void (*relay_fn)(void *ud, relay_t *x);
  * (c untouched then). */
 relay_t *relay_start(loop_t *lp, srv_conn *c, const http_opts *o, relay_fn done, void *ud, const char **err);
 /* Call fn once the status going to the client is known (the upstream's, or
- * 500 for a failure), before any body byte: a request log.  x stays valid. */
+ * 500 for a failure), before any body byte, or at the end when none was
+ * (relay_status 0: the client went away first): a request log.  x stays
+ * valid. */
 void relay_on_head(relay_t *x, relay_fn fn, void *ud);
 /* Seconds since relay_start; the upstream method and URL; request body
  * bytes streamed upstream from the client (a large or chunked body). */

@@ -543,8 +543,9 @@ static int l_upgrade(lua_State *L) {
  * known (the URL has no credentials: they travel in headers) */
 static void relay_log(void *ud, relay_t *x) {
   (void)ud;
-  fprintf(stderr, "* %s %s -> %d (%.1f ms, proxy)\n", relay_method(x), relay_url(x), relay_status(x),
-          relay_elapsed(x) * 1000);
+  int st = relay_status(x);
+  fprintf(stderr, "* %s %s -> %d (%.1f ms, proxy%s)\n", relay_method(x), relay_url(x), st ? st : 499,
+          relay_elapsed(x) * 1000, st ? "" : ", the client went away");
 }
 
 /* a relay nobody waits for: the connection is the relay's */

@@ -61,8 +61,10 @@ pause = float(sys.argv[7]) if len(sys.argv) > 7 else 0
 data = open(fname, "rb").read()
 s = socket.create_connection(("127.0.0.1", port))
 head = "%s %s HTTP/1.1\r\nHost: localhost\r\nUser-Agent: up.py\r\nContent-Type: application/json\r\nConnection: close\r\n" % (method, path)
-head += ("Content-Length: %d\r\n" % len(data)) if mode == "cl" else "Transfer-Encoding: chunked\r\n"
+head += ("Content-Length: %d\r\n" % len(data)) if mode in ("cl", "cut") else "Transfer-Encoding: chunked\r\n"
 s.sendall((head + "\r\n").encode())
+if mode == "cut":  # half the body, then away
+    s.sendall(data[:len(data) // 2]); s.close(); print("cut"); sys.exit(0)
 try:
     for i in range(0, len(data), piece):
         p = data[i:i + piece]
@@ -161,7 +163,25 @@ n_lines=$(grep -c ' (.* ms, proxy)$' "$tmp/ks.err")
 is "-v: one line per relayed request (10)" "$n_lines" 10
 [ ${#tok} -gt 8 ] && ! grep -qF "$tok" "$tmp/ks.err" && ! grep -qi "authorization" "$tmp/ks.err" && ok "-v: the token and the Authorization header never appear in the log" || nok "token in the log"
 
-# 6. an exec plugin whose first token is refused (as tests/k8s/connect.t's)
+# 6. a large body to a path kubectl proxy rejects (exec): its 403, and the
+# client still reads it though the proxy never takes the body
+a=$(up "$port_ks" POST "/api/v1/namespaces/$NS/pods/x/exec" "$tmp/big.json" cl); cp "$tmp/resp" "$tmp/resp.ks"
+b=$(up "$port_kc" POST "/api/v1/namespaces/$NS/pods/x/exec" "$tmp/big.json" cl); cp "$tmp/resp" "$tmp/resp.kc"
+is "2.5 MB body to a rejected path: kubectl proxy's status ($b)" "$a" "$b"
+cmp -s "$tmp/resp.ks" "$tmp/resp.kc" && ok "and its body ($(head -c 20 "$tmp/resp.ks"))" || nok "rejected path body" "$(head -c 100 "$tmp/resp.ks")"
+
+# a client that goes away mid-body: the request ends (logged as 499), nothing
+# is created, the proxy serves on
+cm cut 900000 >"$tmp/cut.json"
+up "$port_ks" POST "$path" "$tmp/cut.json" cut >/dev/null
+wait_for 10 grep -q " -> 499 (.* ms, proxy, the client went away)$" "$tmp/ks.err"
+status "a client gone mid-body: its request ends, logged as 499" $?
+$KC -n "$NS" get cm cut >/dev/null 2>&1
+is "nothing was created from half a body" "$?" 1
+a=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port_ks/version")
+is "the proxy serves on" "$a" 200
+
+# 7. an exec plugin whose first token is refused (as tests/k8s/connect.t's)
 cat >"$tmp/plugin.sh" <<EOF
 #!/bin/sh
 n=\$(cat "\$1" 2>/dev/null || echo 0); n=\$((n + 1)); echo \$n > "\$1"

@@ -3,10 +3,14 @@
  * http.c; a client on a raw socket.  Content-Length kept, hop-by-hop headers
  * dropped and names canonical, a 4 MiB chunked body read slowly (the
  * transfer pauses, the bytes waiting stay bounded, the body arrives whole),
- * keep-alive, a client that goes away cancelling the upstream request, and
- * an unreachable upstream answered with a 500. */
+ * keep-alive, a client that goes away cancelling the upstream request, an
+ * unreachable upstream answered with a 500, and a 16 MiB upload streamed to
+ * an upstream that does not read at first (the client is stopped long
+ * before the whole body is taken: backpressure) arriving intact. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <errno.h>
+#include <stdint.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
@@ -34,6 +38,47 @@ static size_t last_peak;
 static unsigned last_pauses;
 
 /* --- the upstream --- */
+
+#define UP_BODY (16ull << 20)
+static srv_conn *up_conn; /* the upload being received */
+static int up_reading;    /* it reads the body (else leaves it waiting) */
+static unsigned long long up_got;
+static uint64_t up_sum; /* FNV-1a of the body */
+
+static unsigned char pattern(unsigned long long i) { return (unsigned char)((i * 7 + (i >> 12)) & 0xff); }
+
+static void up_drain(void) {
+  static char tmp[65536];
+  if (!up_conn || !up_reading) return;
+  for (;;) {
+    long n = srv_body_read(up_conn, tmp, sizeof tmp);
+    if (n > 0) {
+      for (long i = 0; i < n; i++) up_sum = (up_sum ^ (unsigned char)tmp[i]) * 1099511628211ull;
+      up_got += (unsigned long long)n;
+      continue;
+    }
+    if (n == 0) {
+      char b[64];
+      int bl = snprintf(b, sizeof b, "%llu %llx", up_got, (unsigned long long)up_sum);
+      srv_respond(up_conn, 200, NULL, bl);
+      srv_write(up_conn, b, (size_t)bl);
+      srv_end(up_conn);
+      srv_release(up_conn);
+      up_conn = NULL;
+    }
+    return;
+  }
+}
+
+static void up_body_event(void *ud, srv_conn *c, int ev) {
+  (void)ud;
+  if (ev == SRV_EV_CLOSED) {
+    srv_release(c);
+    up_conn = NULL;
+  } else if (ev == SRV_EV_BODY) {
+    up_drain();
+  }
+}
 
 static void big_more(srv_conn *c) {
   static char chunk[65536];
@@ -66,6 +111,12 @@ static void up_request(void *ud, srv_conn *c) {
     srv_set_notify(c, up_event, NULL);
     srv_respond(c, 200, NULL, -1);
     big_more(c);
+  } else if (strcmp(t, "/upload") == 0) {
+    up_conn = c;
+    up_got = 0;
+    up_sum = 14695981039346656037ull;
+    srv_set_notify(c, up_body_event, NULL);
+    up_drain();
   } else if (strcmp(t, "/hang") == 0) { /* never answered: the relay's client leaves */
     srv_set_notify(c, up_event, NULL);
     srv_respond(c, 200, NULL, -1);
@@ -154,7 +205,7 @@ int main(void) {
   http_global_init();
   lp = loop_new();
   char err[256] = "";
-  srv_opts o = {.address = "127.0.0.1", .port = 0};
+  srv_opts o = {.address = "127.0.0.1", .port = 0, .stream_body = 1};
   srv_t *up = srv_listen(lp, &o, up_request, NULL, err, sizeof err);
   ok(up != NULL, "upstream listens (%s)", err);
   up_port = srv_port(up);
@@ -212,6 +263,59 @@ int main(void) {
   for (int i = 0; i < 500 && (!relays_done || !up_closed); i++) loop_run_once(lp, 5);
   ok(relays_done == 1 && last_gone && !last_complete, "the relay ends when its client goes away");
   ok(up_closed == 1, "and the upstream sees its request cancelled");
+
+  /* an upload of 16 MiB to an upstream that reads nothing at first: the
+   * client is stopped well before it has sent it all, then it all arrives */
+  {
+    fd = dial(px_port, 0);
+    int sndbuf = 65536;
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
+    char head[128];
+    int hl = snprintf(head, sizeof head, "POST /upload HTTP/1.1\r\nHost: h\r\nContent-Length: %llu\r\n\r\n", UP_BODY);
+    send(fd, head, (size_t)hl, 0);
+    static char out[65536];
+    unsigned long long sent = 0, before = 0;
+    uint64_t sum = 14695981039346656037ull;
+    double stalled = 0;
+    up_reading = 0;
+    relays_done = 0;
+    for (double end = loop_now() + 120; loop_now() < end && sent < UP_BODY;) {
+      loop_run_once(lp, 1);
+      size_t len = sizeof out;
+      if (len > UP_BODY - sent) len = (size_t)(UP_BODY - sent);
+      for (size_t i = 0; i < len; i++) out[i] = (char)pattern(sent + i);
+      ssize_t w = send(fd, out, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+      if (w > 0) {
+        for (ssize_t i = 0; i < w; i++) sum = (sum ^ (unsigned char)out[i]) * 1099511628211ull;
+        sent += (unsigned long long)w;
+        stalled = 0;
+      } else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        if (!up_reading && stalled == 0) stalled = loop_now();
+        if (!up_reading && loop_now() - stalled > 1.0) { /* stuck: now let the upstream read */
+          before = sent;
+          up_reading = 1;
+          up_drain();
+        }
+      } else {
+        break;
+      }
+    }
+    if (!up_reading) { /* never stopped: the proxy took it all */
+      before = sent;
+      up_reading = 1;
+      up_drain();
+    }
+    ok(sent == UP_BODY, "the client sent the whole body (%llu bytes)", sent);
+    ok(before > 0 && before < 12ull << 20,
+       "with the upstream not reading, the client was stopped after %llu of %llu bytes", before, UP_BODY);
+    char want[64];
+    snprintf(want, sizeof want, "%llu %llx", UP_BODY, (unsigned long long)sum);
+    collect(fd, buf, sizeof buf, want, 0, 0);
+    ok(strncmp(buf, "HTTP/1.1 200 ", 13) == 0 && strstr(buf, want), "the upstream got it all, intact (%s)", want);
+    for (int i = 0; i < 500 && !relays_done; i++) loop_run_once(lp, 5);
+    ok(relays_done == 1 && last_complete && last_status == 200, "the upload's relay completed");
+    close(fd);
+  }
 
   /* an unreachable upstream: 500 with the error text */
   srv_close(up);
