@@ -127,6 +127,14 @@ for m in POST PUT; do
   cmp -s "$tmp/resp.ks" "$tmp/resp.kc" && ok "2.5 MB $m: the same body as kubectl proxy's" || nok "2.5 MB $m body" "$(head -c 300 "$tmp/resp.ks")" "$(head -c 300 "$tmp/resp.kc")"
 done
 
+# a 200 KB merge patch replacing the data (PATCH streamed as an upload), as through kubectl proxy
+python3 -c 'import json; json.dump({"data": {"d": "y" * 200000}}, open("'"$tmp"'/patch.json", "w"))'
+patch() { curl -s -o /dev/null -w '%{http_code}' -X PATCH -H "Content-Type: application/merge-patch+json" --data-binary @"$tmp/patch.json" "http://127.0.0.1:$1$path/$2"; }
+a=$(patch "$port_ks" ok-ks); b=$(patch "$port_kc" ok-kc)
+is "200 KB PATCH: status as kubectl proxy's" "$a $b" "200 200"
+a=$($KC -n "$NS" get cm ok-ks -o jsonpath='{.data.d}' | wc -c)
+is "200 KB PATCH: applied whole" "$a" 200000
+
 # 3. a 20 MB body: the API server's 413, as kubectl proxy's; the proxy's
 # peak RSS grows by far less than the body (it streams)
 cm huge 20000000 >"$tmp/huge.json"
@@ -160,7 +168,7 @@ grep -q "^\* POST https://[^ ]*$path -> 201 ([0-9.]* ms, proxy)$" "$tmp/ks.err" 
 grep -q "^\* POST https://[^ ]*$path -> 413 " "$tmp/ks.err" && ok "-v logs the 413 too" || nok "-v 413 line" "$(cat "$tmp/ks.err")"
 grep -q "^\* GET https://[^ ]*/version -> 200 " "$tmp/ks.err" && ok "-v logs a GET" || nok "-v GET line" "$(cat "$tmp/ks.err")"
 n_lines=$(grep -c ' (.* ms, proxy)$' "$tmp/ks.err")
-is "-v: one line per relayed request (10)" "$n_lines" 10
+is "-v: one line per relayed request (11)" "$n_lines" 11
 [ ${#tok} -gt 8 ] && ! grep -qF "$tok" "$tmp/ks.err" && ! grep -qi "authorization" "$tmp/ks.err" && ok "-v: the token and the Authorization header never appear in the log" || nok "token in the log"
 
 # 6. a large body to a path kubectl proxy rejects (exec): its 403, and the
