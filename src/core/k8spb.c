@@ -22,6 +22,10 @@
 #define NKINDS (sizeof(k8s_kinds) / sizeof(k8s_kinds[0]))
 #define MAX_DEPTH 200
 
+#define NAME(o) (k8s_names + (o))
+
+const char *k8spb_name(uint32_t name) { return name ? NAME(name) : NULL; }
+
 uint32_t k8spb_ntypes(void) { return (uint32_t)NTYPES; }
 
 const k8s_type *k8spb_type(uint32_t t) { return t < NTYPES ? &k8s_types[t] : NULL; }
@@ -41,8 +45,8 @@ int32_t k8spb_lookup(const char *av, size_t avlen, const char *kind, size_t klen
   size_t lo = 0, hi = NKINDS;
   while (lo < hi) {
     size_t mid = (lo + hi) / 2;
-    int c = cmp_str(av, avlen, k8s_kinds[mid].api_version);
-    if (!c) c = cmp_str(kind, klen, k8s_kinds[mid].kind);
+    int c = cmp_str(av, avlen, NAME(k8s_kinds[mid].api_version));
+    if (!c) c = cmp_str(kind, klen, NAME(k8s_kinds[mid].kind));
     if (!c) return (int32_t)k8s_kinds[mid].type;
     if (c < 0) hi = mid;
     else lo = mid + 1;
@@ -444,7 +448,7 @@ static int scan(ctx *c, uint32_t t, const char *p, size_t n, entries *es) {
     pb_field f;
     int r = pb_next(&q, end, &f);
     if (r == 0) break;
-    if (r < 0) return fail(c, at, "truncated or malformed field in %s", ty->name);
+    if (r < 0) return fail(c, at, "truncated or malformed field in %s", NAME(ty->name));
     if (es->n == es->cap) {
       size_t ncap = es->cap * 2;
       entry *ne = es->e == es->stack ? malloc(ncap * sizeof *ne) : realloc(es->e, ncap * sizeof *ne);
@@ -469,7 +473,7 @@ static int scan(ctx *c, uint32_t t, const char *p, size_t n, entries *es) {
       const k8s_field *fd = &k8s_fields[ty->first + j];
       if (fd->num == f.field) {
         if (!wire_ok(fd, f.wiretype))
-          return fail(c, at, "field %u (%s) of %s has wire type %d", f.field, fd->name ? fd->name : "inline", ty->name,
+          return fail(c, at, "field %u (%s) of %s has wire type %d", f.field, fd->name ? NAME(fd->name) : "inline", NAME(ty->name),
                       f.wiretype);
         e->idx = (int)j;
         break;
@@ -699,10 +703,10 @@ static int emit_fields(ctx *c, uint32_t t, entries *es, int *first, int top, con
       if (rc) return -1;
       continue;
     }
-    if (rv && f->num == 6 && f->kind == K_STRING && !strcmp(f->name, "resourceVersion")) {
+    if (rv && f->num == 6 && f->kind == K_STRING && !strcmp(NAME(f->name), "resourceVersion")) {
       /* metadata.resourceVersion: the key's mod_revision, as the API server sets it */
       if (*rv || !omitempty) {
-        key(c, first, f->name);
+        key(c, first, NAME(f->name));
         k8spb_put_jstring(c->out, rv, strlen(rv));
       }
       continue;
@@ -713,44 +717,44 @@ static int emit_fields(ctx *c, uint32_t t, entries *es, int *first, int top, con
         const k8s_type *ft = &k8s_types[f->type];
         if (ft->special == S_WRAPPER && !e) { /* a nil slice */
           if (!omitempty) {
-            key(c, first, f->name);
+            key(c, first, NAME(f->name));
             puts_(c->out, "null");
           }
           continue;
         }
         if ((f->flags & F_OMITZERO) && msg_zero(e)) continue;
-        key(c, first, f->name);
+        key(c, first, NAME(f->name));
         if (emit_msg(c, f->type, e ? e->data : "", e ? e->len : 0, 0, NULL, NULL,
-                     top && !strcmp(f->name, "metadata") ? rv : NULL))
+                     top && !strcmp(NAME(f->name), "metadata") ? rv : NULL))
           return -1;
         continue;
       }
       if (f->kind == K_BYTES) { /* []byte: nil unless on the wire */
         if (omitempty && (!e || e->len == 0)) continue;
-        key(c, first, f->name);
+        key(c, first, NAME(f->name));
         if (!e) puts_(c->out, "null");
         else put_b64(c->out, e->data, e->len);
         continue;
       }
       if (omitempty && scalar_zero(f, e)) continue;
-      key(c, first, f->name);
+      key(c, first, NAME(f->name));
       if (e ? emit_elem(c, f, e) : emit_zero(c, f)) return -1;
       continue;
     case C_PTR:
       if (!e) {
         if (!omitempty) {
-          key(c, first, f->name);
+          key(c, first, NAME(f->name));
           puts_(c->out, "null");
         }
         continue;
       }
-      key(c, first, f->name);
+      key(c, first, NAME(f->name));
       if (emit_elem(c, f, e)) return -1;
       continue;
     case C_SLICE: {
       if (!count) {
         if (!omitempty) {
-          key(c, first, f->name);
+          key(c, first, NAME(f->name));
           puts_(c->out, "null");
         }
         continue;
@@ -762,7 +766,7 @@ static int emit_fields(ctx *c, uint32_t t, entries *es, int *first, int top, con
           if (es->e[i].idx == (int)j && (es->e[i].wt != PB_LEN || es->e[i].len)) nonempty++;
         if (!nonempty) continue;
       }
-      key(c, first, f->name);
+      key(c, first, NAME(f->name));
       putc_(c->out, '[');
       int firstel = 1;
       for (size_t i = 0; i < es->n; i++) {
@@ -782,12 +786,12 @@ static int emit_fields(ctx *c, uint32_t t, entries *es, int *first, int top, con
     case C_MAP:
       if (!count) {
         if (!omitempty) {
-          key(c, first, f->name);
+          key(c, first, NAME(f->name));
           puts_(c->out, "null");
         }
         continue;
       }
-      key(c, first, f->name);
+      key(c, first, NAME(f->name));
       if (emit_map(c, f, es, j, count)) return -1;
       continue;
     }

@@ -38,24 +38,29 @@ enum {
   S_WRAPPER /* +protobuf.nullable slices (ExtraValue): {items=1}, JSON the array */
 };
 
+/* The schema's tables hold names as offsets into one string pool (no
+ * pointers: nothing for the dynamic loader to rewrite at start); k8spb_name
+ * turns one into the string. */
 typedef struct {
-  const char *name; /* JSON name; NULL for an inlined struct / TypeMeta */
+  uint32_t name; /* JSON name; 0 (no name) for an inlined struct / TypeMeta */
   uint32_t num;     /* protobuf field number; 0 for TypeMeta (not on the wire) */
   uint8_t kind, shape, flags;
   uint32_t type; /* K_MSG: index of the field's type */
 } k8s_field;
 
 typedef struct {
-  const char *name; /* "core/v1.PodSpec" */
+  uint32_t name; /* "core/v1.PodSpec" */
   uint8_t special;
   uint32_t first, nfields; /* its fields: k8spb_fields()[first .. first+nfields) */
 } k8s_type;
 
 typedef struct {
-  const char *api_version, *kind;
+  uint32_t api_version, kind; /* names */
   uint32_t type;
 } k8s_kind;
 
+/* The string of a name in the schema's tables; NULL for 0 (no name). */
+const char *k8spb_name(uint32_t name);
 /* The schema tables (static, never freed): the number of types, type t. */
 uint32_t k8spb_ntypes(void);
 const k8s_type *k8spb_type(uint32_t t);

@@ -64,7 +64,11 @@ typedef struct {
   char err[240];
   const char *errkind;
   char path[200];
+  const char *uname; /* the "#12" key of the unknown field being written */
 } enc;
+
+/* the name of field f for messages: the schema's, or an unknown field's key */
+static const char *fname(const enc *e, const k8s_field *f) { return f->name ? k8spb_name(f->name) : e->uname; }
 
 static int bad(enc *e, const char *what, const char *name) {
   if (!e->errkind) {
@@ -125,33 +129,33 @@ static int enc_value(enc *e, const k8s_field *f, int idx, pb_buf *out) {
   uint64_t u;
   switch (f->kind) {
   case K_STRING: {
-    if (lua_type(L, idx) != LUA_TSTRING) return bad(e, "a string expected", f->name);
+    if (lua_type(L, idx) != LUA_TSTRING) return bad(e, "a string expected", fname(e, f));
     size_t n;
     const char *s = lua_tolstring(L, idx, &n);
     return pb_put_bytes(out, f->num, s, n);
   }
   case K_BYTES: {
-    if (lua_type(L, idx) != LUA_TSTRING) return bad(e, "a base64 string expected", f->name);
+    if (lua_type(L, idx) != LUA_TSTRING) return bad(e, "a base64 string expected", fname(e, f));
     size_t n;
     const char *s = lua_tolstring(L, idx, &n);
     unsigned char *d = malloc(b64_decoded_max(n) + 1);
     if (!d) return bad(e, "out of memory", NULL);
     ptrdiff_t dn = b64_decode(s, n, d, 0, NULL);
-    int rc = dn < 0 ? bad(e, "not base64", f->name) : pb_put_bytes(out, f->num, d, (size_t)dn);
+    int rc = dn < 0 ? bad(e, "not base64", fname(e, f)) : pb_put_bytes(out, f->num, d, (size_t)dn);
     free(d);
     return rc;
   }
   case K_BOOL:
-    if (lua_type(L, idx) != LUA_TBOOLEAN) return bad(e, "a boolean expected", f->name);
+    if (lua_type(L, idx) != LUA_TBOOLEAN) return bad(e, "a boolean expected", fname(e, f));
     return pb_put_uint(out, f->num, (uint64_t)lua_toboolean(L, idx));
   case K_INT32:
   case K_INT64:
   case K_UINT64:
-    if (get_int(e, idx, &v, &u, f->name)) return -1;
-    if (f->kind == K_INT32 && (v < INT32_MIN || v > INT32_MAX)) return bad(e, "out of int32 range", f->name);
+    if (get_int(e, idx, &v, &u, fname(e, f))) return -1;
+    if (f->kind == K_INT32 && (v < INT32_MIN || v > INT32_MAX)) return bad(e, "out of int32 range", fname(e, f));
     return pb_put_uint(out, f->num, u);
   case K_FLOAT64: {
-    if (lua_type(L, idx) != LUA_TNUMBER) return bad(e, "a number expected", f->name);
+    if (lua_type(L, idx) != LUA_TNUMBER) return bad(e, "a number expected", fname(e, f));
     double d = lua_tonumber(L, idx);
     unsigned char b[8];
     memcpy(&u, &d, 8);
@@ -167,7 +171,7 @@ static int enc_value(enc *e, const k8s_field *f, int idx, pb_buf *out) {
     return rc;
   }
   }
-  return bad(e, "unknown kind", f->name);
+  return bad(e, "unknown kind", fname(e, f));
 }
 
 /* the zero value of a non-pointer scalar (Go writes it always) */
@@ -200,7 +204,7 @@ static int cmp_keys(const void *a, const void *b) {
 
 static int enc_map(enc *e, const k8s_field *f, int idx, pb_buf *out) {
   lua_State *L = e->L;
-  if (!lua_istable(L, idx)) return bad(e, "an object expected", f->name);
+  if (!lua_istable(L, idx)) return bad(e, "an object expected", fname(e, f));
   size_t n = 0, cap = 16;
   const char **keys = malloc(cap * 2 * sizeof *keys);
   size_t *lens = malloc(cap * sizeof *lens);
@@ -216,7 +220,7 @@ static int enc_map(enc *e, const k8s_field *f, int idx, pb_buf *out) {
       free(keys);
       free(lens);
       lua_pop(L, 1);
-      return bad(e, "a key that is not a string", f->name);
+      return bad(e, "a key that is not a string", fname(e, f));
     }
     if (n == cap) {
       cap *= 2;
@@ -259,7 +263,7 @@ static int enc_map(enc *e, const k8s_field *f, int idx, pb_buf *out) {
 
 static int enc_slice(enc *e, const k8s_field *f, int idx, pb_buf *out) {
   lua_State *L = e->L;
-  if (!lua_istable(L, idx)) return bad(e, "an array expected", f->name);
+  if (!lua_istable(L, idx)) return bad(e, "an array expected", fname(e, f));
   lua_Integer n = (lua_Integer)lua_rawlen(L, idx);
   for (lua_Integer i = 1; i <= n; i++) {
     lua_rawgeti(L, idx, i);
@@ -359,6 +363,7 @@ static int enc_rawjson(enc *e, int idx, pb_buf *out) {
 static int enc_special(enc *e, const k8s_type *ty, uint32_t t, int idx, pb_buf *out) {
   lua_State *L = e->L;
   const k8s_field *fa = k8spb_field(t, 0), *fb = ty->nfields > 1 ? k8spb_field(t, 1) : NULL;
+  const char *tname = k8spb_name(ty->name);
   switch (ty->special) {
   case S_TIME:
   case S_MICROTIME: {
@@ -366,13 +371,13 @@ static int enc_special(enc *e, const k8s_type *ty, uint32_t t, int idx, pb_buf *
     int64_t sec;
     int32_t ns;
     if (lua_type(L, idx) != LUA_TSTRING || parse_time(lua_tostring(L, idx), &sec, &ns))
-      return bad(e, "an RFC 3339 time expected", ty->name);
+      return bad(e, "an RFC 3339 time expected", tname);
     pb_put_uint(out, 1, (uint64_t)sec);
     return pb_put_uint(out, 2, ty->special == S_MICROTIME ? (uint64_t)(int64_t)(ns / 1000 * 1000) : 0);
   }
   case S_QUANTITY: {
     if (is_nil(L, idx)) return pb_put_bytes(out, 1, "0", 1);
-    if (lua_type(L, idx) != LUA_TSTRING && lua_type(L, idx) != LUA_TNUMBER) return bad(e, "a quantity expected", ty->name);
+    if (lua_type(L, idx) != LUA_TSTRING && lua_type(L, idx) != LUA_TNUMBER) return bad(e, "a quantity expected", tname);
     size_t n;
     const char *s = luaL_tolstring(L, idx, &n);
     int rc = pb_put_bytes(out, 1, s, n);
@@ -389,7 +394,7 @@ static int enc_special(enc *e, const k8s_type *ty, uint32_t t, int idx, pb_buf *
     }
     int64_t v = 0;
     uint64_t u = 0;
-    if (!is_nil(L, idx) && get_int(e, idx, &v, &u, ty->name)) return -1;
+    if (!is_nil(L, idx) && get_int(e, idx, &v, &u, tname)) return -1;
     pb_put_uint(out, 1, 0);
     pb_put_uint(out, 2, (uint64_t)(int64_t)(int32_t)v);
     return pb_put_bytes(out, 3, "", 0);
@@ -397,7 +402,7 @@ static int enc_special(enc *e, const k8s_type *ty, uint32_t t, int idx, pb_buf *
   case S_DURATION: {
     int64_t ns = 0;
     if (!is_nil(L, idx) && (lua_type(L, idx) != LUA_TSTRING || parse_duration(lua_tostring(L, idx), &ns)))
-      return bad(e, "a duration expected", ty->name);
+      return bad(e, "a duration expected", tname);
     return pb_put_uint(out, 1, (uint64_t)ns);
   }
   case S_RAWJSON: return enc_rawjson(e, idx, out);
@@ -408,7 +413,7 @@ static int enc_special(enc *e, const k8s_type *ty, uint32_t t, int idx, pb_buf *
   case S_PROPS_OR_STRARRAY: {
     /* fa: schema (ptr, 1), fb: the list (2) */
     if (is_nil(L, idx)) return 0;
-    if (!lua_istable(L, idx)) return bad(e, "an object or an array expected", ty->name);
+    if (!lua_istable(L, idx)) return bad(e, "an object or an array expected", tname);
     if (lua_rawlen(L, idx) > 0 || is_array(L, idx))
       return enc_slice(e, fb, idx, out);
     return enc_value(e, fa, idx, out);
@@ -419,7 +424,7 @@ static int enc_special(enc *e, const k8s_type *ty, uint32_t t, int idx, pb_buf *
     pb_put_uint(out, 1, 1);
     return enc_value(e, fb, idx, out);
   }
-  return bad(e, "no rule for this type", ty->name);
+  return bad(e, "no rule for this type", tname);
 }
 
 static int enc_msg(enc *e, uint32_t t, int idx, pb_buf *out) {
@@ -433,7 +438,7 @@ static int enc_msg(enc *e, uint32_t t, int idx, pb_buf *out) {
     lua_pop(L, 1);
     return rc;
   }
-  if (!lua_istable(L, idx)) return bad(e, "an object expected", ty->name);
+  if (!lua_istable(L, idx)) return bad(e, "an object expected", k8spb_name(ty->name));
   for (uint32_t w = 0; w < ty->nfields; w++) {
     const k8s_field *f = k8spb_field(t, k8spb_wire_index(t, w));
     if (f->kind == K_TYPEMETA) continue;
@@ -441,7 +446,7 @@ static int enc_msg(enc *e, uint32_t t, int idx, pb_buf *out) {
       if (enc_value(e, f, idx, out)) return -1;
       continue;
     }
-    lua_getfield(L, idx, f->name);
+    lua_getfield(L, idx, k8spb_name(f->name));
     int v = lua_gettop(L), rc = 0;
     int nil = is_nil(L, v);
     switch (f->shape) {
@@ -458,7 +463,7 @@ static int enc_msg(enc *e, uint32_t t, int idx, pb_buf *out) {
     if (rc) {
       if (e->errkind && strlen(e->path) < sizeof e->path - 80) {
         char tmp[200];
-        snprintf(tmp, sizeof tmp, "%s%s%s", f->name, *e->path ? "." : "", e->path);
+        snprintf(tmp, sizeof tmp, "%s%s%s", k8spb_name(f->name), *e->path ? "." : "", e->path);
         memcpy(e->path, tmp, sizeof tmp);
       }
       return -1;
@@ -470,8 +475,11 @@ static int enc_msg(enc *e, uint32_t t, int idx, pb_buf *out) {
     const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
     if (k && k[0] == '#' && k[1] >= '1' && k[1] <= '9') {
       unsigned num = (unsigned)strtoul(k + 1, NULL, 10);
-      k8s_field uf = {k, num, lua_type(L, -1) == LUA_TSTRING ? K_BYTES : K_UINT64, C_ONE, 0, 0};
-      if (enc_value(e, &uf, lua_gettop(L), out)) {
+      k8s_field uf = {0, num, lua_type(L, -1) == LUA_TSTRING ? K_BYTES : K_UINT64, C_ONE, 0, 0};
+      e->uname = k;
+      int rc = enc_value(e, &uf, lua_gettop(L), out);
+      e->uname = NULL;
+      if (rc) {
         lua_pop(L, 2);
         return -1;
       }
@@ -500,7 +508,7 @@ static int l_encode(lua_State *L) {
     lua_setfield(L, -2, "object_kind");
     return 2;
   }
-  enc e = {L, 2, "", NULL, ""};
+  enc e = {L, 2, "", NULL, "", NULL};
   pb_buf raw = {0}, out = {0};
   if (enc_msg(&e, (uint32_t)t, 1, &raw)) {
     pb_buf_free(&raw);
