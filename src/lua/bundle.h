@@ -3,16 +3,9 @@
 #define KSH_BUNDLE_H
 #include <stddef.h>
 
-typedef struct {
-  const char *path; /* "lua/k8s.lua", "scripts/get.lua" */
-  const unsigned char *data;
-  size_t len;
-  const unsigned char *code; /* its bytecode (luac5.4, with debug info), or NULL */
-  size_t codelen;
-} bundle_entry;
-
-/* NULL-path-terminated table of every bundled file. */
-extern const bundle_entry bundle_files[];
+/* The repo path of bundled file i ("lua/k8s.lua", "scripts/get.lua"), in
+ * the order of the build's list; NULL past the last. */
+const char *bundle_path(size_t i);
 
 /* The source of a bundled file by its repo path, or NULL. */
 const char *bundle_find(const char *path, size_t *len);

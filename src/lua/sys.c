@@ -66,9 +66,10 @@ static int sys_bundled(lua_State *L) {
   size_t pl = strlen(prefix);
   lua_newtable(L);
   lua_Integer i = 1;
-  for (const bundle_entry *e = bundle_files; e->path; e++) {
-    if (strncmp(e->path, prefix, pl) != 0) continue;
-    lua_pushstring(L, e->path);
+  const char *path;
+  for (size_t j = 0; (path = bundle_path(j)); j++) {
+    if (strncmp(path, prefix, pl) != 0) continue;
+    lua_pushstring(L, path);
     lua_rawseti(L, -2, i++);
   }
   return 1;
