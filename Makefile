@@ -51,7 +51,7 @@ ksh: kscript
 $(CORE_LIB): $(CORE_OBJS)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/core/%.o: src/core/%.c $(wildcard src/core/*.h)
+$(BUILD)/core/%.o: src/core/%.c $(wildcard src/core/*.h src/core/*.inc)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(INC_core) -c -o $@ $<
 
