@@ -39,8 +39,12 @@ INC_app   := -Isrc/app -Isrc/lua -Isrc/core
 .PHONY: all deps test check-san check-valgrind check-layers unit demo install deb clean bench schema
 all: kscript ksh
 
+# The objects whose code every run executes are linked first, after main
+# and the functions marked KSH_STARTUP (src/core/startup.h): a start
+# touches one run of code pages.
+LINK_FIRST := $(BUILD)/app/main.o $(BUILD)/lua/host.o $(BUILD)/lua/error.o
 $(BUILD)/kscript: $(APP_OBJS) $(BIND_OBJS) $(CORE_LIB)
-	$(CC) $(ALL_LDFLAGS) -o $@ $(APP_OBJS) $(BIND_OBJS) $(CORE_LIB) $(PKG_LIBS) -lm
+	$(CC) $(ALL_LDFLAGS) -o $@ $(LINK_FIRST) $(filter-out $(LINK_FIRST),$(APP_OBJS) $(BIND_OBJS)) $(CORE_LIB) $(PKG_LIBS) -lm
 
 kscript: $(BUILD)/kscript
 	$(if $(SANITIZE),@echo "sanitizer build: $(BUILD)/kscript",cp $< $@.tmp && mv -f $@.tmp $@)

@@ -4,6 +4,7 @@
 #include "http.h"
 
 #include "buf.h"
+#include "startup.h"
 
 #include <curl/curl.h>
 #include <ctype.h>
@@ -78,7 +79,7 @@ int http_global_init(void) {
   return 0;
 }
 
-void http_global_cleanup(void) {
+KSH_STARTUP void http_global_cleanup(void) {
   if (!http_inited) return;
   while (npool > 0) curl_easy_cleanup(pool[--npool]);
   curl_global_cleanup();

@@ -2,6 +2,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "loop.h"
 #include "http.h"
+#include "startup.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -72,7 +73,7 @@ double loop_now(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-loop_t *loop_new(void) {
+KSH_STARTUP loop_t *loop_new(void) {
   loop_t *lp = calloc(1, sizeof *lp);
   if (!lp) return NULL;
   /* the multi handle is made with the first transfer: curl_multi_init
@@ -90,7 +91,7 @@ loop_t *loop_new(void) {
   return lp;
 }
 
-void loop_free(loop_t *lp) {
+KSH_STARTUP void loop_free(loop_t *lp) {
   if (!lp) return;
   if (lp->multi) {
     for (size_t i = 0; i < lp->nxfers; i++) curl_multi_remove_handle(lp->multi, lp->xfers[i].easy);
@@ -162,7 +163,7 @@ int loop_timer_cancel(loop_t *lp, uint64_t id) {
   return 0;
 }
 
-int loop_defer(loop_t *lp, loop_fn fn, void *ud) {
+KSH_STARTUP int loop_defer(loop_t *lp, loop_fn fn, void *ud) {
   if (grow((void **)&lp->defers, &lp->capdefers, lp->ndefers + 1, sizeof *lp->defers)) return -1;
   lp->defers[lp->ndefers].fn = fn;
   lp->defers[lp->ndefers].ud = ud;
@@ -222,7 +223,7 @@ void loop_remove_transfer(loop_t *lp, void *easy) { xfer_take(lp, easy, NULL); }
 
 /* --- signals --- */
 
-void loop_on_signal(loop_t *lp, loop_sig_fn fn, void *ud) {
+KSH_STARTUP void loop_on_signal(loop_t *lp, loop_sig_fn fn, void *ud) {
   lp->sigfn = fn;
   lp->sigud = ud;
 }
@@ -237,7 +238,7 @@ void loop_signal_from_handler(int sig) {
   errno = saved;
 }
 
-int loop_pending(const loop_t *lp) {
+KSH_STARTUP int loop_pending(const loop_t *lp) {
   return lp->nheap > 0 || lp->nxfers > 0 || lp->nfds > 0 || lp->ndefers > 0;
 }
 
@@ -270,7 +271,7 @@ static CURLMcode plain_poll(struct curl_waitfd *w, size_t n, int timeout, int *n
   return r < 0 && errno != EINTR ? CURLM_UNRECOVERABLE_POLL : CURLM_OK;
 }
 
-int loop_run_once(loop_t *lp, int max_wait_ms) {
+KSH_STARTUP int loop_run_once(loop_t *lp, int max_wait_ms) {
   int rc = 0;
   int timeout = max_wait_ms;
   if (lp->ndefers) timeout = 0;

@@ -6,6 +6,7 @@
 
 #include "error.h"
 #include "host.h"
+#include "startup.h"
 
 
 typedef struct {
@@ -124,7 +125,7 @@ static int l_is_interrupt(lua_State *L) {
 
 /* require "ksh.loop": the task verbs the prelude (lua/ksh.lua) builds on. */
 int luaopen_ksh_loop(lua_State *L);
-int luaopen_ksh_loop(lua_State *L) {
+KSH_STARTUP int luaopen_ksh_loop(lua_State *L) {
   static const luaL_Reg fns[] = {
       {"sleep", l_sleep},     {"spawn", l_spawn}, {"suspend", l_suspend},
       {"wake", l_wake},       {"cancel", l_cancel}, {"current", l_current},
