@@ -370,6 +370,10 @@ t.line('spawn(function() local x <close> = setmetatable({}, {__close = function(
 ok(t.expect(r"\[\d\] spawn"), "a job with a <close> handler", t.tail())
 t.line("fg 9")
 ok(t.expect(r"ksh: %9: no such job"), "fg of no job says so", t.tail())
+# Ctrl-D only once the prompt is back: while a command runs the terminal is in
+# canonical mode, where it is an end-of-file mark that reads as a NUL byte
+# once readline has the terminal raw again
+t.expect(r"ksh> ")
 t.send("\x04")
 rc = t.wait(15)
 ok(b"bye from job" in t.buf and rc == 0, "leaving the prompt ends every job, running its <close> handlers (rc=%r)" % rc, t.tail())
