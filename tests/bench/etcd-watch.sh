@@ -27,6 +27,7 @@ run() {
   local name=$1; shift
   local out=$t/$name.out
   local s0 s1
+  : >"$out" # before the watcher starts: its redirection happens in the child, maybe after our first wc
   s0=$(date +%s.%N)
   "$@" >"$out" 2>"$t/$name.err" &
   local pid=$!
