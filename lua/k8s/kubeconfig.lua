@@ -99,21 +99,26 @@ local function read_file(path)
   return s
 end
 
+-- a YAML sequence (json.array-marked by the decoder), [] included
+local function is_list(v) return type(v) == "table" and util.json.isarray(v) end
+
 local function named_list(doc, field, file, inner)
   local out = {}
   local list = doc[field]
   if list == nil or list == util.null then return out end
-  if type(list) ~= "table" then
+  if not is_list(list) then -- kubectl: cannot unmarshal object into ... []v1.NamedCluster
     return nil, kerr("config", "%s: %s must be a list", file, field)
   end
   for i, e in ipairs(list) do
-    if type(e) ~= "table" or type(e.name) ~= "string" then
+    if type(e) ~= "table" or is_list(e) or type(e.name) ~= "string" then
       return nil, kerr("config", "%s: %s[%d] has no name", file, field, i - 1)
     end
     local v = e[inner]
     if v == util.null or v == nil then v = {} end
-    if type(v) ~= "table" then -- kubectl: cannot unmarshal string into ... api.Cluster
-      return nil, kerr("config", "%s: %s[%d].%s must be a mapping", file, field, i - 1, inner)
+    -- kubectl: cannot unmarshal string (or array) into ... of type v1.Cluster
+    if type(v) ~= "table" or is_list(v) then
+      return nil, kerr("config", "%s: %s[%d].%s must be a mapping%s", file, field, i - 1, inner,
+        is_list(v) and ", not a list" or "")
     end
     out[#out + 1] = { name = e.name, value = v }
   end
@@ -132,7 +137,7 @@ function M.parse(text, file)
     return nil, kerr("config", "kubeconfig %s: %s", file, tostring(perr))
   end
   if doc == nil or doc == util.null then doc = {} end
-  if type(doc) ~= "table" then return nil, kerr("config", "kubeconfig %s: not a mapping", file) end
+  if type(doc) ~= "table" or is_list(doc) then return nil, kerr("config", "kubeconfig %s: not a mapping", file) end
   local dir = M.absdir(file)
   local cfg = { file = file, clusters = {}, users = {}, contexts = {}, order = {} }
   for field, inner in pairs { clusters = "cluster", users = "user", contexts = "context" } do

@@ -216,6 +216,22 @@ printf 'apiVersion: v1\nkind: Config\nclusters: notalist\n' > "$tmp/bad2.yaml"
 same "malformed YAML: config view fails" "KUBECONFIG=$tmp/bad1.yaml" -- config view
 same "clusters not a list: config view fails" "KUBECONFIG=$tmp/bad2.yaml" -- config view
 same "malformed second file of a list: config view fails" "KUBECONFIG=$tmp/a/config:$tmp/bad1.yaml" -- config view
+# a list where a mapping belongs, or a mapping where a list belongs: kubectl
+# refuses the file ("cannot unmarshal array into Go struct field
+# NamedContext.contexts.context of type v1.Context"), not an empty context
+printf 'apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "%s"}}]\ncontexts:\n- name: x\n  context: [c]\ncurrent-context: x\n' "$srv" > "$tmp/bad3.yaml"
+printf 'apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: []\ncontexts: [{name: x, context: {cluster: c}}]\ncurrent-context: x\n' > "$tmp/bad4.yaml"
+printf 'apiVersion: v1\nkind: Config\nusers: {}\n' > "$tmp/bad5.yaml"
+for b in 3 4 5; do
+  for v in "config view" "config get-contexts" "get ns"; do
+    # shellcheck disable=SC2086
+    same "a list for a mapping or back (bad$b.yaml): $v fails" "KUBECONFIG=$tmp/bad$b.yaml" -- $v
+  done
+  # the file is refused before any context is resolved, naming the entry
+  if grep -Eq "^kscript: get: $tmp/bad$b.yaml: (contexts\[0\].context|clusters\[0\].cluster) must be a mapping, not a list\$|users must be a list\$" "$tmp/ks.err"; then
+    ok "bad$b.yaml: get ns names the entry"
+  else nok "bad$b.yaml: get ns names the entry" "kscript stderr: $(head -c 300 "$tmp/ks.err")"; fi
+done
 
 # ------------------------------------------------------------ use-context / set-context
 # each change made by kscript on copy A and by kubectl on copy B; kubectl

@@ -1,8 +1,9 @@
 #!/usr/bin/env kscript
 -- k8s.kubeconfig on odd files (regressions from tests/fuzz/kubeconfig_fuzz.c):
--- a cluster, user or context that is not a mapping is nil, err of kind
--- "config" naming the entry (kubectl: "cannot unmarshal string into Go
--- struct field NamedCluster.clusters.cluster"), never a raise.
+-- a cluster, user or context that is not a mapping (a string, a number, a
+-- list) and a clusters, users or contexts field that is not a list are nil,
+-- err of kind "config" naming the entry (kubectl: "cannot unmarshal string
+-- into Go struct field NamedCluster.clusters.cluster"), never a raise.
 package.path = (os.getenv("KSCRIPT_TOP") or ".") .. "/tests/lib/?.lua;" .. package.path
 local t = require "tap"
 local kc = require "k8s.kubeconfig"
@@ -16,16 +17,24 @@ end
 for _, v in ipairs {
   { "clusters:\n- name: c\n  cluster: \"ue}\"\n", "clusters[0].cluster must be a mapping" },
   { "users:\n- name: u\n  user: {token: t}\n- name: v\n  user: 5\n", "users[1].user must be a mapping" },
-  { "contexts:\n- name: x\n  context: [a, b]\n", nil }, -- a list is a table: as an empty context
   { "contexts:\n- name: x\n  context: yes\n", "contexts[0].context must be a mapping" },
+  -- a list where a mapping belongs, [] too (kubectl: "cannot unmarshal array
+  -- into Go struct field NamedContext.contexts.context of type v1.Context")
+  { "contexts:\n- name: x\n  context: [a, b]\ncurrent-context: x\n", "contexts[0].context must be a mapping, not a list" },
+  { "contexts:\n- name: x\n  context: []\n", "contexts[0].context must be a mapping, not a list" },
+  { "clusters:\n- name: c\n  cluster: [a]\n", "clusters[0].cluster must be a mapping, not a list" },
+  { "users:\n- name: u\n  user: []\n", "users[0].user must be a mapping, not a list" },
+  { "clusters:\n- [a]\n", "clusters[0] has no name" },
+  -- a mapping where a list belongs ("cannot unmarshal object into Go struct
+  -- field Config.clusters of type []v1.NamedCluster"), {} too
+  { "clusters: {a: 1}\n", "clusters must be a list" },
+  { "users: {}\n", "users must be a list" },
+  { "[]", "not a mapping", "" },
+  { "- apiVersion: v1\n", "not a mapping", "" },
 } do
-  local ok, cfg, err = load("apiVersion: v1\nkind: Config\n" .. v[1])
-  if v[2] then
-    t.ok(ok and cfg == nil and err.kind == "config" and err.message:find(v[2], 1, true),
-      v[2] .. (ok and err and (" (" .. tostring(err.message) .. ")") or ": raised " .. tostring(cfg)))
-  else
-    t.ok(ok, "a context that is a list loads (no raise): " .. tostring(ok and (cfg and "ok" or err.message) or cfg))
-  end
+  local ok, cfg, err = load((v[3] or "apiVersion: v1\nkind: Config\n") .. v[1])
+  t.ok(ok and cfg == nil and err.kind == "config" and err.message:find(v[2], 1, true),
+    v[2] .. (not ok and ": raised " .. tostring(cfg) or err and (" (" .. tostring(err.message) .. ")") or ": loaded"))
 end
 local f = assert(io.open((os.getenv("KSCRIPT_TOP") or ".") .. "/tests/fuzz/corpus/kubeconfig/regress-cluster-string"))
 local ok, cfg, err = load(f:read("a"))
