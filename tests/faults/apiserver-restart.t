@@ -83,8 +83,7 @@ wait_for 60 initial2 && ok "the informer lists what exists" \
 
 # --- the proxy and a watch through it
 "$KS" proxy --port=0 >"$tmp/proxy.out" 2>&1 & pids+=($!)
-wait_for 30 grep -q "Starting to serve" "$tmp/proxy.out"
-pport=$(sed -n 's/^Starting to serve on .*:\([0-9][0-9]*\)$/\1/p' "$tmp/proxy.out" | head -1)
+pport=$(serving_port "$tmp/proxy.out")
 [ -n "$pport" ] && ok "kscript proxy serves on port $pport" || nok "kscript proxy serves" "$(cat "$tmp/proxy.out")"
 curl -sN "http://127.0.0.1:$pport/api/v1/namespaces/$ns/configmaps?watch=1&resourceVersion=$rv0" >"$tmp/s1" 2>&1 & cpid=$!; pids+=($cpid)
 

@@ -80,8 +80,7 @@ status "kubectl fails on it too" $((! $?))
 
 # --- a slow-loris client of kscript proxy
 "$KS" proxy --port=0 >"$tmp/proxy.out" 2>&1 & pids+=($!)
-wait_for 30 grep -q "Starting to serve" "$tmp/proxy.out"
-pport=$(sed -n 's/^Starting to serve on .*:\([0-9][0-9]*\)$/\1/p' "$tmp/proxy.out" | head -1)
+pport=$(serving_port "$tmp/proxy.out")
 python3 - "$pport" >"$tmp/loris.out" 2>&1 <<'PY' & pids+=($!)
 import socket, sys, time
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))

@@ -30,12 +30,8 @@ start() {
   "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" &
   pids+=($!)
   eval "pid_$name=$!"
-  local p=
-  for _ in $(seq 100); do
-    p=$(sed -n 's/^Starting to serve on .*:\([0-9][0-9]*\)$/\1/p' "$tmp/$name.out" | head -1)
-    [ -n "$p" ] && break
-    sleep 0.1
-  done
+  local p
+  p=$(serving_port "$tmp/$name.out")
   eval "port_$name=$p"
   if [ -n "$p" ]; then ok "$name: $(head -1 "$tmp/$name.out" | sed 's/[0-9]*$/PORT/')"
   else nok "$name started" "$(cat "$tmp/$name.out" "$tmp/$name.err")"; fi

@@ -29,12 +29,8 @@ start() { # NAME cmd...: started in the background, its port in $port_NAME, its 
   "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" &
   local pid=$!
   pids+=($pid)
-  local p=
-  for _ in $(seq 100); do
-    p=$(sed -n 's/^Starting to serve on .*:\([0-9][0-9]*\)$/\1/p' "$tmp/$name.out" | head -1)
-    [ -n "$p" ] && break
-    sleep 0.1
-  done
+  local p
+  p=$(serving_port "$tmp/$name.out")
   eval "port_$name=$p pid_$name=$pid"
   if [ -n "$p" ]; then ok "$name started"; else nok "$name started" "$(cat "$tmp/$name.out" "$tmp/$name.err")"; fi
 }

@@ -18,6 +18,12 @@ wait_for() { # SECONDS cmd...: poll cmd every 0.1 s until it succeeds (1 after S
   for ((i = 0; i < n; i++)); do "$@" && return 0; sleep 0.1; done
   return 1
 }
+serving_port() { # FILE: the port of the "Starting to serve on HOST:PORT" line a proxy
+  # (kscript's or kubectl's) writes to FILE, waiting up to 30 s; empty if none came
+  # (FILE may not exist yet: the shell that starts the proxy opens it)
+  wait_for 30 grep -qs '^Starting to serve on .*:[0-9][0-9]*$' "$1"
+  sed -n 's/^Starting to serve on .*:\([0-9][0-9]*\)$/\1/p' "$1" 2>/dev/null | head -1
+}
 norm_age() { # FILE: durations (AGE, LAST SEEN, ...) -> <d>, runs of blanks -> one
   sed -E 's/(^|[[:space:]])(<invalid>|<unknown>|[0-9]+(\.[0-9]+)?(ms|s|m|h|d|y)([0-9]+(s|m|h|d))?)([[:space:]]|$)/\1<d>\7/g;
           s/(^|[[:space:]])(<invalid>|<unknown>|[0-9]+(\.[0-9]+)?(ms|s|m|h|d|y)([0-9]+(s|m|h|d))?)([[:space:]]|$)/\1<d>\7/g;
