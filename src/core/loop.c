@@ -1,8 +1,5 @@
-/* loop.c: timers, fds, deferred calls and signals on one epoll set, with
- * libcurl driven through its socket API (curl_multi_socket_action). */
-#define _GNU_SOURCE
-/* curl_multi_socket_all, the safety sweep of loop_run_once */
-#define CURL_DISABLE_DEPRECATION
+/* loop.c: timers, fds, deferred calls and signals around curl_multi_poll. */
+#define _POSIX_C_SOURCE 200809L
 #include "loop.h"
 #include "http.h"
 #include "startup.h"
@@ -11,10 +8,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -25,19 +20,12 @@ typedef struct {
   void *ud;
 } timer_t_;
 
-/* what is known of one fd, in a table indexed by the fd: the loop's watch
- * (lev, fn, ud), libcurl's interest (cev, a CURL_POLL_* value), and what is
- * in the epoll set (reg).  gen changes when the fd starts being used anew,
- * so an event reported for an earlier use of the same number is dropped. */
 typedef struct {
-  short lev;
+  int fd;
+  short events;
   loop_fd_fn fn;
   void *ud;
-  int cev;
-  uint32_t reg;
-  uint32_t gen;
-  int plain; /* epoll refused it (a regular file): always ready, as poll says */
-} fdent_t;
+} fdw_t;
 
 typedef struct {
   loop_fn fn;
@@ -55,24 +43,18 @@ struct loop {
   timer_t_ *heap;
   size_t nheap, capheap;
   uint64_t next_id;
-  int ep; /* the epoll set */
-  fdent_t *ents;
-  size_t capents;
-  size_t nfds;   /* fds with a loop watch */
-  size_t nplain; /* of them, fds epoll refused */
-  double curl_due; /* libcurl's timer (CURLMOPT_TIMERFUNCTION), < 0: none */
-  double last_sweep;
+  fdw_t *fds;
+  size_t nfds, capfds;
   defer_t *defers;
   size_t ndefers, capdefers;
   xfer_t *xfers;
   size_t nxfers, capxfers;
   loop_sig_fn sigfn;
   void *sigud;
-  int stall_ms; /* sweep interval while transfers run, see loop_run_once */
+  int stall_ms; /* poll cap while transfers run, see loop_run_once */
 };
 
 static int sigpipe_fd[2] = {-1, -1};
-#define SIG_TAG UINT64_MAX /* the epoll tag of the signal pipe */
 
 static int grow(void **p, size_t *cap, size_t need, size_t sz) {
   if (need <= *cap) return 0;
@@ -98,12 +80,6 @@ KSH_STARTUP loop_t *loop_new(void) {
    * initialises libcurl and OpenSSL, most of a short script's start-up */
   lp->next_id = 1;
   lp->stall_ms = 4;
-  lp->curl_due = -1;
-  lp->ep = epoll_create1(EPOLL_CLOEXEC);
-  if (lp->ep < 0) {
-    free(lp);
-    return NULL;
-  }
   if (sigpipe_fd[0] < 0) {
     if (pipe(sigpipe_fd) == 0) {
       for (int i = 0; i < 2; i++) {
@@ -112,10 +88,6 @@ KSH_STARTUP loop_t *loop_new(void) {
       }
     }
   }
-  if (sigpipe_fd[0] >= 0) {
-    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = SIG_TAG};
-    epoll_ctl(lp->ep, EPOLL_CTL_ADD, sigpipe_fd[0], &ev);
-  }
   return lp;
 }
 
@@ -123,27 +95,18 @@ KSH_STARTUP void loop_free(loop_t *lp) {
   if (!lp) return;
   if (lp->multi) {
     for (size_t i = 0; i < lp->nxfers; i++) curl_multi_remove_handle(lp->multi, lp->xfers[i].easy);
-    curl_multi_cleanup(lp->multi); /* its socket callbacks still find lp */
+    curl_multi_cleanup(lp->multi);
   }
-  close(lp->ep);
   free(lp->heap);
-  free(lp->ents);
+  free(lp->fds);
   free(lp->defers);
   free(lp->xfers);
   free(lp);
 }
 
-static int curl_sock_cb(CURL *easy, curl_socket_t s, int what, void *ud, void *sockp);
-static int curl_timer_cb(CURLM *multi, long ms, void *ud);
-
 /* The multi handle, made with the first transfer (libcurl initialised then). */
 static CURLM *multi_of(loop_t *lp) {
-  if (!lp->multi && http_global_init() == 0 && (lp->multi = curl_multi_init())) {
-    curl_multi_setopt(lp->multi, CURLMOPT_SOCKETFUNCTION, curl_sock_cb);
-    curl_multi_setopt(lp->multi, CURLMOPT_SOCKETDATA, lp);
-    curl_multi_setopt(lp->multi, CURLMOPT_TIMERFUNCTION, curl_timer_cb);
-    curl_multi_setopt(lp->multi, CURLMOPT_TIMERDATA, lp);
-  }
+  if (!lp->multi && http_global_init() == 0) lp->multi = curl_multi_init();
   return lp->multi;
 }
 
@@ -208,105 +171,30 @@ KSH_STARTUP int loop_defer(loop_t *lp, loop_fn fn, void *ud) {
   return 0;
 }
 
-/* --- fds: one table indexed by fd, one epoll set --- */
-
-static fdent_t *ent_of(loop_t *lp, int fd) {
-  if (fd < 0) return NULL;
-  if ((size_t)fd >= lp->capents) {
-    size_t n = lp->capents ? lp->capents : 64;
-    while (n <= (size_t)fd) n *= 2;
-    fdent_t *p = realloc(lp->ents, n * sizeof *p);
-    if (!p) return NULL;
-    memset(p + lp->capents, 0, (n - lp->capents) * sizeof *p);
-    lp->ents = p;
-    lp->capents = n;
-  }
-  return &lp->ents[fd];
-}
-
-/* Bring the epoll set in line with what the loop and libcurl want of fd;
- * `fresh`: the fd starts a new use (a new tag, so stale events are dropped). */
-static int ent_sync(loop_t *lp, int fd, fdent_t *e, int fresh) {
-  uint32_t want = 0;
-  if ((e->lev & POLLIN) || (e->cev & CURL_POLL_IN)) want |= EPOLLIN;
-  if ((e->lev & POLLOUT) || (e->cev & CURL_POLL_OUT)) want |= EPOLLOUT;
-  if (fresh) e->gen++;
-  if (e->plain) {
-    if (e->lev) return 0;
-    e->plain = 0;
-    lp->nplain--;
-  }
-  if (want == e->reg && !fresh) return 0;
-  if (!want) {
-    if (e->reg) epoll_ctl(lp->ep, EPOLL_CTL_DEL, fd, NULL);
-    e->reg = 0;
-    return 0;
-  }
-  struct epoll_event ev = {.events = want, .data.u64 = (uint64_t)e->gen << 32 | (uint32_t)fd};
-  int r = epoll_ctl(lp->ep, e->reg ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev);
-  if (r < 0 && errno == ENOENT) r = epoll_ctl(lp->ep, EPOLL_CTL_ADD, fd, &ev); /* closed and reopened */
-  else if (r < 0 && errno == EEXIST) r = epoll_ctl(lp->ep, EPOLL_CTL_MOD, fd, &ev);
-  if (r < 0 && errno == EPERM && e->lev && !e->cev) {
-    /* a regular file (stdin redirected from one): poll calls it ready */
-    e->reg = 0;
-    e->plain = 1;
-    lp->nplain++;
-    return 0;
-  }
-  if (r < 0) {
-    e->reg = 0;
-    return -1;
-  }
-  e->reg = want;
-  return 0;
-}
+/* --- fds --- */
 
 int loop_watch_fd(loop_t *lp, int fd, short events, loop_fd_fn fn, void *ud) {
-  fdent_t *e = ent_of(lp, fd);
-  if (!e) return -1;
-  int fresh = !e->lev || e->fn != fn || e->ud != ud;
-  if (!e->lev) lp->nfds++;
-  e->lev = (short)(events & (POLLIN | POLLOUT));
-  if (!e->lev) e->lev = POLLIN; /* a watch with no events still watches for the end */
-  e->fn = fn;
-  e->ud = ud;
-  if (ent_sync(lp, fd, e, fresh && !e->cev)) {
-    e->lev = 0;
-    lp->nfds--;
-    return -1;
+  for (size_t i = 0; i < lp->nfds; i++) {
+    if (lp->fds[i].fd == fd) {
+      lp->fds[i].events = events;
+      lp->fds[i].fn = fn;
+      lp->fds[i].ud = ud;
+      return 0;
+    }
   }
+  if (grow((void **)&lp->fds, &lp->capfds, lp->nfds + 1, sizeof *lp->fds)) return -1;
+  lp->fds[lp->nfds++] = (fdw_t){fd, events, fn, ud};
   return 0;
 }
 
 void loop_unwatch_fd(loop_t *lp, int fd) {
-  if (fd < 0 || (size_t)fd >= lp->capents || !lp->ents[fd].lev) return;
-  fdent_t *e = &lp->ents[fd];
-  e->lev = 0;
-  e->fn = NULL;
-  e->ud = NULL;
-  lp->nfds--;
-  ent_sync(lp, fd, e, 0);
-}
-
-/* libcurl's interest in one of its sockets */
-static int curl_sock_cb(CURL *easy, curl_socket_t s, int what, void *ud, void *sockp) {
-  loop_t *lp = ud;
-  (void)easy;
-  (void)sockp;
-  fdent_t *e = ent_of(lp, s);
-  if (!e) return -1;
-  int fresh = !e->cev && !e->lev;
-  e->cev = what == CURL_POLL_REMOVE ? 0 : what;
-  ent_sync(lp, s, e, fresh && e->cev);
-  return 0;
-}
-
-/* libcurl's one timer: the deadline is kept, loop_run_once acts on it */
-static int curl_timer_cb(CURLM *multi, long ms, void *ud) {
-  loop_t *lp = ud;
-  (void)multi;
-  lp->curl_due = ms < 0 ? -1 : loop_now() + (double)ms / 1000.0;
-  return 0;
+  for (size_t i = 0; i < lp->nfds; i++) {
+    if (lp->fds[i].fd == fd) {
+      memmove(&lp->fds[i], &lp->fds[i + 1], (lp->nfds - i - 1) * sizeof *lp->fds);
+      lp->nfds--;
+      return;
+    }
+  }
 }
 
 /* --- transfers --- */
@@ -364,89 +252,71 @@ static void drain_defers(loop_t *lp) {
   lp->ndefers = 0;
 }
 
-/* readiness as the loop's callbacks see it: POLLIN/POLLOUT; a hang-up or an
- * error wakes whatever the watch waits for (the next read or write fails) */
-static short loop_revents(uint32_t ev, short watched) {
-  short re = (short)((ev & EPOLLIN ? POLLIN : 0) | (ev & EPOLLOUT ? POLLOUT : 0));
-  if (ev & (EPOLLHUP | EPOLLERR)) re |= watched;
-  re &= watched;
-  return re ? re : POLLIN;
-}
-
-static int curl_bits(uint32_t ev, int want) {
-  int b = 0;
-  if (ev & EPOLLIN) b |= CURL_CSELECT_IN;
-  if (ev & EPOLLOUT) b |= CURL_CSELECT_OUT;
-  if (ev & (EPOLLHUP | EPOLLERR)) {
-    b |= CURL_CSELECT_ERR;
-    if (want & CURL_POLL_IN) b |= CURL_CSELECT_IN; /* so it reads the end */
+/* curl_multi_poll without a multi handle (no transfer made yet) */
+static CURLMcode plain_poll(struct curl_waitfd *w, size_t n, int timeout, int *nready) {
+  struct pollfd stackp[16];
+  struct pollfd *p = n <= 16 ? stackp : malloc(n * sizeof *p);
+  if (!p) return CURLM_OUT_OF_MEMORY;
+  for (size_t i = 0; i < n; i++) {
+    p[i].fd = w[i].fd;
+    p[i].events = (short)((w[i].events & CURL_WAIT_POLLIN ? POLLIN : 0) | (w[i].events & CURL_WAIT_POLLOUT ? POLLOUT : 0));
+    p[i].revents = 0;
   }
-  return b;
+  int r = poll(p, (nfds_t)n, timeout);
+  *nready = r > 0 ? r : 0;
+  for (size_t i = 0; i < n; i++)
+    w[i].revents = (short)((p[i].revents & (POLLIN | POLLHUP | POLLERR) ? CURL_WAIT_POLLIN : 0) |
+                           (p[i].revents & POLLOUT ? CURL_WAIT_POLLOUT : 0));
+  if (p != stackp) free(p);
+  return r < 0 && errno != EINTR ? CURLM_UNRECOVERABLE_POLL : CURLM_OK;
 }
-
-#define MAXEV 128
 
 KSH_STARTUP int loop_run_once(loop_t *lp, int max_wait_ms) {
   int rc = 0;
   int timeout = max_wait_ms;
-  double now = loop_now();
-  if (lp->ndefers || lp->nplain) timeout = 0;
+  if (lp->ndefers) timeout = 0;
   if (lp->nheap) {
-    double d = (lp->heap[0].when - now) * 1000.0;
+    double d = (lp->heap[0].when - loop_now()) * 1000.0;
     int ms = d <= 0 ? 0 : (int)(d + 0.999);
     if (timeout < 0 || ms < timeout) timeout = ms;
   }
-  /* libcurl's deadline (e.g. "run now" after a transfer is added or
-   * unpaused: its data may already be off the socket, so no fd will wake us) */
-  if (lp->curl_due >= 0) {
-    double d = (lp->curl_due - now) * 1000.0;
-    int ms = d <= 0 ? 0 : (int)(d + 0.999);
-    if (timeout < 0 || ms < timeout) timeout = ms;
-  }
+  /* curl's own deadline (e.g. "run now" after a transfer is unpaused: its data
+   * may already be off the socket, so no fd will wake us) */
+  long ct = -1;
+  if (lp->multi) curl_multi_timeout(lp->multi, &ct);
+  if (ct >= 0 && (timeout < 0 || ct < timeout)) timeout = (int)ct;
   /* libcurl 7.88 (Debian 12) can leave HTTP/2 data it has already read off
    * the socket unprocessed until its next timer fires, seconds later (seen on
-   * one run in four of a 100,000-key etcd Range).  So while transfers run,
-   * every transfer is swept (curl_multi_socket_all: each one run as if its
-   * socket were ready) when the loop has been quiet for stall_ms (4 ms right
-   * after activity, backing off to 1 s), and at least every SWEEP_BUSY
-   * seconds while it is busy: a stuck transfer waits at most that long. */
-#define SWEEP_BUSY 0.05
+   * one run in four of a 100,000-key etcd Range).  While transfers run, poll
+   * with a short cap right after activity, backing off to 1 s when quiet. */
   if (lp->nxfers > 0 && (timeout < 0 || timeout > lp->stall_ms)) timeout = lp->stall_ms;
   if (timeout < 0) timeout = 60 * 60 * 1000;
 
-  struct epoll_event evs[MAXEV];
-  int nev = epoll_wait(lp->ep, evs, MAXEV, timeout);
-  if (nev < 0) {
-    if (errno != EINTR) rc = -1;
-    nev = 0;
+  size_t n = lp->nfds + 1;
+  struct curl_waitfd stackw[16];
+  struct curl_waitfd *w = n <= 16 ? stackw : malloc(n * sizeof *w);
+  if (!w) return -1;
+  w[0].fd = sigpipe_fd[0];
+  w[0].events = CURL_WAIT_POLLIN;
+  w[0].revents = 0;
+  for (size_t i = 0; i < lp->nfds; i++) {
+    w[i + 1].fd = lp->fds[i].fd;
+    w[i + 1].events = (short)((lp->fds[i].events & POLLIN ? CURL_WAIT_POLLIN : 0) |
+                              (lp->fds[i].events & POLLOUT ? CURL_WAIT_POLLOUT : 0));
+    w[i + 1].revents = 0;
   }
-  if (nev > 0) lp->stall_ms = 4;
+  int nready = 0;
+  CURLMcode mc = lp->multi ? curl_multi_poll(lp->multi, w, (unsigned)n, timeout, &nready)
+                            : plain_poll(w, n, timeout, &nready);
+  if (nready > 0) lp->stall_ms = 4;
   else if (lp->stall_ms < 1000) lp->stall_ms *= 2;
+  if (mc != CURLM_OK && mc != CURLM_UNRECOVERABLE_POLL) rc = -1;
+  if (mc == CURLM_UNRECOVERABLE_POLL) {
+    /* e.g. EINTR from a signal: fall through and dispatch what we have */
+  }
 
-  /* libcurl's sockets first, then its timer, then the sweep */
-  int running = 0, sig = 0;
-  for (int i = 0; i < nev; i++) {
-    uint64_t tag = evs[i].data.u64;
-    if (tag == SIG_TAG) {
-      sig = 1;
-      continue;
-    }
-    int fd = (int)(uint32_t)tag;
-    fdent_t *e = (size_t)fd < lp->capents ? &lp->ents[fd] : NULL;
-    if (!e || e->gen != (uint32_t)(tag >> 32)) continue;
-    if (e->cev && lp->multi) curl_multi_socket_action(lp->multi, fd, curl_bits(evs[i].events, e->cev), &running);
-  }
-  if (lp->multi) {
-    now = loop_now();
-    if (lp->curl_due >= 0 && now >= lp->curl_due) {
-      lp->curl_due = -1;
-      curl_multi_socket_action(lp->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-    }
-    if (lp->nxfers > 0 && now - lp->last_sweep >= (nev > 0 ? SWEEP_BUSY : lp->stall_ms / 1000.0)) {
-      lp->last_sweep = now;
-      curl_multi_socket_all(lp->multi, &running);
-    }
-  }
+  int running = 0;
+  if (lp->multi) curl_multi_perform(lp->multi, &running);
   CURLMsg *msg;
   int left;
   while (lp->multi && (msg = curl_multi_info_read(lp->multi, &left))) {
@@ -458,7 +328,7 @@ KSH_STARTUP int loop_run_once(loop_t *lp, int max_wait_ms) {
   }
 
   /* signals */
-  if (sig) {
+  if (w[0].revents) {
     unsigned char buf[64];
     ssize_t r;
     while ((r = read(sigpipe_fd[0], buf, sizeof buf)) > 0) {
@@ -467,25 +337,23 @@ KSH_STARTUP int loop_run_once(loop_t *lp, int max_wait_ms) {
     }
   }
 
-  /* the loop's fds: callbacks may change the table, so look each one up again */
-  for (int i = 0; i < nev; i++) {
-    uint64_t tag = evs[i].data.u64;
-    if (tag == SIG_TAG) continue;
-    int fd = (int)(uint32_t)tag;
-    if ((size_t)fd >= lp->capents) continue;
-    fdent_t *e = &lp->ents[fd];
-    if (e->gen != (uint32_t)(tag >> 32) || !e->lev) continue;
-    e->fn(e->ud, fd, loop_revents(evs[i].events, e->lev));
-  }
-  if (lp->nplain) {
-    for (size_t fd = 0; fd < lp->capents; fd++) {
-      fdent_t *e = &lp->ents[fd];
-      if (e->plain && e->lev) e->fn(e->ud, (int)fd, e->lev);
+  /* fds: callbacks may change the watch list, so look each one up again */
+  for (size_t i = 1; i < n; i++) {
+    if (!w[i].revents) continue;
+    short re = (short)((w[i].revents & CURL_WAIT_POLLIN ? POLLIN : 0) |
+                       (w[i].revents & CURL_WAIT_POLLOUT ? POLLOUT : 0));
+    for (size_t j = 0; j < lp->nfds; j++) {
+      if (lp->fds[j].fd == w[i].fd) {
+        fdw_t f = lp->fds[j];
+        f.fn(f.ud, f.fd, re ? re : POLLIN);
+        break;
+      }
     }
   }
+  if (w != stackw) free(w);
 
   /* timers that are due now (not the ones they add) */
-  now = loop_now();
+  double now = loop_now();
   uint64_t limit = lp->next_id;
   while (lp->nheap && lp->heap[0].when <= now && lp->heap[0].id < limit) {
     timer_t_ t = lp->heap[0];

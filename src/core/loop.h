@@ -1,9 +1,8 @@
 /* loop.h: the one event loop of the process.
  *
- * libcurl's multi interface drives every transfer through its socket API;
- * its sockets, the watched file descriptors and the signal self-pipe share
- * one epoll set, with one-shot timers and deferred calls around it.  No Lua
- * in here: callbacks are plain C.  libcurl stays
+ * libcurl's multi interface drives every transfer; file descriptors, one-shot
+ * timers, deferred calls and signals (through a self-pipe) share the same
+ * curl_multi_poll().  No Lua in here: callbacks are plain C.  libcurl stays
  * out of this header: an easy handle (CURL *) travels as void *, its result
  * (CURLcode) as int; only the core's .c files include <curl/curl.h>.
  */

@@ -1,9 +1,9 @@
 /* proc.c: fork/exec with stdin, stdout and stderr as sockets watched by the
  * loop, a timeout, and the child's exit seen through a pidfd (or polled).
  *
- * Sockets rather than pipes: a socket at EOF polls readable, where a pipe
- * whose writer closed polls as POLLHUP alone (the loop passes a hang-up on
- * as the event watched for, but a socket needs no such care). */
+ * Sockets rather than pipes: libcurl's curl_multi_poll() reports only
+ * POLLIN/POLLOUT/POLLPRI for extra fds, and a pipe whose writer closed polls
+ * as POLLHUP alone, which it would drop; a socket at EOF polls readable. */
 #define _GNU_SOURCE
 #include "proc.h"
 
