@@ -230,6 +230,8 @@ int main(void) {
   send(fd, "GET /big HTTP/1.1\r\nHost: h\r\n\r\n", 30, 0);
   relays_done = 0;
   size_t n = collect(fd, buf, sizeof buf, "\r\n0\r\n\r\n", 0, 65536);
+  /* the relay ends on a loop turn after its last bytes left (later under valgrind) */
+  for (double end = loop_now() + 60; !relays_done && loop_now() < end;) loop_run_once(lp, 5);
   ok(relays_done == 1 && last_complete, "the big relay completed on the kept-alive connection");
   ok(strstr(buf, "Transfer-Encoding: chunked\r\n") != NULL, "no upstream length: chunked");
   /* dechunk and count */
@@ -260,7 +262,7 @@ int main(void) {
   ok(strstr(buf, "started\n") != NULL, "a streamed answer flows before it ends");
   up_closed = 0;
   close(fd);
-  for (int i = 0; i < 500 && (!relays_done || !up_closed); i++) loop_run_once(lp, 5);
+  for (double end = loop_now() + 60; (!relays_done || !up_closed) && loop_now() < end;) loop_run_once(lp, 5);
   ok(relays_done == 1 && last_gone && !last_complete, "the relay ends when its client goes away");
   ok(up_closed == 1, "and the upstream sees its request cancelled");
 
