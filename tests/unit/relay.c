@@ -80,6 +80,7 @@ static void up_body_event(void *ud, srv_conn *c, int ev) {
   }
 }
 
+static int big_ended = 1; /* no /big answer is running */
 static void big_more(srv_conn *c) {
   static char chunk[65536];
   if (!chunk[0]) memset(chunk, 'x', sizeof chunk);
@@ -89,8 +90,14 @@ static void big_more(srv_conn *c) {
     big_sent += sizeof chunk;
     if ((size_t)q > srv_high_water()) return; /* wait for SRV_EV_DRAIN */
   }
-  srv_end(c);
-  srv_release(c);
+  /* also after the last chunk left the queue over the high-water mark: the
+   * answer ends on that drain (valgrind's pace made it common, and the
+   * relay then waited for a last chunk the upstream never sent) */
+  if (!big_ended) {
+    big_ended = 1;
+    srv_end(c);
+    srv_release(c);
+  }
 }
 
 static void up_event(void *ud, srv_conn *c, int ev) {
@@ -98,7 +105,7 @@ static void up_event(void *ud, srv_conn *c, int ev) {
   if (ev == SRV_EV_CLOSED) {
     up_closed++;
     srv_release(c);
-  } else if (big_sent < BIG) {
+  } else if (!big_ended) {
     big_more(c);
   }
 }
@@ -108,6 +115,7 @@ static void up_request(void *ud, srv_conn *c) {
   const char *t = srv_target(c);
   if (strcmp(t, "/big") == 0) {
     big_sent = 0;
+    big_ended = 0;
     srv_set_notify(c, up_event, NULL);
     srv_respond(c, 200, NULL, -1);
     big_more(c);
