@@ -11,7 +11,9 @@
 --   -w, --www DIR            also serve static files from DIR under -P, --www-prefix (/static/)
 --   --disable-filter         no host/path/method filter (dangerous)
 --   --append-server-path     append the kubeconfig server's path to each request
---   --keepalive DURATION     accepted for kubectl compatibility (connections are kept alive)
+--   --keepalive DURATION     TCP keep-alive period of upgraded (exec, attach, port-forward,
+--                            WebSocket) connections to the API server (default and 0:
+--                            15s, as kubectl proxy's Go dialer; negative: off)
 --   --on-request 'LUA'       Lua run for every request with `req` (method, path, target,
 --                            query, headers, body, host, remote, user): return nothing or true
 --                            to allow, false (403) or STATUS, MESSAGE to deny; change req to
@@ -66,6 +68,8 @@ local function klog_warning(msg)
     require("ksh.sys").pid and require("ksh.sys").pid() or 0, msg))
 end
 
+local keepalive = o.keepalive and require("k8s.cli").duration(o.keepalive, "--keepalive") or nil
+
 if o.www then
   local f = io.open(o.www, "rb")
   if not f then klog_warning("Failed to stat static file directory " .. o.www)
@@ -113,7 +117,7 @@ local p, err = proxy.server {
   client = k, address = o.address, port = o.port, unix = o.unix_socket, api_prefix = o.api_prefix,
   accept_hosts = o.accept_hosts, accept_paths = o.accept_paths, reject_paths = o.reject_paths,
   reject_methods = o.reject_methods, disable_filter = o.disable_filter, www = o.www, www_prefix = o.www_prefix,
-  append_server_path = o.append_server_path, filter = filter, log = log,
+  append_server_path = o.append_server_path, filter = filter, log = log, keepalive = keepalive,
 }
 if not p then
   error(err, 0) -- kubectl: "Error compiling re: ..." (klog.Fatalf), "listen tcp ...: address already in use"

@@ -252,13 +252,18 @@ Server.__index = Server
 -- api_prefix ("/"), accept_hosts/accept_paths/reject_paths/reject_methods
 -- (kubectl's comma-separated regexps, its defaults), disable_filter,
 -- www, www_prefix ("/static/"), append_server_path, filter (function(req)),
--- log (function(req, res)), on_error (function(message)).
+-- log (function(req, res)), on_error (function(message)), keepalive (seconds:
+-- the TCP keep-alive period of upgraded connections to the API server; nil
+-- or 0: 15, negative: off).
 function M.server(opts)
   assert(type(opts) == "table" and opts.client, "proxy_server: options with a client expected")
   local self = setmetatable({ client = opts.client, opts = opts, active = 0, served = 0 }, Server)
   local prefix = opts.api_prefix or "/"
   if prefix:sub(-1) ~= "/" then prefix = prefix .. "/" end -- kubectl adds the slash too
   self.prefix = prefix
+  -- kubectl proxy's --keepalive: its help says 0 disables keep-alive, but its
+  -- Go dialer (net.Dialer.KeepAlive 0) probes every 15 s; do as it does
+  self.keepalive = (opts.keepalive == nil or opts.keepalive == 0) and 15 or opts.keepalive
   self.strip = prefix:sub(1, 4) ~= "/api"
   if not opts.disable_filter then
     local f = {}
@@ -358,7 +363,7 @@ local function tunnel(self, req, r, ho, h, retry)
     body = r.body ~= "" and r.body or nil,
     cacert = ho.cacert, cacert_pem = ho.cacert_pem, cert = ho.cert, cert_pem = ho.cert_pem,
     key = ho.key, key_pem = ho.key_pem, insecure = ho.insecure, server_name = ho.server_name,
-    proxy = ho.proxy,
+    proxy = ho.proxy, keepalive = self.keepalive,
   }
   if not status then
     if rh.kind == "closed" and req:closed() then return nil, 499, 0 end

@@ -440,6 +440,19 @@ static void blob(CURL *e, CURLoption opt, const char *p, size_t n) {
   curl_easy_setopt(e, opt, &b);
 }
 
+/* TCP keep-alive of a transfer's connection from o->keepalive: off when
+ * negative, probes after that many idle seconds (and as often) when
+ * positive, libcurl's 60 s when 0.  tunnel.c connects its upgrades with it. */
+void http_set_keepalive(void *easy, const http_opts *o) {
+  CURL *e = easy;
+  curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, o->keepalive < 0 ? 0L : 1L);
+  if (o->keepalive > 0) {
+    long s = o->keepalive < 1 ? 1L : o->keepalive > 86400 ? 86400L : (long)o->keepalive;
+    curl_easy_setopt(e, CURLOPT_TCP_KEEPIDLE, s);
+    curl_easy_setopt(e, CURLOPT_TCP_KEEPINTVL, s);
+  }
+}
+
 /* The TLS of a transfer from o: the CA, the client certificate and key
  * (files or in-memory PEM, copied by curl), verification off only when
  * o->insecure.  tunnel.c connects its upgrades with it too. */
@@ -525,7 +538,7 @@ http_req *http_start(loop_t *lp, const http_opts *o, http_notify notify, void *u
   curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
   curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
   curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
-  curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+  http_set_keepalive(e, o);
   curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
   curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 256L * 1024);
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");

@@ -55,6 +55,7 @@ typedef struct {
   const char *user, *password; /* basic auth */
   const char *proxy;           /* explicit proxy ("" for none); NULL: environment */
   double connect_timeout;      /* seconds, 0: curl's default */
+  double keepalive;            /* TCP keep-alive idle and interval, seconds; 0: libcurl's (60 s); < 0: off */
   double timeout;              /* whole transfer, 0: none */
   double idle_timeout;         /* abort when no byte arrives for this long, 0: off */
   int h2c;                     /* HTTP/2 with prior knowledge on http:// */
@@ -92,6 +93,9 @@ http_req *http_start(loop_t *lp, const http_opts *o, http_notify notify, void *u
 /* Set the TLS options of o (CA, client certificate and key, insecure) on a
  * curl easy handle; shared by transfers and upgrade tunnels. */
 void http_set_tls(void *easy, const http_opts *o);
+
+/* Set TCP keep-alive on a transfer from o->keepalive (see http_opts). */
+void http_set_keepalive(void *easy, const http_opts *o);
 /* The error kind ("dns", "refused", "tls", "timeout", "closed", ...) of a
  * libcurl result code, its error message disambiguating. */
 const char *http_error_kind(int code, const char *msg);

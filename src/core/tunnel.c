@@ -615,7 +615,7 @@ tun_t *tun_start(loop_t *lp, const http_opts *o, const char *target, tun_fn fn, 
   if (ssl_share()) curl_easy_setopt(e, CURLOPT_SHARE, ssl_share());
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+  http_set_keepalive(e, o);
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
   /* ALPN offers http/1.1 only: the request that follows is HTTP/1.1 */
   curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);

@@ -10,7 +10,7 @@
  *   req:finish() -> true | nil, err;  req:close();  req:closed() -> boolean
  *   req:upgrade{url=, target=, method=, headers={"Name: value", ...}, body=,
  *               cacert=, cacert_pem=, cert=, cert_pem=, key=, key_pem=,
- *               insecure=, server_name=, proxy=, connect_timeout=}
+ *               insecure=, server_name=, proxy=, connect_timeout=, keepalive=}
  *       -> 101, headers, nil, bytes_up, bytes_down   (after the tunnel ended)
  *        | status, headers, body                     (not upgraded: respond yourself)
  *        | nil, err
@@ -514,7 +514,9 @@ static int l_upgrade(lua_State *L) {
   o.insecure = lua_toboolean(L, -1);
   lua_getfield(L, 2, "connect_timeout");
   o.connect_timeout = lua_isnumber(L, -1) ? lua_tonumber(L, -1) : 0;
-  lua_pop(L, 2);
+  lua_getfield(L, 2, "keepalive");
+  o.keepalive = lua_isnumber(L, -1) ? lua_tonumber(L, -1) : 0;
+  lua_pop(L, 3);
   lua_getfield(L, 2, "headers");
   lua_Integer hn = lua_istable(L, -1) ? (lua_Integer)lua_rawlen(L, -1) : 0;
   const char **hv = lua_newuserdatauv(L, (size_t)(hn + 1) * sizeof *hv, 0);

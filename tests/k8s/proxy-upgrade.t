@@ -302,4 +302,46 @@ fds_mute_settled() { [ "$(ls /proc/$pid_ksmute/fd | wc -l)" -le "$fds_mute" ]; }
 wait_for 10 fds_mute_settled && ok "clients leaving before the upstream answered leave no descriptor behind" || nok "fd leak on abandoned upgrades" "before $fds_mute, now $(ls /proc/$pid_ksmute/fd | wc -l)" "$(ls -l /proc/$pid_ksmute/fd)"
 is "... and the proxy still answers" "$(ws status "$port_ks" "$path" noorigin | cut -d' ' -f1)" 403
 
+# --keepalive: the TCP keep-alive period of an upgraded connection to the API
+# server, as kubectl proxy sets it on its upgrade dialer (Go's net.Dialer: 0
+# and unset mean 15 s, whatever kubectl's help says); read from the kernel
+# (ss: the keep-alive timer of each proxy's sockets to the API server), both
+# proxies in this run, each holding one WebSocket watch open
+apiport=${KSCRIPT_TEST_APISERVER##*:}
+# ka_min PID: the smallest keep-alive timer, in seconds, of PID's connections to the API server
+ka_min() {
+  ss -tnpoH state established "( dport = :$apiport )" 2>/dev/null |
+    awk -v pid="pid=$1," 'index($0, pid) && match($0, /timer:\(keepalive,[^,]*/) {
+      # ss writes 4868 ms as "4.868ms", 14 s as "14sec", 90 s as "1min30sec"
+      f = substr($0, RSTART + 17, RLENGTH - 17); v = 0
+      if (f ~ /^[0-9]+min/) { v = 60 * int(f + 0); sub(/^[0-9]+min/, "", f) }
+      if (f ~ /^[0-9]+(\.|sec)/) { v += int(f + 0); sub(/^[0-9]+(\.|sec)/, "", f) }
+      if (f ~ /^[0-9]+ms$/) v += (f + 0) / 1000
+      if (m == "" || v < m) m = v } END { print m }'
+}
+ka_within() { local v; v=$(ka_min "$1"); [ -n "$v" ] && awk -v v="$v" -v b="$2" 'BEGIN { exit !(v > 0 && v <= b) }'; }
+start kska "$KS" proxy --port=0 --keepalive=7s
+start kcka $KC proxy --port=0 --keepalive=7s
+for w in kska kcka ks kc; do
+  eval "p=\$port_$w pp=\$pid_$w"
+  $WS hold "$p" "/api/v1/namespaces/default/configmaps?watch=true" >"$tmp/ka.$w" 2>&1 & pids+=($!); eval "ka_$w=$!"
+  wait_for 20 grep -qs open "$tmp/ka.$w"
+done
+for w in kska kcka; do
+  eval "pp=\$pid_$w"
+  wait_for 10 ka_within "$pp" 7 && ok "$w --keepalive=7s: the upgraded connection probes within 7 s (timer $(ka_min "$pp") s)" ||
+    nok "$w --keepalive=7s: keep-alive timer within 7 s" "$(ss -tnpoH state established "( dport = :$apiport )")"
+done
+for w in ks kc; do
+  eval "pp=\$pid_$w"
+  wait_for 10 ka_within "$pp" 15 && ok "$w without --keepalive: within 15 s (timer $(ka_min "$pp") s)" ||
+    nok "$w without --keepalive: keep-alive timer within 15 s" "$(ss -tnpoH state established "( dport = :$apiport )")"
+done
+for w in kska kcka ks kc; do eval "kill \$ka_$w" 2>/dev/null; done
+# a bad duration: refused as kubectl refuses it
+a=$("$KS" proxy --port=0 --keepalive=soon 2>&1); ra=$?
+b=$($KC proxy --port=0 --keepalive=soon 2>&1); rb=$?
+case "$a" in *'invalid argument "soon" for "--keepalive" flag'*) [ $ra -ne 0 ] && [ $rb -ne 0 ] && case "$b" in *'invalid argument "soon" for "--keepalive" flag'*) true ;; *) false ;; esac ;; *) false ;; esac &&
+  ok "--keepalive=soon: refused by both ($ra, $rb)" || nok "--keepalive=soon refused" "kscript ($ra): $a" "kubectl ($rb): $b"
+
 finish
