@@ -119,11 +119,11 @@ check-san: deps
 	KSCRIPT_BUILD=build/san tests/run --layers unit,lua
 
 # No leaks or invalid accesses in the core paths: the unit tests (the core
-# library alone) and the Lua tests of the codecs and the task layer, under
-# valgrind (children are not followed: a forked child's heap is the parent's).
+# library alone) and every offline Lua test, under valgrind (children are not
+# followed: a forked child's heap is the parent's).
 VG := valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect \
       --child-silent-after-fork=yes --error-exitcode=9
-VG_LUA := tests/lua/json.t tests/lua/yaml.t tests/lua/b64.t tests/lua/tasks.t tests/lua/framer.t
+VG_LUA := $(wildcard tests/lua/*.t)
 check-valgrind: deps
 	$(MAKE) all unit
 	@for t in $(UNIT_BINS); do $(VG) $$t >/dev/null || { echo "check-valgrind: $$t" >&2; exit 1; }; done
