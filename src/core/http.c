@@ -50,6 +50,8 @@ struct http_req {
   char httpver[16];
   double idle, last_rx; /* idle_timeout, and when a byte last came */
   uint64_t idle_timer;
+  curl_off_t body_len; /* an in-memory body's size (0: none) */
+  int resent;          /* times sent again after a lost answer (on_done) */
 };
 
 
@@ -378,6 +380,30 @@ static void on_done(void *ud, void *easy, int rcode) {
    * CURLE_HTTP2_STREAM for a response it has received whole; the answer
    * stands (the status is in it), the reset is not a failure. */
   if (rc == CURLE_HTTP2_STREAM && r->headers_done && has_grpc_status(r)) rc = CURLE_OK;
+  /* libcurl 7.88 drops a response it has already read when the stream's
+   * RST_STREAM(NO_ERROR) is read before the transfer runs: Go's HTTP/2
+   * server (the API server) answers some requests before reading all of
+   * their body (an APF 429, an authorization 403) and then resets the
+   * stream.  The transfer fails with CURLE_HTTP2_STREAM at its next body
+   * send, having seen nothing of the answer.  The server never got the
+   * whole body, so it cannot have acted on it: send the request again (at
+   * most twice) rather than report a failure for an answer that came.  A
+   * streamed body cannot be sent again, and a body sent whole is never
+   * resent (the server may have acted on it). */
+  if (rc == CURLE_HTTP2_STREAM && !r->headers_done && r->status == 0 && r->nh[0] == 0 && r->body_len > 0 &&
+      !r->source && r->resent < 2 && r->body.len == 0 && r->in.len == 0 && !r->err_kind) {
+    curl_off_t up = 0;
+    curl_easy_getinfo(r->easy, CURLINFO_SIZE_UPLOAD_T, &up);
+    if (up < r->body_len && loop_add_transfer(r->lp, r->easy, on_done, r) == 0) {
+      r->resent++;
+      r->errbuf[0] = 0;
+      if (r->idle > 0) {
+        r->last_rx = loop_now();
+        r->idle_timer = loop_timer(r->lp, r->idle, idle_check, r);
+      }
+      return;
+    }
+  }
   r->attached = 0;
   r->done = 1;
   r->rc = rc;
@@ -560,6 +586,7 @@ http_req *http_start(loop_t *lp, const http_opts *o, http_notify notify, void *u
       curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)(o->source_len >= 0 ? o->source_len : -1));
     }
   } else if (o->body) {
+    r->body_len = (curl_off_t)o->body_len;
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)o->body_len);
     curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, o->body);
     if (strcmp(r->method, "POST") == 0) curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, NULL);
