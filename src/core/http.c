@@ -419,10 +419,13 @@ static void on_done(void *ud, void *easy, int rcode) {
     long oserr = 0;
     curl_easy_getinfo(r->easy, CURLINFO_OS_ERRNO, &oserr);
     const char *kind = http_error_kind(rc, msg);
-    if (strcmp(kind, "closed") == 0 && !r->headers_done && strncmp(r->url, "https:", 6) == 0) {
+    if (strcmp(kind, "closed") == 0 && rc != CURLE_HTTP2_STREAM && !r->headers_done &&
+        strncmp(r->url, "https:", 6) == 0) {
       /* With TLS 1.3 a server that rejects the client certificate closes the
        * connection after the handshake: it surfaces as a reset before any
-       * response, and it is a TLS failure, not a dropped stream. */
+       * response, and it is a TLS failure, not a dropped stream.  A stream
+       * the server reset (CURLE_HTTP2_STREAM, RST_STREAM) came from its
+       * HTTP/2 layer over a working TLS connection: that one stays closed. */
       kind = "tls";
       strncat(msg, " (the server closed the TLS connection before answering: client certificate rejected?)",
               sizeof msg - strlen(msg) - 1);

@@ -10,7 +10,11 @@
 #    sends half, then nothing (connection kept open): the etcd client fails
 #    with kind timeout at its configured timeout, never hangs, never returns
 #    a partial answer; `kscript get` through it exits non-zero, as etcdctl
-#    does with its --command-timeout.
+#    does with its --command-timeout;
+#  - a stream reset before its answer over a working TLS connection: a relay
+#    in front of the API server (TLS both ways, HTTP/2) turns the first
+#    response's HEADERS into RST_STREAM(INTERNAL_ERROR): the request fails
+#    with kind closed (the stream was dropped), not tls; kubectl fails too.
 # (A hung exec credential plugin: tests/k8s/kubeconfig.t, kind auth at
 # EXEC_TIMEOUT, the plugin and its child killed.)
 # Needs `eval "$(tests/env/up)"` (or the shared env); FAILS without it.
@@ -129,4 +133,73 @@ ms=$(ms_since "$s")
 # averaged over several seconds and gave up 9 to 10 s after the stall)
 [ $rc != 0 ] && [ $rc != 124 ] && [ "$ms" -lt 6000 ] && ok "kscript etcd get through it exits $rc in $ms ms ($(head -c 120 "$tmp/err"))" \
   || nok "kscript etcd get through it fails at --command-timeout" "rc $rc after $ms ms: $(cat "$tmp/err")"
+
+# --- a stream reset before its answer, over TLS
+cat > "$tmp/reset.py" <<'PY'
+# TLS relay to the API server, ALPN h2 both ways: client bytes forwarded as
+# they come; the server's HTTP/2 frames forwarded whole, except that the
+# first HEADERS frame of a response stream becomes RST_STREAM(INTERNAL_ERROR)
+# and that stream's later frames are dropped
+import socket, ssl, sys, threading, os
+up, cert, key, ca, portfile = sys.argv[1:6]
+up_host, up_port = up.rsplit(":", 1)
+sctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); sctx.load_cert_chain(cert, key); sctx.set_alpn_protocols(["h2"])
+cctx = ssl.create_default_context(cafile=ca); cctx.set_alpn_protocols(["h2"])
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(16)
+open(portfile + ".tmp", "w").write(str(s.getsockname()[1])); os.rename(portfile + ".tmp", portfile)
+def c2s(c, u):
+    try:
+        while True:
+            d = c.recv(65536)
+            if not d: break
+            u.sendall(d)
+    except OSError: pass
+def s2c(c, u):
+    buf, reset = b"", set()
+    try:
+        while True:
+            d = u.recv(65536)
+            if not d: break
+            buf += d
+            while len(buf) >= 9:
+                ln = int.from_bytes(buf[0:3], "big"); typ = buf[3]
+                sid = int.from_bytes(buf[5:9], "big") & 0x7fffffff
+                if len(buf) < 9 + ln: break
+                frame, buf = buf[:9 + ln], buf[9 + ln:]
+                if sid and typ == 1 and not reset:
+                    reset.add(sid)
+                    c.sendall((4).to_bytes(3, "big") + bytes([3, 0]) + sid.to_bytes(4, "big") + (2).to_bytes(4, "big"))
+                    open(portfile + ".reset", "w").write("%d\n" % sid)
+                    continue
+                if sid in reset: continue
+                c.sendall(frame)
+    except OSError: pass
+while True:
+    raw, _ = s.accept()
+    try:
+        c = sctx.wrap_socket(raw, server_side=True)
+        u = cctx.wrap_socket(socket.create_connection((up_host, int(up_port))), server_hostname=up_host)
+    except (OSError, ssl.SSLError):
+        raw.close(); continue
+    threading.Thread(target=c2s, args=(c, u), daemon=True).start()
+    threading.Thread(target=s2c, args=(c, u), daemon=True).start()
+PY
+pki=$(dirname "$KSCRIPT_TEST_CA")
+python3 "$tmp/reset.py" "${KSCRIPT_TEST_APISERVER#https://}" "$pki/apiserver.crt" "$pki/apiserver.key" "$KSCRIPT_TEST_CA" "$tmp/reset.port" & pids+=($!)
+wait_for 20 test -s "$tmp/reset.port" || nok "the resetting relay starts"
+xport=$(cat "$tmp/reset.port")
+printf 'apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "https://127.0.0.1:%s", certificate-authority: "%s"}}]\nusers: [{name: u, user: {token: "%s"}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\ncurrent-context: c\n' \
+  "$xport" "$KSCRIPT_TEST_CA" "$KSCRIPT_TEST_TOKEN" >"$tmp/reset.kc"
+chmod 600 "$tmp/reset.kc"
+out=$(timeout 60 "$KS" -e "local k = assert(k8s.connect{kubeconfig = '$tmp/reset.kc', request_timeout = 10})
+  local r, err = k:get('/version'); print(r and 'answered' or (err.kind .. ': ' .. tostring(err)))" 2>&1)
+[ -s "$tmp/reset.port.reset" ] && ok "the relay reset stream $(head -1 "$tmp/reset.port.reset") before its answer" \
+  || nok "the relay reset a stream" "$out"
+case $out in
+  closed:*) ok "a stream reset before its answer over TLS: kind closed ($out)" ;;
+  *) nok "a stream reset before its answer over TLS: kind closed, not tls" "$out" ;;
+esac
+rm -f "$tmp/reset.port.reset"
+KUBECONFIG=$tmp/reset.kc timeout 60 "$KC" --request-timeout 10s get --raw /version >/dev/null 2>"$tmp/err"; kc=$?
+[ $kc != 0 ] && [ $kc != 124 ]; status "kubectl through it fails too (exit $kc: $(head -c 120 "$tmp/err"))" $?
 finish
