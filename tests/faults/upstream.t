@@ -72,79 +72,21 @@ for m in loris mute; do
   [ $kc != 0 ] && [ $kc != 124 ]; status "$m upstream: kubectl fails at --request-timeout too (exit $kc)" $?
 done
 
-# --- half a gRPC frame, then a stall
+# --- the relay for the next two faults: HTTP/2 frames from the server pass
+# whole except where MODE says
+#   half:  (h2c, to etcd) the first DATA frame with a payload goes half
+#          through, then nothing more, both connections kept open;
+#   reset: (TLS both ways, ALPN h2, to the API server) the first response
+#          HEADERS becomes RST_STREAM(INTERNAL_ERROR), that stream's later
+#          frames are dropped
 cat > "$tmp/relay.py" <<'PY'
-# relay to etcd (h2c): client bytes forwarded as they come; the server's
-# HTTP/2 frames forwarded whole until the first DATA frame with a payload,
-# of which the 9-byte header and half the payload go through; then the
-# relay forwards nothing more but keeps both connections open
-import socket, sys, threading, os
-up_host, up_port = sys.argv[1].rsplit(":", 1)
-portfile = sys.argv[2]
-s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(16)
-open(portfile + ".tmp", "w").write(str(s.getsockname()[1])); os.rename(portfile + ".tmp", portfile)
-def c2s(c, u):
-    try:
-        while True:
-            d = c.recv(65536)
-            if not d: break
-            u.sendall(d)
-    except OSError: pass
-def s2c(c, u):
-    buf = b""
-    try:
-        while True:
-            d = u.recv(65536)
-            if not d: break
-            buf += d
-            while len(buf) >= 9:
-                ln = int.from_bytes(buf[0:3], "big"); typ = buf[3]
-                if len(buf) < 9 + ln: break
-                if typ == 0 and ln > 1:
-                    c.sendall(buf[:9 + ln // 2])
-                    open(portfile + ".cut", "w").write("%d\n" % ln)
-                    threading.Event().wait()   # stall forever
-                c.sendall(buf[:9 + ln]); buf = buf[9 + ln:]
-    except OSError: pass
-while True:
-    c, _ = s.accept()
-    u = socket.create_connection((up_host, int(up_port)))
-    threading.Thread(target=c2s, args=(c, u), daemon=True).start()
-    threading.Thread(target=s2c, args=(c, u), daemon=True).start()
-PY
-ep=${KSCRIPT_TEST_ETCD#http://}
-python3 "$tmp/relay.py" "$ep" "$tmp/relay.port" & pids+=($!)
-wait_for 20 test -s "$tmp/relay.port" || nok "the relay starts"
-rport=$(cat "$tmp/relay.port")
-s=$(date +%s%N)
-out=$(timeout 60 "$KS" -e "local e = require('etcd').connect{endpoints = 'http://127.0.0.1:$rport', timeout = 3}
-  local r, err = e:get('/registry/namespaces/', {prefix = true, limit = 5})
-  print(r and ('answered ' .. #r.kvs) or err.kind)" 2>&1); rc=$?
-ms=$(ms_since "$s")
-[ -s "$tmp/relay.port.cut" ] && ok "the relay cut a DATA frame of $(cat "$tmp/relay.port.cut") bytes in half" \
-  || nok "the relay cut a DATA frame in half"
-is "half a gRPC frame then a stall: kind timeout, not a partial answer" "$out" timeout
-[ $rc = 0 ] && [ "$ms" -lt 10000 ] && ok "at the client's timeout of 3 s ($ms ms)" || nok "at the client's timeout of 3 s" "rc $rc, $ms ms"
-rm -f "$tmp/relay.port.cut"
-s=$(date +%s%N)
-timeout 60 "$KS" etcd --endpoints "http://127.0.0.1:$rport" --command-timeout 3s get /registry/namespaces/ --prefix --keys-only >/dev/null 2>"$tmp/err"; rc=$?
-ms=$(ms_since "$s")
-# (the idle timeout is timed by kscript: curl's low-speed check, used before,
-# averaged over several seconds and gave up 9 to 10 s after the stall)
-[ $rc != 0 ] && [ $rc != 124 ] && [ "$ms" -lt 6000 ] && ok "kscript etcd get through it exits $rc in $ms ms ($(head -c 120 "$tmp/err"))" \
-  || nok "kscript etcd get through it fails at --command-timeout" "rc $rc after $ms ms: $(cat "$tmp/err")"
-
-# --- a stream reset before its answer, over TLS
-cat > "$tmp/reset.py" <<'PY'
-# TLS relay to the API server, ALPN h2 both ways: client bytes forwarded as
-# they come; the server's HTTP/2 frames forwarded whole, except that the
-# first HEADERS frame of a response stream becomes RST_STREAM(INTERNAL_ERROR)
-# and that stream's later frames are dropped
 import socket, ssl, sys, threading, os
-up, cert, key, ca, portfile = sys.argv[1:6]
+mode, up, portfile = sys.argv[1:4]
 up_host, up_port = up.rsplit(":", 1)
-sctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); sctx.load_cert_chain(cert, key); sctx.set_alpn_protocols(["h2"])
-cctx = ssl.create_default_context(cafile=ca); cctx.set_alpn_protocols(["h2"])
+if mode == "reset":
+    cert, key, ca = sys.argv[4:7]
+    sctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); sctx.load_cert_chain(cert, key); sctx.set_alpn_protocols(["h2"])
+    cctx = ssl.create_default_context(cafile=ca); cctx.set_alpn_protocols(["h2"])
 s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(16)
 open(portfile + ".tmp", "w").write(str(s.getsockname()[1])); os.rename(portfile + ".tmp", portfile)
 def c2s(c, u):
@@ -166,7 +108,11 @@ def s2c(c, u):
                 sid = int.from_bytes(buf[5:9], "big") & 0x7fffffff
                 if len(buf) < 9 + ln: break
                 frame, buf = buf[:9 + ln], buf[9 + ln:]
-                if sid and typ == 1 and not reset:
+                if mode == "half" and typ == 0 and ln > 1:
+                    c.sendall(frame[:9 + ln // 2])
+                    open(portfile + ".cut", "w").write("%d\n" % ln)
+                    threading.Event().wait()   # stall forever
+                if mode == "reset" and sid and typ == 1 and not reset:
                     reset.add(sid)
                     c.sendall((4).to_bytes(3, "big") + bytes([3, 0]) + sid.to_bytes(4, "big") + (2).to_bytes(4, "big"))
                     open(portfile + ".reset", "w").write("%d\n" % sid)
@@ -175,17 +121,43 @@ def s2c(c, u):
                 c.sendall(frame)
     except OSError: pass
 while True:
-    raw, _ = s.accept()
+    c, _ = s.accept()
     try:
-        c = sctx.wrap_socket(raw, server_side=True)
-        u = cctx.wrap_socket(socket.create_connection((up_host, int(up_port))), server_hostname=up_host)
+        if mode == "reset": c = sctx.wrap_socket(c, server_side=True)
+        u = socket.create_connection((up_host, int(up_port)))
+        if mode == "reset": u = cctx.wrap_socket(u, server_hostname=up_host)
     except (OSError, ssl.SSLError):
-        raw.close(); continue
+        c.close(); continue
     threading.Thread(target=c2s, args=(c, u), daemon=True).start()
     threading.Thread(target=s2c, args=(c, u), daemon=True).start()
 PY
+
+# --- half a gRPC frame, then a stall
+ep=${KSCRIPT_TEST_ETCD#http://}
+python3 "$tmp/relay.py" half "$ep" "$tmp/relay.port" & pids+=($!)
+wait_for 20 test -s "$tmp/relay.port" || nok "the relay starts"
+rport=$(cat "$tmp/relay.port")
+s=$(date +%s%N)
+out=$(timeout 60 "$KS" -e "local e = require('etcd').connect{endpoints = 'http://127.0.0.1:$rport', timeout = 3}
+  local r, err = e:get('/registry/namespaces/', {prefix = true, limit = 5})
+  print(r and ('answered ' .. #r.kvs) or err.kind)" 2>&1); rc=$?
+ms=$(ms_since "$s")
+[ -s "$tmp/relay.port.cut" ] && ok "the relay cut a DATA frame of $(cat "$tmp/relay.port.cut") bytes in half" \
+  || nok "the relay cut a DATA frame in half"
+is "half a gRPC frame then a stall: kind timeout, not a partial answer" "$out" timeout
+[ $rc = 0 ] && [ "$ms" -lt 10000 ] && ok "at the client's timeout of 3 s ($ms ms)" || nok "at the client's timeout of 3 s" "rc $rc, $ms ms"
+rm -f "$tmp/relay.port.cut"
+s=$(date +%s%N)
+timeout 60 "$KS" etcd --endpoints "http://127.0.0.1:$rport" --command-timeout 3s get /registry/namespaces/ --prefix --keys-only >/dev/null 2>"$tmp/err"; rc=$?
+ms=$(ms_since "$s")
+# (the idle timeout is timed by kscript: curl's low-speed check, used before,
+# averaged over several seconds and gave up 9 to 10 s after the stall)
+[ $rc != 0 ] && [ $rc != 124 ] && [ "$ms" -lt 6000 ] && ok "kscript etcd get through it exits $rc in $ms ms ($(head -c 120 "$tmp/err"))" \
+  || nok "kscript etcd get through it fails at --command-timeout" "rc $rc after $ms ms: $(cat "$tmp/err")"
+
+# --- a stream reset before its answer, over TLS
 pki=$(dirname "$KSCRIPT_TEST_CA")
-python3 "$tmp/reset.py" "${KSCRIPT_TEST_APISERVER#https://}" "$pki/apiserver.crt" "$pki/apiserver.key" "$KSCRIPT_TEST_CA" "$tmp/reset.port" & pids+=($!)
+python3 "$tmp/relay.py" reset "${KSCRIPT_TEST_APISERVER#https://}" "$tmp/reset.port" "$pki/apiserver.crt" "$pki/apiserver.key" "$KSCRIPT_TEST_CA" & pids+=($!)
 wait_for 20 test -s "$tmp/reset.port" || nok "the resetting relay starts"
 xport=$(cat "$tmp/reset.port")
 printf 'apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "https://127.0.0.1:%s", certificate-authority: "%s"}}]\nusers: [{name: u, user: {token: "%s"}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\ncurrent-context: c\n' \
