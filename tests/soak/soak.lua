@@ -84,7 +84,7 @@ end
 local result = {
   configmaps = same(cms, "configmaps", { namespace = ns }),
   secrets = same(secrets, "secrets", { namespace = ns }),
-  pods = same(pods, "pods", {}),
+  pods = same(pods, "pods", { all_namespaces = true }),
   handler_calls = counts, writes = writes, write_errors = #errors, first_errors = { errors[1], errors[2] },
   etcd_puts = puts, etcd_seen = seen_kv, etcd_gaps = kv_gaps, stored_cm_events = cm_events,
 }
