@@ -118,6 +118,7 @@ cat > "$tmp/h.lua" <<'EOF'
 local n = 0
 return function(ev, cache)
   n = n + 1
+  if ev.object.metadata.name == "seed" then print("seed seen"); io.stdout:flush() end
   if ev.object.metadata.name == "filed" then
     print(ev.type, n, cache[ev.object.metadata.namespace .. "/seed"] ~= nil)
     return false
@@ -125,7 +126,10 @@ return function(ev, cache)
 end
 EOF
 $KS watch configmaps -n "$ns" --field-selector "$fs" "$tmp/h.lua" > "$tmp/h.out" 2> "$tmp/h.err" & pids+=($!); h=$!
-# (no need to wait for it to start: an object created before its list arrives as ADDED all the same)
+# created once the watch has handed over seed: had it come in the first list,
+# it would have been handed over before seed ("filed" < "seed"), with seed not
+# yet in the cache (the cache fills as the list is handed over, as client-go's)
+check "HANDLER.lua: the existing seed handed over" wait_for 60 grep -q "^seed seen$" "$tmp/h.out"
 $KC -n "$ns" create configmap filed >/dev/null
 check "HANDLER.lua: it ended itself" wait_for 60 done_pid $h
 is "  ... status 0" "$(status_of $h)" 0
