@@ -1,8 +1,8 @@
 /* loop.c: timers, fds, deferred calls and signals around curl_multi_poll.
  * Watched fds sit in one epoll set whose fd is the one extra fd given to
  * curl_multi_poll: a proxy with hundreds of client connections costs one fd
- * per poll, not hundreds (the kernel's per-fd poll work was a tenth of the
- * proxy's CPU with 50 clients). */
+ * per poll, not hundreds (with 50 clients the kernel's poll work was about
+ * 15% of the proxy's CPU samples, libcurl's own one-fd polls included). */
 #define _POSIX_C_SOURCE 200809L
 #include "loop.h"
 #include "http.h"
