@@ -65,6 +65,10 @@ end
 
 -- The Retry-After header in seconds, as client-go reads it (checkWait); the
 -- Status body's details.retryAfterSeconds when the header is missing; 1 s.
+-- The wait is that plus up to a half more, at random: many writes refused
+-- together (a priority level with one seat) would otherwise all come back in
+-- the same instant and be refused together again, until some ran out of
+-- tries (tests/k8s/apf.t lost a create that way once in about six runs).
 local function retry_after(err)
   local h = type(err) == "table" and type(err.headers) == "table" and err.headers["retry-after"]
   local s = math.tointeger(tonumber(h))
@@ -73,7 +77,8 @@ local function retry_after(err)
     s = type(d) == "table" and tonumber(d.retryAfterSeconds)
   end
   if not s or s <= 0 then s = 1 end
-  return math.min(s, 60)
+  s = math.min(s, 60)
+  return s + s * 0.5 * math.random()
 end
 
 --- client:_write(request) -> decoded body, response | nil, err: one write
