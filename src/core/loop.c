@@ -316,6 +316,19 @@ static CURLMcode plain_poll(struct curl_waitfd *w, size_t n, int timeout, int *n
   return r < 0 && errno != EINTR ? CURLM_UNRECOVERABLE_POLL : CURLM_OK;
 }
 
+/* Call fd's watcher, looked up again (an earlier callback may have changed
+ * the watch list); an always-ready one gets the events it asked for. */
+static void fd_ready(loop_t *lp, int fd, short re, int always) {
+  for (size_t j = 0; j < lp->nfds; j++) {
+    if (lp->fds[j].fd != fd) continue;
+    fdw_t f = lp->fds[j];
+    if (always != f.always) return;
+    if (always) re = (short)(f.events & (POLLIN | POLLOUT));
+    f.fn(f.ud, f.fd, re ? re : POLLIN);
+    return;
+  }
+}
+
 KSH_STARTUP int loop_run_once(loop_t *lp, int max_wait_ms) {
   int rc = 0;
   if (lp->dirty) ep_sync(lp);
@@ -380,29 +393,14 @@ KSH_STARTUP int loop_run_once(loop_t *lp, int max_wait_ms) {
     for (int i = 0; i < k; i++) {
       uint32_t e = ev[i].events;
       short re = (short)((e & (EPOLLIN | EPOLLHUP | EPOLLERR) ? POLLIN : 0) | (e & EPOLLOUT ? POLLOUT : 0));
-      for (size_t j = 0; j < lp->nfds; j++) {
-        if (lp->fds[j].fd == ev[i].data.fd) {
-          fdw_t f = lp->fds[j];
-          f.fn(f.ud, f.fd, re ? re : POLLIN);
-          break;
-        }
-      }
+      fd_ready(lp, ev[i].data.fd, re, 0);
     }
   }
   if (lp->nalways) {
     int afd[8], na = 0;
     for (size_t j = 0; j < lp->nfds && na < 8; j++)
       if (lp->fds[j].always) afd[na++] = lp->fds[j].fd;
-    for (int i = 0; i < na; i++) {
-      for (size_t j = 0; j < lp->nfds; j++) {
-        if (lp->fds[j].fd == afd[i] && lp->fds[j].always) {
-          fdw_t f = lp->fds[j];
-          short re = (short)(f.events & (POLLIN | POLLOUT));
-          f.fn(f.ud, f.fd, re ? re : POLLIN);
-          break;
-        }
-      }
-    }
+    for (int i = 0; i < na; i++) fd_ready(lp, afd[i], 0, 1);
   }
 
   /* timers that are due now (not the ones they add) */
