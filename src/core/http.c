@@ -19,6 +19,7 @@ struct http_req {
   loop_t *lp;
   CURL *easy;
   int attached;
+  int by_socket; /* on the loop's socket-driven multi handle (http_opts.by_socket) */
   char errbuf[CURL_ERROR_SIZE];
   struct curl_slist *hdrs, *connect_to;
   char *method, *url;
@@ -394,7 +395,7 @@ static void on_done(void *ud, void *easy, int rcode) {
       !r->source && r->resent < 2 && r->body.len == 0 && r->in.len == 0 && !r->err_kind) {
     curl_off_t up = 0;
     curl_easy_getinfo(r->easy, CURLINFO_SIZE_UPLOAD_T, &up);
-    if (up < r->body_len && loop_add_transfer(r->lp, r->easy, on_done, r) == 0) {
+    if (up < r->body_len && (r->by_socket ? loop_add_transfer_fd : loop_add_transfer)(r->lp, r->easy, on_done, r) == 0) {
       r->resent++;
       r->errbuf[0] = 0;
       if (r->idle > 0) {
@@ -626,7 +627,8 @@ http_req *http_start(loop_t *lp, const http_opts *o, http_notify notify, void *u
     return NULL;
   }
   r->t0 = loop_now();
-  if (loop_add_transfer(lp, e, on_done, r)) {
+  r->by_socket = o->by_socket && !o->h2c;
+  if ((r->by_socket ? loop_add_transfer_fd : loop_add_transfer)(lp, e, on_done, r)) {
     *err = "cannot add the transfer to the loop";
     http_free(r);
     return NULL;

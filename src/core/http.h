@@ -60,6 +60,8 @@ typedef struct {
   double idle_timeout;         /* abort when no byte arrives for this long, 0: off */
   int h2c;                     /* HTTP/2 with prior knowledge on http:// */
   int http1;                   /* force HTTP/1.1 */
+  int by_socket;               /* run only when its socket is ready (loop_add_transfer_fd), not on
+                                  every loop iteration; not with h2c */
   int compressed;              /* ask for gzip/deflate */
   int framing;                 /* HTTP_FRAME_* */
   http_framer framer;          /* for HTTP_FRAME_CUSTOM */

@@ -44,6 +44,10 @@ void loop_unwatch_fd(loop_t *lp, int fd);
  * the handle has been detached from the multi handle.  The caller still owns
  * the easy handle. */
 int loop_add_transfer(loop_t *lp, void *easy, loop_xfer_fn fn, void *ud);
+/* The same for a transfer driven by its socket's readiness: libcurl runs it
+ * when its socket is ready or its timer is due, not on every iteration (no
+ * per-transfer poll each time; see loop.c). */
+int loop_add_transfer_fd(loop_t *lp, void *easy, loop_xfer_fn fn, void *ud);
 /* Detach a transfer without calling its callback (cancellation). */
 void loop_remove_transfer(loop_t *lp, void *easy);
 
