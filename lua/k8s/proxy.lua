@@ -609,9 +609,29 @@ local function handle(self, req)
   return finish_log(status, bytes, st)
 end
 
+-- The common case in C (ksh.server's fastpath): with no Lua filter, log or
+-- error hook and credentials that never change, a request forward() would
+-- simply send on is sent on as it arrives, with the same headers, no task
+-- and no Lua per request.  What it does not take (odd paths, upgrades,
+-- refusals, static files) comes to handle() as before.  -v is read now.
+local function fastpath(self)
+  local client, opts = self.client, self.opts
+  if opts.filter or opts.log or opts.on_error or refreshable(client) then return end
+  if not client:_credentials(false) then return end -- handle() reports it per request
+  local ho = client:_http_opts { path = "/", method = "GET" }
+  local auth = auth_lines(ho)
+  ho.headers, ho.body, ho.timeout = nil, nil, nil
+  ho.compressed, ho.framing, ho.max_queue = false, "raw", 1024 * 1024
+  ho.url = client.server
+  self.srv:fastpath { http = ho, auth = auth, prefix = self.prefix, strip = self.strip,
+    upstream = client.server .. (opts.append_server_path and (client.cfg.server or ""):match("^%a+://[^/]+(/.-)/*$") or ""),
+    www_prefix = self.www_prefix, filters = self.filters, log = verbose() }
+end
+
 --- serve(): accept requests until close() (each one runs in its own task)
 function Server:serve()
   local spawn = loop.spawn
+  if self.srv then fastpath(self) end
   while self.srv do
     local req = self.srv:accept()
     if not req then break end

@@ -14,14 +14,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lua_re.h"
+
 int luaopen_ksh_re(lua_State *L);
 
 #define MT "ksh.re"
 
-typedef struct {
+struct lre {
   pcre2_code *code;
   pcre2_match_data *md;
-} lre;
+};
 
 /* What RE2 refuses: the reason, or NULL when the pattern is in RE2's syntax. */
 static const char *re_unsupported(const char *p, size_t n) {
@@ -156,6 +158,12 @@ static int l_find(lua_State *L) {
   lua_pushinteger(L, (lua_Integer)ov[0] + 1);
   lua_pushinteger(L, (lua_Integer)ov[1]);
   return 2;
+}
+
+lre *lre_test(lua_State *L, int idx) { return luaL_testudata(L, idx, MT); }
+
+int lre_match(lre *r, const char *s, size_t n) {
+  return r->code && pcre2_match(r->code, (PCRE2_SPTR)s, n, 0, 0, r->md, NULL) >= 0;
 }
 
 static int l_gc(lua_State *L) {

@@ -29,16 +29,23 @@
  *       server streams (listen{stream_body=true}: chunked or over 64 KiB;
  *       req:info() gives nil for it) goes upstream as it arrives.
  *
+ *   s:fastpath{...}: the proxy's common case forwarded in C as each request
+ *       arrives (no task, no Lua); see proxy_fast below.  s:fast_served()
+ *       counts those requests.
+ *
  * The user API (k8s.proxy_server, kscript proxy) is lua/k8s/proxy.lua. */
 #include <lauxlib.h>
+#include <ctype.h>
 #include <lua.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "error.h"
 #include "host.h"
 #include "lua_http.h"
+#include "lua_re.h"
 #include "relay.h"
 #include "server.h"
 #include "tunnel.h"
@@ -48,12 +55,29 @@ int luaopen_ksh_server(lua_State *L);
 #define MT_SRV "ksh.server"
 #define MT_REQ "ksh.server.req"
 
+/* kscript proxy's common case in C (s:fastpath, see proxy_fast) */
+enum { F_REJECT_PATHS, F_REJECT_METHODS, F_ACCEPT_PATHS, F_ACCEPT_HOSTS, F_N };
+typedef struct {
+  http_opts base; /* TLS, keep-alive...: strings anchored in the server's uservalue */
+  const char *upstream; /* scheme://host[:port][/server path], no trailing slash */
+  const char *prefix;   /* --api-prefix, ending in "/" */
+  size_t prefix_len;
+  int strip;            /* the prefix is taken off the path sent upstream */
+  const char *www;      /* --www-prefix: such paths go to Lua (NULL: no --www) */
+  size_t www_len;
+  const char **auth;    /* NULL-terminated credential header lines */
+  lre **re[F_N];        /* NULL-terminated; re[0] == NULL: --disable-filter */
+  int vlog;
+} fastpath;
+
 typedef struct {
   srv_t *s;
   host_t *h;
   task_t *waiter;
   srv_conn **q; /* requests not yet accepted */
   size_t qh, qn, cap;
+  fastpath *fast;
+  unsigned long long fast_served;
 } lsrv;
 
 typedef struct {
@@ -71,8 +95,11 @@ typedef struct {
 
 static int push_req(lua_State *L, lsrv *ls);
 
+static int proxy_fast(lsrv *ls, srv_conn *c);
+
 static void srv_on_request(void *ud, srv_conn *c) {
   lsrv *ls = ud;
+  if (ls->fast && proxy_fast(ls, c)) return;
   if (ls->qh + ls->qn == ls->cap) {
     if (ls->qh > 0) {
       memmove(ls->q, ls->q + ls->qh, ls->qn * sizeof *ls->q);
@@ -140,7 +167,7 @@ static int l_listen(lua_State *L) {
   lua_getfield(L, 1, "stream_body");
   o.stream_body = lua_toboolean(L, -1);
   lua_pop(L, 1);
-  lsrv *ls = lua_newuserdatauv(L, sizeof *ls, 0);
+  lsrv *ls = lua_newuserdatauv(L, sizeof *ls, 1);
   memset(ls, 0, sizeof *ls);
   luaL_setmetatable(L, MT_SRV);
   ls->h = host_from(L);
@@ -180,6 +207,15 @@ static int l_accept(lua_State *L) {
   return host_yield(L, t, accept_cancel, ls);
 }
 
+static void fast_free(lsrv *ls) {
+  fastpath *f = ls->fast;
+  if (!f) return;
+  ls->fast = NULL;
+  for (int i = 0; i < F_N; i++) free(f->re[i]);
+  free(f->auth);
+  free(f);
+}
+
 static int l_srv_close(lua_State *L) {
   lsrv *ls = luaL_checkudata(L, 1, MT_SRV);
   if (ls->s) {
@@ -199,6 +235,7 @@ static int l_srv_close(lua_State *L) {
   free(ls->q);
   ls->q = NULL;
   ls->cap = 0;
+  fast_free(ls);
   return 0;
 }
 
@@ -630,6 +667,303 @@ static int l_relay(lua_State *L) {
   return host_yield(L, t, relay_cancel, q);
 }
 
+/* --- the proxy's common case, all in C ---
+ *
+ * s:fastpath{http = ksh.httpc options (TLS, keep-alive; url unused),
+ *            upstream = "https://host:port[/path]", prefix = "/", strip = bool,
+ *            www_prefix = "/static/" | nil, auth = {"Authorization: ...", ...},
+ *            filters = {reject_paths = {re...}, reject_methods = ..., accept_paths = ...,
+ *                       accept_hosts = ...} | nil (--disable-filter), log = bool}
+ *
+ * From then on a request the proxy would simply forward (lua/k8s/proxy.lua's
+ * handle() and forward() with no Lua filter, log or error hook, and
+ * credentials that never change) is forwarded here when it arrives: no task,
+ * no Lua table, no Lua string per request.  Anything else (a path with %, .
+ * or // segments, outside the prefix, under --www-prefix, an upgrade, a
+ * request a filter refuses) goes to s:accept() as before, and Lua answers it
+ * exactly as kubectl proxy would.  The options table must not change after. */
+
+static int is_skipped(const char *name) {
+  static const char *const names[] = {"connection", "keep-alive", "proxy-connection", "proxy-authenticate",
+                                      "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade",
+                                      "host", "authorization", "content-length", "expect", NULL};
+  for (int i = 0; names[i]; i++)
+    if (strcasecmp(name, names[i]) == 0) return 1;
+  return strncasecmp(name, "impersonate-", 12) == 0;
+}
+
+static int match_any(lre **list, const char *s, size_t n) {
+  for (; *list; list++)
+    if (lre_match(*list, s, n)) return 1;
+  return 0;
+}
+
+/* "Name: value" with each run of letters and digits capitalised (proxy.lua's
+ * canonical) */
+static char *put_header(char *d, const char *name, const char *value) {
+  int up = 1;
+  for (const char *p = name; *p; p++) {
+    unsigned char ch = (unsigned char)*p;
+    if (isalnum(ch)) {
+      *d++ = (char)(up ? toupper(ch) : tolower(ch));
+      up = 0;
+    } else {
+      *d++ = (char)ch;
+      up = 1;
+    }
+  }
+  *d++ = ':';
+  *d++ = ' ';
+  size_t vl = strlen(value);
+  memcpy(d, value, vl);
+  d += vl;
+  *d++ = 0;
+  return d;
+}
+
+/* q holds name=V with V not starting with 0, f or & (proxy.lua's test for
+ * watch=true and follow=true) */
+static int query_on(const char *q, const char *name) {
+  size_t n = strlen(name);
+  for (const char *p = q; p && *p; p = strchr(p, '&'), p = p ? p + 1 : NULL)
+    if (strncmp(p, name, n) == 0 && p[n] == '=' && p[n + 1] && !strchr("&0f", p[n + 1])) return 1;
+  return 0;
+}
+
+/* a long-running request: a watch or a log follow (proxy.lua's forward) */
+static int long_running(const char *up, size_t ulen, const char *query) {
+  if (query && (query_on(query, "watch") || query_on(query, "follow"))) return 1;
+  const char *rest = strncmp(up, "/apis/", 6) == 0 ? up + 6 : strncmp(up, "/api/", 5) == 0 ? up + 5 : NULL;
+  if (!rest) return 0;
+  const char *end = up + ulen;
+  if (rest >= end) return 0;
+  for (const char *p = memchr(rest, '/', (size_t)(end - rest)); p; p = memchr(p + 1, '/', (size_t)(end - p - 1)))
+    if (end - p >= 7 && memcmp(p, "/watch/", 7) == 0) return 1;
+  return 0;
+}
+
+static int proxy_fast(lsrv *ls, srv_conn *c) {
+  fastpath *f = ls->fast;
+  const char *method = srv_method(c), *target = srv_target(c);
+  if (target[0] != '/' || strcmp(method, "CONNECT") == 0) return 0;
+  size_t plen = strcspn(target, "?");
+  if (target[plen] == '?' && target[plen + 1] == 0) return 0;
+  if (memchr(target, '%', plen)) return 0;
+  for (size_t i = 0; i + 1 < plen; i++)
+    if (target[i] == '/' && (target[i + 1] == '.' || target[i + 1] == '/')) return 0;
+  if (f->www && plen >= f->www_len && memcmp(target, f->www, f->www_len) == 0) return 0;
+  if (plen < f->prefix_len || memcmp(target, f->prefix, f->prefix_len) != 0) return 0;
+  /* the path (and target) upstream: the prefix ends in "/", which stays */
+  const char *up = f->strip ? target + f->prefix_len - 1 : target;
+  size_t ulen = plen - (size_t)(up - target);
+  size_t nh = srv_header_count(c), need = 0, xff_len = 0;
+  const char *host = NULL;
+  int nhost = 0, has_ua = 0, has_accept = 0;
+  for (size_t i = 0; i < nh; i++) {
+    const char *name, *value;
+    srv_header(c, i, &name, &value);
+    need += strlen(name) + strlen(value) + 3;
+    if (strcasecmp(name, "upgrade") == 0) return 0; /* Lua tunnels it */
+    if (strcasecmp(name, "host") == 0) {
+      host = value;
+      nhost++;
+    } else if (strcasecmp(name, "x-forwarded-for") == 0) {
+      xff_len += strlen(value) + 2;
+    } else if (strcasecmp(name, "user-agent") == 0) {
+      has_ua = 1;
+    } else if (strcasecmp(name, "accept") == 0) {
+      has_accept = 1;
+    }
+  }
+  if (f->re[0]) {
+    if (nhost > 1) return 0;
+    /* Go's net.SplitHostPort: "[::1]:80" -> "::1", "h:80" -> "h", else as it is */
+    const char *h = host ? host : "";
+    size_t hl = strlen(h);
+    const char *rb = h[0] == '[' ? strstr(h, "]:") : NULL;
+    const char *colon = strchr(h, ':');
+    if (rb && !strchr(rb + 2, ':')) {
+      h++;
+      hl = (size_t)(rb - h);
+    } else if (colon && !strchr(colon + 1, ':') && !strpbrk(h, "[]")) {
+      hl = (size_t)(colon - h);
+    }
+    if (match_any(f->re[F_REJECT_PATHS], up, ulen) || match_any(f->re[F_REJECT_METHODS], method, strlen(method)) ||
+        !match_any(f->re[F_ACCEPT_PATHS], up, ulen) || !match_any(f->re[F_ACCEPT_HOSTS], h, hl))
+      return 0; /* Lua answers 403 */
+  }
+  /* the client's address for X-Forwarded-For: "ip:port", "[ip6]:port" */
+  const char *remote = srv_remote(c), *rc = strrchr(remote, ':');
+  size_t iplen = 0;
+  const char *ip = remote;
+  if (rc && rc[1] && strspn(rc + 1, "0123456789") == strlen(rc + 1)) {
+    iplen = (size_t)(rc - remote);
+    if (iplen && ip[0] == '[') ip++, iplen--;
+    if (iplen && ip[iplen - 1] == ']') iplen--;
+    if (iplen == 1 && ip[0] == '@') iplen = 0;
+  }
+  size_t nauth = 0;
+  while (f->auth[nauth]) nauth++;
+  char stackb[8192];
+  const char *stackv[64];
+  size_t total = need + xff_len + iplen + 64, nv = nauth + nh + 5;
+  char *b = total <= sizeof stackb ? stackb : malloc(total);
+  const char **hv = nv <= 64 ? stackv : malloc(nv * sizeof *hv);
+  size_t tl = strlen(f->upstream) + strlen(up) + 1;
+  char *url = malloc(tl);
+  int ok = 0;
+  if (b && hv && url) {
+    size_t k = 0;
+    char *d = b;
+    for (size_t i = 0; i < nauth; i++) hv[k++] = f->auth[i];
+    for (size_t i = 0; i < nh; i++) {
+      const char *name, *value;
+      srv_header(c, i, &name, &value);
+      if (is_skipped(name) || strcasecmp(name, "x-forwarded-for") == 0) continue;
+      hv[k++] = d;
+      d = put_header(d, name, value);
+    }
+    /* X-Forwarded-For: the client's list (its lines joined, as Go's proxy
+     * reads them) with the client's address after it */
+    const char *xff = d;
+    const char *sep = "X-Forwarded-For: ";
+    for (size_t i = 0; i < nh; i++) {
+      const char *name, *value;
+      srv_header(c, i, &name, &value);
+      if (strcasecmp(name, "x-forwarded-for") != 0) continue;
+      d = stpcpy(stpcpy(d, sep), value);
+      sep = ", ";
+    }
+    if (iplen) {
+      d = stpcpy(d, sep);
+      memcpy(d, ip, iplen);
+      d += iplen;
+      sep = ", ";
+    }
+    *d++ = 0;
+    if (sep[0] == ',') hv[k++] = xff;
+    if (!has_ua) hv[k++] = "User-Agent:"; /* none, as Go's proxy */
+    if (!has_accept) hv[k++] = "Accept:"; /* curl would add one */
+    hv[k] = NULL;
+    snprintf(url, tl, "%s%s", f->upstream, up);
+    http_opts o = f->base;
+    o.method = method;
+    o.url = url;
+    o.headers = hv;
+    /* a watch gets a connection of its own, closed when it is cancelled
+     * (libcurl 7.88 leaves a cancelled stream's connection open with the
+     * API server still sending) */
+    o.h2c = long_running(up, ulen, target[plen] == '?' ? target + plen + 1 : NULL);
+    o.body = NULL;
+    o.body_len = 0;
+    if (!srv_body_streaming(c)) {
+      size_t bl;
+      const char *body = srv_body(c, &bl);
+      if (bl > 0 || (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)) {
+        o.body = body ? body : "";
+        o.body_len = body ? bl : 0;
+      }
+    }
+    const char *err = NULL;
+    relay_t *x = relay_start(host_loop_of(ls->h), c, &o, relay_detached_done, c, &err);
+    if (x) {
+      if (f->vlog) relay_on_head(x, relay_log, NULL);
+      ls->fast_served++;
+      ok = 1;
+    }
+  }
+  if (b != stackb) free(b);
+  if (hv != stackv) free(hv);
+  free(url);
+  return ok; /* 0: Lua takes it (and reports a failure its way) */
+}
+
+static lre **re_list(lua_State *L, int t) {
+  size_t n = lua_istable(L, t) ? lua_rawlen(L, t) : 0;
+  lre **list = calloc(n + 1, sizeof *list);
+  if (!list) return NULL;
+  for (size_t i = 0; i < n; i++) {
+    lua_rawgeti(L, t, (lua_Integer)i + 1);
+    list[i] = lre_test(L, -1); /* anchored by the list, itself by the options */
+    lua_pop(L, 1);
+    if (!list[i]) {
+      free(list);
+      return NULL;
+    }
+  }
+  return list;
+}
+
+static int l_fastpath(lua_State *L) {
+  lsrv *ls = check_srv(L);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  lua_settop(L, 2);
+  fast_free(ls);
+  if (lua_getfield(L, 2, "http") != LUA_TTABLE) return luaL_argerror(L, 2, "'http' options expected");
+  http_opts base;
+  httpc_opts(L, 3, &base);
+  base.headers = NULL;
+  lua_settop(L, 2);
+  const char *upstream = opt_str(L, 2, "upstream"), *prefix = opt_str(L, 2, "prefix");
+  if (!upstream || !prefix || prefix[0] != '/' || prefix[strlen(prefix) - 1] != '/')
+    return luaL_argerror(L, 2, "upstream and a prefix ending in '/' expected");
+  if (lua_getfield(L, 2, "auth") != LUA_TTABLE) return luaL_argerror(L, 2, "'auth' lines expected");
+  size_t nauth = lua_rawlen(L, 3);
+  fastpath *f = calloc(1, sizeof *f);
+  const char **auth = calloc(nauth + 1, sizeof *auth);
+  if (!f || !auth) {
+    free(f);
+    free(auth);
+    return luaL_error(L, "out of memory");
+  }
+  f->auth = auth;
+  for (size_t i = 0; i < nauth; i++) {
+    lua_rawgeti(L, 3, (lua_Integer)i + 1);
+    auth[i] = lua_tostring(L, -1);
+    lua_pop(L, 1);
+    if (!auth[i] || strpbrk(auth[i], "\r\n")) {
+      ls->fast = f;
+      fast_free(ls);
+      return luaL_argerror(L, 2, "auth lines must be strings without CR or LF");
+    }
+  }
+  lua_settop(L, 2);
+  f->base = base;
+  f->upstream = upstream;
+  f->prefix = prefix;
+  f->prefix_len = strlen(prefix);
+  lua_getfield(L, 2, "strip");
+  f->strip = lua_toboolean(L, -1);
+  lua_getfield(L, 2, "log");
+  f->vlog = lua_toboolean(L, -1);
+  lua_settop(L, 2);
+  f->www = opt_str(L, 2, "www_prefix");
+  f->www_len = f->www ? strlen(f->www) : 0;
+  ls->fast = f;
+  if (lua_getfield(L, 2, "filters") == LUA_TTABLE) {
+    static const char *const keys[F_N] = {"reject_paths", "reject_methods", "accept_paths", "accept_hosts"};
+    for (int i = 0; i < F_N; i++) {
+      lua_getfield(L, 3, keys[i]);
+      f->re[i] = re_list(L, 4);
+      lua_pop(L, 1);
+      if (!f->re[i]) {
+        fast_free(ls);
+        return luaL_argerror(L, 2, "filters: lists of regexps expected");
+      }
+    }
+  }
+  lua_settop(L, 2);
+  lua_setiuservalue(L, 1, 1); /* the options (and all they hold) live as long as the server */
+  return 0;
+}
+
+/* fast_served() -> the number of requests forwarded by the fast path */
+static int l_fast_served(lua_State *L) {
+  lsrv *ls = check_srv(L);
+  lua_pushinteger(L, (lua_Integer)ls->fast_served);
+  return 1;
+}
+
 static int l_req_tostring(lua_State *L) {
   lreq *q = luaL_checkudata(L, 1, MT_REQ);
   if (!q->c) lua_pushliteral(L, "server request (closed)");
@@ -643,7 +977,8 @@ static int l_reason(lua_State *L) {
 }
 
 int luaopen_ksh_server(lua_State *L) {
-  static const luaL_Reg smeth[] = {{"port", l_port}, {"accept", l_accept}, {"close", l_srv_close}, {NULL, NULL}};
+  static const luaL_Reg smeth[] = {{"port", l_port}, {"accept", l_accept}, {"close", l_srv_close},
+                                   {"fastpath", l_fastpath}, {"fast_served", l_fast_served}, {NULL, NULL}};
   luaL_newmetatable(L, MT_SRV);
   luaL_newlib(L, smeth);
   lua_setfield(L, -2, "__index");

@@ -2,6 +2,7 @@
 """Servers that run inside the test network namespace (tests/env/up starts them).
 
   backend ADDR PORT           plain HTTP backend for service and pod proxy tests
+                              (/headers: the request's headers; /status/N: status N)
   kubelet ADDR PORT CERT KEY CA
                               HTTPS stand-in for a node's kubelet (client cert required)
 
@@ -39,6 +40,9 @@ class Backend(BaseHTTPRequestHandler):
         if u.path == "/json":
             self._reply(200, json.dumps({"backend": BACKEND_BANNER, "path": self.path}) + "\n",
                         "application/json")
+            return
+        if u.path == "/headers":  # the request's header lines, sorted, names in lowercase
+            self._reply(200, "".join(sorted("%s: %s\n" % (k.lower(), v) for k, v in self.headers.items())))
             return
         if u.path.startswith("/status/"):
             try:
