@@ -5,7 +5,9 @@
 # test: prints numbers and ratios.
 #   load:    wrk -t2 -c50 -d SECONDS (default 20) --latency on GET /version and
 #            GET /api/v1/namespaces/NS/pods (100 pods): requests/s, p50/p99,
-#            proxy CPU per 1,000 requests (utime+stime from /proc), peak RSS
+#            proxy CPU per 1,000 requests (utime+stime from /proc), peak RSS,
+#            and where the machine's CPU went: the API server's CPU per 1,000
+#            requests and how busy both cores were (from /proc/stat)
 #   latency: one connection, one request at a time (wrk -t1 -c1 -d5s): p50
 #            and p99, and what each proxy adds over the direct request
 set -eu
@@ -74,6 +76,11 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 hwm_kb() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 hz=$(getconf CLK_TCK)
+apiport=${KSCRIPT_TEST_APISERVER##*:}
+pid_api=$(ss -ltnpH "sport = :$apiport" | sed -n 's/.*pid=\([0-9]*\).*/\1/p' | head -1)
+[ -n "$pid_api" ] || { echo "bench/proxy: no API server process listening on port $apiport" >&2; exit 1; }
+# busy and total jiffies of all CPUs
+stat_cpu() { awk '/^cpu / {t = 0; for (i = 2; i <= NF; i++) t += $i; print t - $5 - $6, t}' /proc/stat; }
 direct=$KSCRIPT_TEST_APISERVER
 auth=(-H "Authorization: Bearer $KSCRIPT_TEST_TOKEN")
 
@@ -88,8 +95,10 @@ run() {
     kscript) pid=$pid_kscript ;;
     kubectl) pid=$pid_kubectl ;;
   esac
-  local c0=0 peak=0
+  local c0=0 peak=0 a0 b0 t0
   [ -n "$pid" ] && c0=$(cpu_ticks "$pid")
+  a0=$(cpu_ticks "$pid_api")
+  read -r b0 t0 < <(stat_cpu)
   wrk -t"$t" -c"$c" -d"$d"s --latency "${extra[@]}" "$url" >"$tmp/wrk" 2>&1 &
   local w=$!
   while kill -0 "$w" 2>/dev/null; do
@@ -97,8 +106,13 @@ run() {
     sleep 0.5
   done
   wait "$w" || true
-  local cpu=0
+  local cpu=0 b1 t1
   [ -n "$pid" ] && cpu=$(awk -v a="$c0" -v b="$(cpu_ticks "$pid")" -v hz="$hz" 'BEGIN {printf "%.2f", (b - a) / hz}')
+  local api
+  api=$(awk -v a="$a0" -v b="$(cpu_ticks "$pid_api")" -v hz="$hz" 'BEGIN {printf "%.2f", (b - a) / hz}')
+  read -r b1 t1 < <(stat_cpu)
+  local busy
+  busy=$(awk -v b="$((b1 - b0))" -v t="$((t1 - t0))" 'BEGIN {printf "%.0f", (t > 0 ? 100 * b / t : 0)}')
   local rps p50 p99 n errs
   rps=$(awk '/^Requests\/sec:/ {print $2}' "$tmp/wrk")
   p50=$(ms "$(awk '$1 == "50%" {print $2}' "$tmp/wrk")")
@@ -106,10 +120,10 @@ run() {
   n=$(awk '/requests in/ {print $1}' "$tmp/wrk")
   errs=$(awk '/Non-2xx|Socket errors/ {printf "%s ", $0}' "$tmp/wrk")
   [ -n "$errs" ] && echo "  ($who: $errs)" >&2
-  echo "$rps $p50 $p99 $n $cpu $peak"
+  echo "$rps $p50 $p99 $n $cpu $peak $api $busy"
 }
 
-printf '%-44s %10s %9s %9s %9s %12s %9s\n' "what (wrk -t2 -c50 -d${secs}s)" req/s p50ms p99ms requests "CPU s/1k req" "RSS MB"
+printf '%-44s %10s %9s %9s %9s %12s %9s %12s %6s\n' "what (wrk -t2 -c50 -d${secs}s)" req/s p50ms p99ms requests "CPU s/1k req" "RSS MB" "API s/1k req" "busy%"
 declare -A R
 for path in /version "/api/v1/namespaces/$NS/pods"; do
   for who in direct kscript kubectl; do
@@ -118,11 +132,12 @@ for path in /version "/api/v1/namespaces/$NS/pods"; do
       kscript) url=http://127.0.0.1:$port_kscript$path ;;
       kubectl) url=http://127.0.0.1:$port_kubectl$path ;;
     esac
-    read -r rps p50 p99 n cpu peak < <(run "$who" "$url" 2 50 "$secs")
+    read -r rps p50 p99 n cpu peak api busy < <(run "$who" "$url" 2 50 "$secs")
     per=$(awk -v c="$cpu" -v n="$n" 'BEGIN { if (n > 0 && c > 0) printf "%.3f", c * 1000 / n; else printf "-" }')
     mb=$(awk -v k="$peak" 'BEGIN { if (k > 0) printf "%.1f", k / 1024; else printf "-" }')
     label=$who; [ "$who" = direct ] && label="direct (API server, token)"
-    printf '%-44s %10s %9s %9s %9s %12s %9s\n' "GET ${path/$NS/NS} $label" "$rps" "$p50" "$p99" "$n" "$per" "$mb"
+    aper=$(awk -v c="$api" -v n="$n" 'BEGIN { if (n > 0) printf "%.3f", c * 1000 / n; else printf "-" }')
+    printf '%-44s %10s %9s %9s %9s %12s %9s %12s %6s\n' "GET ${path/$NS/NS} $label" "$rps" "$p50" "$p99" "$n" "$per" "$mb" "$aper" "$busy"
     R[$path,$who]="$rps $p50 $p99 $per $mb"
   done
   read -r kr k50 k99 kcpu kmb <<<"${R[$path,kscript]}"
