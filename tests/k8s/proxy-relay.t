@@ -6,7 +6,9 @@
 # waiting for it stay bounded while the whole body still arrives intact); a
 # client that goes away mid-body ends the request; keep-alive after a
 # chunked answer; a watch through a proxy with a log hook ends upstream when
-# its client goes away; an unreachable API server is a 500 with the error.
+# its client goes away; the fast path in lua_server.c takes the plain
+# requests of a proxy without Lua hooks and only those; an unreachable API
+# server is a 500 with the error.
 # Needs `eval "$(tests/env/up)"`; FAILS (never skips) without it.
 set -uo pipefail
 export LC_ALL=C
@@ -126,6 +128,31 @@ gone=0; for _ in $(seq 150); do [ "$(watches)" -le "$base" ] && { gone=1; break;
 line=
 for _ in $(seq 50); do line=$(grep '^AUDIT watch ' "$tmp/ks.err"); [ -n "$line" ] && break; sleep 0.1; done
 [ -n "$line" ] && ok "the watch's log line comes when its client goes away: ${line#AUDIT }" || nok "watch log line" "$(cat "$tmp/ks.err")"
+
+# the C fast path takes the plain requests of a proxy with no Lua hooks (and
+# only those): a %-escaped path and a refused one go to Lua, and a proxy
+# with a log hook sends everything through Lua
+out=$("$KS" -e '
+local http = require "ksh.http"
+local k = assert(k8s.connect())
+local function run(opts)
+  opts.client, opts.port = k, 0
+  local p = assert(k8s.proxy_server(opts))
+  local t = p:start()
+  local codes = {}
+  for _, path in ipairs { "/version", "/api/v1/namespaces/default/pods/backend-pod",
+                          "/api/v1/namespaces/default/pods/%62ackend-pod", "/api/v1/namespaces/default/pods/backend-pod/exec" } do
+    local r, err = http.request { url = "http://127.0.0.1:" .. p:port() .. path }
+    codes[#codes + 1] = r and r.status or (err and err.status) or 0
+  end
+  local n = p.srv:fast_served()
+  p:close(); t:cancel()
+  return table.concat(codes, " ") .. " fast=" .. n
+end
+print(run {})
+print(run { log = function() end })' 2>&1)
+is "fast path: the plain requests in C, the rest in Lua, the same answers" "$(sed -n 1p <<<"$out")" "200 200 200 403 fast=2"
+is "a log hook: every request through Lua" "$(sed -n 2p <<<"$out")" "200 200 200 403 fast=0"
 
 # an unreachable API server: 500 and the error text, as kubectl proxy (both fail to dial)
 start ks_bad "$KS" proxy --port=0 --server=https://127.0.0.1:1 --insecure-skip-tls-verify
