@@ -5,7 +5,7 @@
 #   make demo             the local control plane and a ksh> prompt against it
 PREFIX    ?= /usr/local
 CC        ?= cc
-PKGS      := lua5.4 libcurl yaml-0.1 readline libpcre2-8 libcrypto libsodium
+PKGS      := lua5.4 libcurl yaml-0.1 readline libpcre2-8 libcrypto libssl libnghttp2 libsodium
 SANITIZE  ?=
 BUILD     := build$(if $(SANITIZE),/san)
 VERSION   := 0.1.0
@@ -13,7 +13,7 @@ VERSION   := 0.1.0
 WARN      := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Werror
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -llua5.4-cjson -lhttp_parser
-CORE_LIBS  = $(shell pkg-config --libs libcurl libcrypto libsodium 2>/dev/null) -lhttp_parser
+CORE_LIBS  = $(shell pkg-config --libs libcurl libcrypto libssl libnghttp2 libsodium 2>/dev/null) -lhttp_parser
 CFLAGS    ?= -O2 -g
 ALL_CFLAGS = -std=c11 $(WARN) $(CFLAGS) $(PKG_CFLAGS) -DKSH_VERSION='"$(VERSION)"' \
              $(if $(SANITIZE),-fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all)
@@ -92,7 +92,7 @@ unit: $(UNIT_BINS)
 DEB_PKGS := pkg-config gcc make liblua5.4-dev lua5.4 lua-cjson-dev libcurl4-openssl-dev \
             libreadline-dev libyaml-dev etcd-server etcd-client openssl curl iproute2 \
             python3 clang libclang-rt-14-dev perl nginx-light time valgrind \
-            libhttp-parser-dev libpcre2-dev wrk libssl-dev libsodium-dev \
+            libhttp-parser-dev libpcre2-dev wrk libssl-dev libnghttp2-dev libsodium-dev \
             mandoc bash-completion zsh fish man-db dpkg-dev
 GO_MIN := 1.26
 deps:

@@ -2,6 +2,7 @@
  * streamed bodies into records, backpressure, and the error words. */
 #define _POSIX_C_SOURCE 200809L
 #include "http.h"
+#include "h2up.h"
 
 #include "buf.h"
 #include "startup.h"
@@ -19,6 +20,7 @@ struct http_req {
   loop_t *lp;
   CURL *easy;
   int attached;
+  h2stream *h2; /* on h2up.c instead of libcurl (the easy handle waits, for a fallback) */
   int by_socket; /* on the loop's socket-driven multi handle (http_opts.by_socket) */
   char errbuf[CURL_ERROR_SIZE];
   struct curl_slist *hdrs, *connect_to;
@@ -360,6 +362,8 @@ static void idle_check(void *ud) {
   }
   if (r->attached) loop_remove_transfer(r->lp, r->easy);
   r->attached = 0;
+  h2_cancel(r->h2);
+  r->h2 = NULL;
   r->done = 1;
   r->rc = CURLE_OPERATION_TIMEDOUT;
   r->t1 = now;
@@ -440,6 +444,47 @@ static void on_done(void *ud, void *easy, int rcode) {
   if (!r->headers_done) r->headers_done = 1;
   notify_soon(r);
 }
+
+/* --- h2up.c streams: the same callbacks as libcurl's --- */
+
+static void h2_header(void *ud, const char *line, size_t n) { on_header((char *)line, 1, n, ud); }
+
+static int h2_data(void *ud, const char *p, size_t n) {
+  http_req *r = ud;
+  size_t k = on_write((char *)p, 1, n, r);
+  if (k == CURL_WRITEFUNC_PAUSE) return 1;
+  if (k != n) { /* the sink refused it: the transfer ends */
+    h2_cancel(r->h2);
+    r->h2 = NULL;
+    idle_stop(r);
+    r->done = 1;
+    r->t1 = loop_now();
+    set_error(r, "error", "the response could not be taken");
+    if (!r->headers_done) r->headers_done = 1;
+    notify_soon(r);
+  }
+  return 0;
+}
+
+static void h2_close(void *ud, const char *err, int fallback) {
+  http_req *r = ud;
+  r->h2 = NULL;
+  if (fallback && !r->headers_done && !r->done) { /* never sent: libcurl sends it (and says why if it fails) */
+    if ((r->by_socket ? loop_add_transfer_fd : loop_add_transfer)(r->lp, r->easy, on_done, r) == 0) {
+      r->attached = 1;
+      return;
+    }
+  }
+  idle_stop(r);
+  r->done = 1;
+  r->t1 = loop_now();
+  r->rc = err ? CURLE_RECV_ERROR : CURLE_OK;
+  if (err) set_error(r, "closed", err);
+  if (!r->headers_done) r->headers_done = 1;
+  notify_soon(r);
+}
+
+static const h2_cbs h2cb = {h2_header, h2_data, h2_close};
 
 /* Rewrite the URL's host to server_name and connect to the original host. */
 static int apply_server_name(http_req *r, const char *server_name) {
@@ -628,12 +673,17 @@ http_req *http_start(loop_t *lp, const http_opts *o, http_notify notify, void *u
   }
   r->t0 = loop_now();
   r->by_socket = o->by_socket && !o->h2c;
-  if ((r->by_socket ? loop_add_transfer_fd : loop_add_transfer)(lp, e, on_done, r)) {
+  h2conn *hc = o->h2_direct && !o->h2c && !o->source ? h2_conn(lp, r->url, o) : NULL;
+  if (hc) {
+    const char *const *hv = o->headers;
+    r->h2 = h2_submit(hc, r->method, r->url, hv, o->body, o->body ? o->body_len : 0, &h2cb, r);
+  }
+  if (!r->h2 && (r->by_socket ? loop_add_transfer_fd : loop_add_transfer)(lp, e, on_done, r)) {
     *err = "cannot add the transfer to the loop";
     http_free(r);
     return NULL;
   }
-  r->attached = 1;
+  r->attached = !r->h2;
   if (o->idle_timeout > 0) {
     r->idle = o->idle_timeout;
     r->last_rx = r->t0;
@@ -645,6 +695,8 @@ http_req *http_start(loop_t *lp, const http_opts *o, http_notify notify, void *u
 void http_cancel(http_req *r) {
   if (!r || r->done) return;
   idle_stop(r);
+  h2_cancel(r->h2);
+  r->h2 = NULL;
   if (r->attached) loop_remove_transfer(r->lp, r->easy);
   r->attached = 0;
   r->done = 1;
@@ -653,6 +705,11 @@ void http_cancel(http_req *r) {
 }
 
 void http_resume(http_req *r) {
+  if (r && r->h2 && r->paused && !r->done) {
+    r->paused = 0;
+    h2_resume(r->h2);
+    return;
+  }
   if (!r || !r->paused || r->done || !r->easy) return;
   r->paused = 0;
   curl_easy_pause(r->easy, r->send_paused ? CURLPAUSE_SEND : CURLPAUSE_CONT);
@@ -667,6 +724,8 @@ void http_resume_send(http_req *r) {
 void http_free(http_req *r) {
   if (!r) return;
   idle_stop(r);
+  h2_cancel(r->h2);
+  r->h2 = NULL;
   if (r->attached) loop_remove_transfer(r->lp, r->easy);
   r->attached = 0;
   if (r->notify_pending) {

@@ -62,6 +62,8 @@ typedef struct {
   int http1;                   /* force HTTP/1.1 */
   int by_socket;               /* run only when its socket is ready (loop_add_transfer_fd), not on
                                   every loop iteration; not with h2c */
+  int h2_direct;               /* HTTP/2 on nghttp2 without libcurl (h2up.c) where that applies
+                                  (https to an address, no upload stream, no h2c); else as the rest says */
   int compressed;              /* ask for gzip/deflate */
   int framing;                 /* HTTP_FRAME_* */
   http_framer framer;          /* for HTTP_FRAME_CUSTOM */
