@@ -237,16 +237,20 @@ relay_t *relay_start(loop_t *lp, srv_conn *c, const http_opts *o, relay_fn done,
    * A watch (h2c: a connection of its own, closed when cancelled) stays on
    * the polled one. */
   ho.by_socket = 1;
-  /* HTTP/2 on nghttp2 directly where it applies (src/core/h2up.c): one
-   * read of the connection feeds every stream, one write sends them all */
-  ho.h2_direct = 1;
   /* a list over HTTP/1.1: over HTTP/2 libcurl 7.88 runs every stream of the
    * connection at each read of the socket (32 KiB), so a large answer wakes
    * all the others dozens of times (1.6 to 1.9 ms of CPU per list of 60
    * pods with 50 clients, against 1.3 to 1.4 over HTTP/1.1); small answers
    * stay on HTTP/2, whose tail is shorter (p99 34 ms against 106 to 135 on
    * /version) */
+  /* the rest over HTTP/2 on nghttp2 directly where it applies
+   * (src/core/h2up.c): one read of the connection feeds every stream, one
+   * write sends them all.  Not lists yet: their answers come in frames of a
+   * few KiB, each queued for its client on its own, and the client
+   * connections' POLLOUT going on and off cost more (45 epoll_ctl and 24
+   * sends per 286 KB list with 50 clients) than libcurl's HTTP/1.1 */
   if (is_list(o->method, o->url)) ho.http1 = 1;
+  else ho.h2_direct = 1;
   ho.framing = HTTP_FRAME_NONE;
   ho.sink = relay_sink;
   ho.sink_ud = x;
