@@ -102,7 +102,9 @@ static void conn_watch(h2conn *c) {
   if (c->fd < 0 || c->state == C_DEAD) return;
   short ev = c->events;
   if (c->state == C_READY) ev = (short)(POLLIN | (c->out.len > c->outhead ? POLLOUT : 0));
-  loop_watch_fd(c->lp, c->fd, ev, io_cb, c);
+  /* an idle connection does not keep the process running (a script that
+   * used the proxy ends when its work does) */
+  (c->streams ? loop_watch_fd : loop_watch_fd_weak)(c->lp, c->fd, ev, io_cb, c);
   c->watching = 1;
 }
 

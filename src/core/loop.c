@@ -32,6 +32,7 @@ typedef struct {
   void *ud;
   int always; /* a regular file (epoll refuses it): always ready, as poll says */
   short reg;  /* the events the epoll set has for it, -1: not in the set yet */
+  int weak;   /* does not keep the loop running (loop_watch_fd_weak) */
 } fdw_t;
 
 typedef struct {
@@ -71,6 +72,7 @@ struct loop {
   double sdeadline; /* smulti's timer (loop_now() time), < 0: none */
   int epfd; /* the watched fds' epoll set, -1 until the first watch */
   size_t nalways; /* watched fds epoll refused (regular files) */
+  size_t nweak;   /* watched fds that do not keep the loop running */
   int dirty;      /* some fd's events differ from the epoll set's (ep_sync) */
   loop_sig_fn sigfn;
   void *sigud;
@@ -202,21 +204,32 @@ KSH_STARTUP int loop_defer(loop_t *lp, loop_fn fn, void *ud) {
 /* Watch changes reach the epoll set once per iteration, just before the
  * poll (ep_sync): a connection that asks for POLLOUT to send an answer and
  * drops it again when the answer has gone costs no system call. */
-int loop_watch_fd(loop_t *lp, int fd, short events, loop_fd_fn fn, void *ud) {
+static int watch(loop_t *lp, int fd, short events, loop_fd_fn fn, void *ud, int weak) {
   for (size_t i = 0; i < lp->nfds; i++) {
     if (lp->fds[i].fd == fd) {
       lp->fds[i].events = events;
       lp->fds[i].fn = fn;
       lp->fds[i].ud = ud;
+      if (lp->fds[i].weak != weak) lp->nweak += weak ? 1 : (size_t)-1;
+      lp->fds[i].weak = weak;
       if (!lp->fds[i].always && events != lp->fds[i].reg) lp->dirty = 1;
       return 0;
     }
   }
   if (grow((void **)&lp->fds, &lp->capfds, lp->nfds + 1, sizeof *lp->fds)) return -1;
   if (lp->epfd < 0 && (lp->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0) return -1;
-  lp->fds[lp->nfds++] = (fdw_t){fd, events, fn, ud, 0, -1};
+  lp->fds[lp->nfds++] = (fdw_t){fd, events, fn, ud, 0, -1, weak};
+  if (weak) lp->nweak++;
   lp->dirty = 1;
   return 0;
+}
+
+int loop_watch_fd(loop_t *lp, int fd, short events, loop_fd_fn fn, void *ud) {
+  return watch(lp, fd, events, fn, ud, 0);
+}
+
+int loop_watch_fd_weak(loop_t *lp, int fd, short events, loop_fd_fn fn, void *ud) {
+  return watch(lp, fd, events, fn, ud, 1);
 }
 
 /* Bring the epoll set up to date.  An fd closed without unwatching has left
@@ -247,6 +260,7 @@ static void ep_sync(loop_t *lp) {
 void loop_unwatch_fd(loop_t *lp, int fd) {
   for (size_t i = 0; i < lp->nfds; i++) {
     if (lp->fds[i].fd == fd) {
+      if (lp->fds[i].weak) lp->nweak--;
       if (lp->fds[i].always) lp->nalways--;
       else if (lp->fds[i].reg >= 0) epoll_ctl(lp->epfd, EPOLL_CTL_DEL, fd, NULL); /* EBADF if closed: gone already */
       memmove(&lp->fds[i], &lp->fds[i + 1], (lp->nfds - i - 1) * sizeof *lp->fds);
@@ -354,7 +368,7 @@ void loop_signal_from_handler(int sig) {
 }
 
 KSH_STARTUP int loop_pending(const loop_t *lp) {
-  return lp->nheap > 0 || lp->nxfers > 0 || lp->nfds > 0 || lp->ndefers > 0;
+  return lp->nheap > 0 || lp->nxfers > 0 || lp->nfds > lp->nweak || lp->ndefers > 0;
 }
 
 static void drain_defers(loop_t *lp) {

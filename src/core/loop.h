@@ -39,6 +39,9 @@ int loop_defer(loop_t *lp, loop_fn fn, void *ud);
 /* Watch fd for POLLIN/POLLOUT (events).  One watch per fd; returns -1 on error. */
 int loop_watch_fd(loop_t *lp, int fd, short events, loop_fd_fn fn, void *ud);
 void loop_unwatch_fd(loop_t *lp, int fd);
+/* The same for a watch that does not keep the loop running (loop_pending
+ * leaves it out): a pooled connection waiting for its next request. */
+int loop_watch_fd_weak(loop_t *lp, int fd, short events, loop_fd_fn fn, void *ud);
 
 /* Attach an easy handle; fn(ud, easy, rc) runs once when it completes, after
  * the handle has been detached from the multi handle.  The caller still owns
