@@ -50,8 +50,8 @@ struct h2stream {
 
 struct h2conn {
   loop_t *lp;
-  char *key, *host, *authority;
-  int port, fd, state, goaway, flush_pending, watching;
+  char *key, *authority;
+  int fd, state, goaway, flush_pending;
   short events;
   SSL_CTX *ctx;
   SSL *ssl;
@@ -105,7 +105,6 @@ static void conn_watch(h2conn *c) {
   /* an idle connection does not keep the process running (a script that
    * used the proxy ends when its work does) */
   (c->streams ? loop_watch_fd : loop_watch_fd_weak)(c->lp, c->fd, ev, io_cb, c);
-  c->watching = 1;
 }
 
 static void conn_free(void *ud) {
@@ -115,7 +114,6 @@ static void conn_free(void *ud) {
   if (c->ctx) SSL_CTX_free(c->ctx);
   buf_free(&c->out);
   free(c->key);
-  free(c->host);
   free(c->authority);
   free(c);
 }
@@ -680,9 +678,7 @@ h2conn *h2_conn(loop_t *lp, const char *url, const http_opts *o) {
   c->lp = lp;
   c->ctx = ctx;
   c->fd = -1;
-  c->port = port;
   c->key = strdup(key);
-  c->host = strdup(host);
   size_t al = strlen(host) + 16;
   c->authority = malloc(al);
   if (c->authority) {
@@ -708,7 +704,7 @@ h2conn *h2_conn(loop_t *lp, const char *url, const http_opts *o) {
   c->fd = socket(fam, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   c->ssl = c->fd >= 0 ? SSL_new(ctx) : NULL;
   int one = 1;
-  if (!c->key || !c->host || !c->authority || !c->ssl || SSL_set_fd(c->ssl, c->fd) != 1 ||
+  if (!c->key || !c->authority || !c->ssl || SSL_set_fd(c->ssl, c->fd) != 1 ||
       (!o->insecure && X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl), host) != 1)) {
     if (c->fd >= 0) close(c->fd);
     c->fd = -1;
@@ -726,12 +722,9 @@ h2conn *h2_conn(loop_t *lp, const char *url, const http_opts *o) {
   c->state = C_TCP;
   c->next = conns;
   conns = c;
-  if (connect(c->fd, (struct sockaddr *)&sa, sl) < 0 && errno != EINPROGRESS) {
-    /* refused at once: the streams go to libcurl, which says so */
-    c->events = POLLOUT;
-    conn_watch(c);
-    return c;
-  }
+  /* a connect refused at once shows at the first POLLOUT: the streams then
+   * go to libcurl, which says why */
+  (void)connect(c->fd, (struct sockaddr *)&sa, sl);
   c->events = POLLOUT;
   conn_watch(c);
   c->timer = loop_timer(lp, o->connect_timeout > 0 ? o->connect_timeout : 30, connect_timeout, c);

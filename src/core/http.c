@@ -674,10 +674,7 @@ http_req *http_start(loop_t *lp, const http_opts *o, http_notify notify, void *u
   r->t0 = loop_now();
   r->by_socket = o->by_socket && !o->h2c;
   h2conn *hc = o->h2_direct && !o->h2c && !o->source ? h2_conn(lp, r->url, o) : NULL;
-  if (hc) {
-    const char *const *hv = o->headers;
-    r->h2 = h2_submit(hc, r->method, r->url, hv, o->body, o->body ? o->body_len : 0, &h2cb, r);
-  }
+  if (hc) r->h2 = h2_submit(hc, r->method, r->url, o->headers, o->body, o->body ? o->body_len : 0, &h2cb, r);
   if (!r->h2 && (r->by_socket ? loop_add_transfer_fd : loop_add_transfer)(lp, e, on_done, r)) {
     *err = "cannot add the transfer to the loop";
     http_free(r);
