@@ -573,7 +573,9 @@ static SSL_CTX *make_ctx(const http_opts *o) {
   SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
   if (!ctx) return NULL;
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-  SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  /* NO_AUTO_CHAIN: the client certificate's own chain only (http.c's
+   * own_chain says why) */
+  SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_NO_AUTO_CHAIN);
   /* records read ahead in big reads: the loop reads until WANT_READ, so
    * nothing read ahead waits unseen */
   SSL_CTX_set_read_ahead(ctx, 1);

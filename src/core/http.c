@@ -8,6 +8,7 @@
 #include "startup.h"
 
 #include <curl/curl.h>
+#include <openssl/ssl.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdint.h>
@@ -528,6 +529,18 @@ void http_set_keepalive(void *easy, const http_opts *o) {
   }
 }
 
+/* A client certificate goes out with the chain its PEM holds and nothing
+ * more, as Go's client sends it.  OpenSSL would otherwise complete the chain
+ * from the verify store (the server's CA), and the API server verifies the
+ * longer chain on every request (0.39 ms of its CPU per proxied /version
+ * against 0.26 without). */
+static CURLcode own_chain(CURL *e, void *ctx, void *ud) {
+  (void)e;
+  (void)ud;
+  SSL_CTX_set_mode((SSL_CTX *)ctx, SSL_MODE_NO_AUTO_CHAIN);
+  return CURLE_OK;
+}
+
 /* The TLS of a transfer from o: the CA, the client certificate and key
  * (files or in-memory PEM, copied by curl), verification off only when
  * o->insecure.  tunnel.c connects its upgrades with it too. */
@@ -546,6 +559,7 @@ void http_set_tls(void *easy, const http_opts *o) {
   } else if (o->cert_file) {
     curl_easy_setopt(e, CURLOPT_SSLCERT, o->cert_file);
   }
+  if (o->cert_pem || o->cert_file) curl_easy_setopt(e, CURLOPT_SSL_CTX_FUNCTION, own_chain);
   if (o->key_pem) {
     blob(e, CURLOPT_SSLKEY_BLOB, o->key_pem, o->key_pem_len);
     curl_easy_setopt(e, CURLOPT_SSLKEYTYPE, "PEM");
