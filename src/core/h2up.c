@@ -495,6 +495,9 @@ static void conn_read(h2conn *c) {
         return;
       }
       if (c->state == C_DEAD) return;
+      /* all that the last read brought is taken: the poll says when more
+       * comes (level-triggered), so no read ends in EAGAIN each turn */
+      if (!SSL_has_pending(c->ssl)) return;
       continue;
     }
     int e = SSL_get_error(c->ssl, n);
@@ -576,8 +579,8 @@ static SSL_CTX *make_ctx(const http_opts *o) {
   /* NO_AUTO_CHAIN: the client certificate's own chain only (http.c's
    * own_chain says why) */
   SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_NO_AUTO_CHAIN);
-  /* records read ahead in big reads: the loop reads until WANT_READ, so
-   * nothing read ahead waits unseen */
+  /* records read ahead in big reads: conn_read goes on while any of it
+   * waits in OpenSSL's buffer (SSL_has_pending), so none waits unseen */
   SSL_CTX_set_read_ahead(ctx, 1);
   SSL_CTX_set_default_read_buffer_len(ctx, READ_CHUNK);
   static const unsigned char alpn[] = {2, 'h', '2'};
