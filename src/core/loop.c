@@ -74,6 +74,7 @@ struct loop {
   size_t nalways; /* watched fds epoll refused (regular files) */
   size_t nweak;   /* watched fds that do not keep the loop running */
   int dirty;      /* some fd's events differ from the epoll set's (ep_sync) */
+  int sigin;      /* the signal pipe is in the epoll set too */
   loop_sig_fn sigfn;
   void *sigud;
   int stall_ms; /* poll cap while transfers run, see loop_run_once */
@@ -217,7 +218,13 @@ static int watch(loop_t *lp, int fd, short events, loop_fd_fn fn, void *ud, int 
     }
   }
   if (grow((void **)&lp->fds, &lp->capfds, lp->nfds + 1, sizeof *lp->fds)) return -1;
-  if (lp->epfd < 0 && (lp->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0) return -1;
+  if (lp->epfd < 0) {
+    if ((lp->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0) return -1;
+    /* the signal pipe in the set as well: with no polled transfer the loop
+     * waits in epoll_wait alone (one system call a turn, not two) */
+    struct epoll_event sev = {.events = EPOLLIN, .data.fd = sigpipe_fd[0]};
+    if (sigpipe_fd[0] >= 0 && epoll_ctl(lp->epfd, EPOLL_CTL_ADD, sigpipe_fd[0], &sev) == 0) lp->sigin = 1;
+  }
   lp->fds[lp->nfds++] = (fdw_t){fd, events, fn, ud, 0, -1, weak};
   if (weak) lp->nweak++;
   lp->dirty = 1;
@@ -341,7 +348,13 @@ int loop_add_transfer_fd(loop_t *lp, void *easy, loop_xfer_fn fn, void *ud) {
     curl_multi_setopt(lp->smulti, CURLMOPT_TIMERFUNCTION, s_timer);
     curl_multi_setopt(lp->smulti, CURLMOPT_TIMERDATA, lp);
   }
-  if (lp->epfd < 0 && (lp->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0) return -1;
+  if (lp->epfd < 0) {
+    if ((lp->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0) return -1;
+    /* the signal pipe in the set as well: with no polled transfer the loop
+     * waits in epoll_wait alone (one system call a turn, not two) */
+    struct epoll_event sev = {.events = EPOLLIN, .data.fd = sigpipe_fd[0]};
+    if (sigpipe_fd[0] >= 0 && epoll_ctl(lp->epfd, EPOLL_CTL_ADD, sigpipe_fd[0], &sev) == 0) lp->sigin = 1;
+  }
   if (curl_multi_add_handle(lp->smulti, easy) != CURLM_OK) return -1;
   lp->xfers[lp->nxfers++] = (xfer_t){easy, fn, ud, 1};
   return 0;
@@ -443,8 +456,20 @@ KSH_STARTUP int loop_run_once(loop_t *lp, int max_wait_ms) {
   struct curl_waitfd w[2] = {{sigpipe_fd[0], CURL_WAIT_POLLIN, 0}, {lp->epfd, CURL_WAIT_POLLIN, 0}};
   unsigned n = lp->nfds > lp->nalways && lp->epfd >= 0 ? 2 : 1;
   int nready = 0;
-  CURLMcode mc = lp->multi ? curl_multi_poll(lp->multi, w, n, timeout, &nready)
-                            : plain_poll(w, n, timeout, &nready);
+  /* no transfer for libcurl to poll (the socket-driven ones are in the
+   * epoll set): wait in epoll_wait itself, signals included */
+  int direct = n > 1 && lp->npolled == 0 && lp->sigin;
+  struct epoll_event ev[64];
+  int k = 0;
+  CURLMcode mc = CURLM_OK;
+  if (direct) {
+    k = epoll_wait(lp->epfd, ev, 64, timeout);
+    if (k < 0) k = 0; /* EINTR: dispatch what we have */
+    nready = k;
+    for (int i = 0; i < k; i++)
+      if (ev[i].data.fd == sigpipe_fd[0]) w[0].revents = CURL_WAIT_POLLIN;
+  } else
+    mc = lp->multi ? curl_multi_poll(lp->multi, w, n, timeout, &nready) : plain_poll(w, n, timeout, &nready);
   if (nready > 0) lp->stall_ms = 4;
   else if (lp->stall_ms < 1000) lp->stall_ms *= 2;
   if (mc != CURLM_OK && mc != CURLM_UNRECOVERABLE_POLL) rc = -1;
@@ -470,14 +495,12 @@ KSH_STARTUP int loop_run_once(loop_t *lp, int max_wait_ms) {
 
   /* fds: level-triggered, so what is left over this time is ready again the
    * next; callbacks may change the watch list, so look each one up again */
-  if (n > 1 && w[1].revents) {
-    struct epoll_event ev[64];
-    int k = epoll_wait(lp->epfd, ev, 64, 0);
-    for (int i = 0; i < k; i++) {
-      uint32_t e = ev[i].events;
-      short re = (short)((e & (EPOLLIN | EPOLLHUP | EPOLLERR) ? POLLIN : 0) | (e & EPOLLOUT ? POLLOUT : 0));
-      fd_ready(lp, ev[i].data.fd, re, 0);
-    }
+  if (!direct && n > 1 && w[1].revents) k = epoll_wait(lp->epfd, ev, 64, 0);
+  for (int i = 0; i < k; i++) {
+    if (ev[i].data.fd == sigpipe_fd[0]) continue; /* read above */
+    uint32_t e = ev[i].events;
+    short re = (short)((e & (EPOLLIN | EPOLLHUP | EPOLLERR) ? POLLIN : 0) | (e & EPOLLOUT ? POLLOUT : 0));
+    fd_ready(lp, ev[i].data.fd, re, 0);
   }
   if (lp->nalways) {
     int afd[8], na = 0;
