@@ -62,6 +62,8 @@ struct srv_conn {
   int state;      /* C_READ: parsing; C_HELD: delivered, response pending */
   int held;       /* the upper layer holds c (until srv_release) */
   int close_after; /* close once the output is flushed */
+  int flushq;      /* a flush is deferred to the end of the loop turn (srv_queue) */
+  int zombie;      /* freed while flushq: the deferred flush frees it */
   uint64_t linger; /* closing with the client still sending: a timer */
   http_parser p;
   buf_t in;  /* bytes read, not yet parsed */
@@ -136,7 +138,9 @@ static void watch(srv_conn *c) {
   if (c->close_after ||
       (c->in.len < SRV_MAX_INPUT && !(c->streaming && !c->complete && c->body.len - c->bodyhead >= HIGH_WATER)))
     ev |= POLLIN;
-  if (c->out.len > c->outhead) ev |= POLLOUT;
+  /* POLLOUT only when a send would block: queued output waiting for the
+   * turn's deferred flush asks for none */
+  if (c->out.len > c->outhead && !c->flushq) ev |= POLLOUT;
   if (ev) loop_watch_fd(c->s->lp, c->fd, ev, conn_io, c);
   else loop_unwatch_fd(c->s->lp, c->fd);
 }
@@ -152,7 +156,8 @@ static void conn_free(srv_conn *c) {
   buf_free(&c->url);
   buf_free(&c->hdr);
   buf_free(&c->body);
-  free(c);
+  if (c->flushq) c->zombie = 1; /* the deferred flush still has c: it frees it */
+  else free(c);
   if (s && s->closed == 2 && !s->conns) { /* the last connection of a closed server */
     free(s->unix_path);
     free(s);
@@ -217,6 +222,26 @@ static int conn_flush(srv_conn *c) {
   }
   watch(c);
   return 0;
+}
+
+/* The end of the loop turn: what srv_queue gathered goes out in one send,
+ * and only a send that would block asks for POLLOUT.  A relay paused on
+ * the high-water mark hears of the drain here as from POLLOUT. */
+static void conn_deferred_flush(void *ud) {
+  srv_conn *c = ud;
+  c->flushq = 0;
+  if (c->zombie) {
+    free(c);
+    return;
+  }
+  if (c->fd < 0) return;
+  if (conn_flush(c)) return;
+  if (c->held && c->notify && c->out.len - c->outhead < HIGH_WATER) c->notify(c->nud, c, SRV_EV_DRAIN);
+}
+
+static void flush_soon(srv_conn *c) {
+  if (c->flushq || c->fd < 0) return;
+  if (loop_defer(c->s->lp, conn_deferred_flush, c) == 0) c->flushq = 1;
 }
 
 /* --- parser callbacks --- */
@@ -698,8 +723,10 @@ static long long conn_write(srv_conn *c, const char *data, size_t len, int may_f
   if (buf_add(&c->out, data, len)) return -1;
   if (c->chunked) buf_add(&c->out, "\r\n", 2);
   /* send now only once a good amount is queued: small writes coalesce until
-   * the loop comes round (watch() asks for POLLOUT) */
+   * the end of the loop turn (srv_queue) or until the loop comes round
+   * (srv_write: watch() asks for POLLOUT) */
   if (may_flush && c->out.len - c->outhead >= 16384 && conn_flush(c)) return -1;
+  if (!may_flush) flush_soon(c);
   watch(c);
   return (long long)(c->out.len - c->outhead);
 }
