@@ -237,18 +237,20 @@ relay_t *relay_start(loop_t *lp, srv_conn *c, const http_opts *o, relay_fn done,
    * A watch (h2c: a connection of its own, closed when cancelled) stays on
    * the polled one. */
   ho.by_socket = 1;
-  /* a list over HTTP/1.1: over HTTP/2 libcurl 7.88 runs every stream of the
-   * connection at each read of the socket (32 KiB), so a large answer wakes
-   * all the others dozens of times (1.6 to 1.9 ms of CPU per list of 60
-   * pods with 50 clients, against 1.3 to 1.4 over HTTP/1.1); small answers
-   * stay on HTTP/2, whose tail is shorter (p99 34 ms against 106 to 135 on
-   * /version) */
-  /* the rest over HTTP/2 on nghttp2 directly where it applies
-   * (src/core/h2up.c): one read of the connection feeds every stream, one
-   * write sends them all.  Not lists yet: their answers come in frames of a
-   * few KiB, each queued for its client on its own, and the client
-   * connections' POLLOUT going on and off cost more (45 epoll_ctl and 24
-   * sends per 286 KB list with 50 clients) than libcurl's HTTP/1.1 */
+  /* a list over libcurl's HTTP/1.1 (a connection per answer): over HTTP/2
+   * libcurl 7.88 runs every stream of the connection at each read of the
+   * socket (32 KiB), so a large answer wakes all the others dozens of times
+   * (1.6 to 1.9 ms of CPU per list of 60 pods with 50 clients, against 1.3
+   * to 1.4 over HTTP/1.1).  Not on h2up either: there the API server's
+   * frames of 50 answers come interleaved, a few KiB of each per turn of
+   * the loop, and each goes to its client in a send of its own (46 sends
+   * and 27 reads per 331 KB list: 2.2 to 2.9 ms of CPU per list, against
+   * 1.7 to 1.9 for kubectl proxy), and the API server spent more on them
+   * (5.2 to 6.8 ms per list, 4.8 to 5.5 for kubectl proxy's).
+   * The rest over HTTP/2 on nghttp2 directly where it applies (h2up.c):
+   * one read of the connection feeds every stream, one write sends them
+   * all; libcurl's HTTP/2 otherwise, whose tail is shorter than its
+   * HTTP/1.1 (p99 34 ms against 106 to 135 on /version). */
   if (is_list(o->method, o->url)) ho.http1 = 1;
   else ho.h2_direct = 1;
   ho.framing = HTTP_FRAME_NONE;
