@@ -5,7 +5,8 @@
 # client reading it pauses the upstream transfer (backpressure: the bytes
 # waiting for it stay bounded while the whole body still arrives intact); a
 # client that goes away mid-body ends the request; keep-alive after a
-# chunked answer; a watch through a proxy with a log hook ends upstream when
+# chunked answer; lists keep one upstream HTTP/1.1 connection between
+# answers, and a client gone mid-list closes it; a watch through a proxy with a log hook ends upstream when
 # its client goes away; the fast path in lua_server.c takes the plain
 # requests of a proxy without Lua hooks and only those; an unreachable API
 # server is a 500 with the error.
@@ -109,6 +110,31 @@ is "the proxy serves on" "$a" 200
 # keep-alive after a chunked answer
 nc=$(curl -s -o /dev/null -o /dev/null -w '%{num_connects}\n' "http://127.0.0.1:$port_ks$path" "http://127.0.0.1:$port_ks/version" | paste -sd' ')
 is "keep-alive after a chunked answer: one connection" "$nc" "1 0"
+
+# lists go upstream over HTTP/1.1 (libcurl): one connection is kept between
+# answers and used again; a client gone mid-list closes it (the rest of that
+# answer cannot be told from the next), and the next list opens another.
+# Counted on the proxy's side with ss.
+start ks2 "$KS" proxy --port=0
+apiport=${KSCRIPT_TEST_APISERVER##*:}
+upstream() { # established connections of proxy ks2 to the API server
+  ss -tnpH state established "dport = :$apiport" | grep -c "pid=${pids[${#pids[@]}-1]},"
+}
+list() { # N: list $path through ks2 to $tmp/l.N (resourceVersion masked); prints the status
+  curl -s -o "$tmp/raw.l" -w '%{http_code}\n' "http://127.0.0.1:$port_ks2$path" -A curl/7.88.1
+  sed -E '0,/"resourceVersion": ?"[0-9]+"/s//"resourceVersion":"RV"/' "$tmp/raw.l" >"$tmp/l.$1"
+}
+for i in 1 2 3; do list "$i" >>"$tmp/codes"; done
+is "three lists one after another: answered" "$(paste -sd' ' "$tmp/codes")" "200 200 200"
+cmp -s "$tmp/l.1" "$tmp/l.3" && [ "$(wc -c <"$tmp/l.3")" -gt 5000000 ] && ok "the third list is whole" || nok "the third list is whole" "$(wc -c "$tmp"/l.*)"
+is "three lists one after another: one upstream connection, kept" "$(upstream)" 1
+python3 "$tmp/slow.py" "$port_ks2" "$path" drop 200000 >/dev/null
+up=
+for _ in $(seq 100); do up=$(upstream); [ "$up" = 0 ] && break; sleep 0.1; done
+is "a client gone mid-list: its upstream connection is closed" "$up" 0
+list 4 >/dev/null
+cmp -s "$tmp/l.1" "$tmp/l.4" && ok "the next list comes whole on a new connection" || nok "the next list" "$(wc -c "$tmp"/l.*)"
+is "and that connection is kept" "$(upstream)" 1
 
 # a watch through the proxy with a log hook (the task waits for the relay):
 # its client going away ends the API server's watch
