@@ -202,6 +202,17 @@ KSH_STARTUP int loop_defer(loop_t *lp, loop_fn fn, void *ud) {
 
 /* --- fds --- */
 
+/* The epoll set, made with the first watch or socket-driven transfer; the
+ * signal pipe goes in it too, so with no polled transfer the loop waits in
+ * epoll_wait alone (one system call a turn, not two). */
+static int ep_open(loop_t *lp) {
+  if (lp->epfd >= 0) return 0;
+  if ((lp->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0) return -1;
+  struct epoll_event sev = {.events = EPOLLIN, .data.fd = sigpipe_fd[0]};
+  if (sigpipe_fd[0] >= 0 && epoll_ctl(lp->epfd, EPOLL_CTL_ADD, sigpipe_fd[0], &sev) == 0) lp->sigin = 1;
+  return 0;
+}
+
 /* Watch changes reach the epoll set once per iteration, just before the
  * poll (ep_sync): a connection that asks for POLLOUT to send an answer and
  * drops it again when the answer has gone costs no system call. */
@@ -218,13 +229,7 @@ static int watch(loop_t *lp, int fd, short events, loop_fd_fn fn, void *ud, int 
     }
   }
   if (grow((void **)&lp->fds, &lp->capfds, lp->nfds + 1, sizeof *lp->fds)) return -1;
-  if (lp->epfd < 0) {
-    if ((lp->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0) return -1;
-    /* the signal pipe in the set as well: with no polled transfer the loop
-     * waits in epoll_wait alone (one system call a turn, not two) */
-    struct epoll_event sev = {.events = EPOLLIN, .data.fd = sigpipe_fd[0]};
-    if (sigpipe_fd[0] >= 0 && epoll_ctl(lp->epfd, EPOLL_CTL_ADD, sigpipe_fd[0], &sev) == 0) lp->sigin = 1;
-  }
+  if (ep_open(lp)) return -1;
   lp->fds[lp->nfds++] = (fdw_t){fd, events, fn, ud, 0, -1, weak};
   if (weak) lp->nweak++;
   lp->dirty = 1;
@@ -348,13 +353,7 @@ int loop_add_transfer_fd(loop_t *lp, void *easy, loop_xfer_fn fn, void *ud) {
     curl_multi_setopt(lp->smulti, CURLMOPT_TIMERFUNCTION, s_timer);
     curl_multi_setopt(lp->smulti, CURLMOPT_TIMERDATA, lp);
   }
-  if (lp->epfd < 0) {
-    if ((lp->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0) return -1;
-    /* the signal pipe in the set as well: with no polled transfer the loop
-     * waits in epoll_wait alone (one system call a turn, not two) */
-    struct epoll_event sev = {.events = EPOLLIN, .data.fd = sigpipe_fd[0]};
-    if (sigpipe_fd[0] >= 0 && epoll_ctl(lp->epfd, EPOLL_CTL_ADD, sigpipe_fd[0], &sev) == 0) lp->sigin = 1;
-  }
+  if (ep_open(lp)) return -1;
   if (curl_multi_add_handle(lp->smulti, easy) != CURLM_OK) return -1;
   lp->xfers[lp->nxfers++] = (xfer_t){easy, fn, ud, 1};
   return 0;
