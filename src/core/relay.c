@@ -246,7 +246,7 @@ relay_t *relay_start(loop_t *lp, srv_conn *c, const http_opts *o, relay_fn done,
    * the loop, and each goes to its client in a send of its own (46 sends
    * and 27 reads per 331 KB list: 2.2 to 2.9 ms of CPU per list, against
    * 1.7 to 1.9 for kubectl proxy), and the API server spent more on them
-   * (5.2 to 6.8 ms per list, 4.8 to 5.5 for kubectl proxy's).
+   * (5.2 to 6.8 ms per list, 4.8 to 6.0 for kubectl proxy's).
    * The rest over HTTP/2 on nghttp2 directly where it applies (h2up.c):
    * one read of the connection feeds every stream, one write sends them
    * all; libcurl's HTTP/2 otherwise, whose tail is shorter than its
